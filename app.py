@@ -1,0 +1,71 @@
+"""The Space: load the artifact set, check it, serve search in the browser and at /search.
+
+Configuration comes from the environment (see imagesearch/config.py and the
+README): ARTIFACTS_DIR for a built artifact folder; with nothing set, the
+embedded demo in demo/artifacts is served, offline.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import spaces  # first: on ZeroGPU it must be imported before torch initialises CUDA
+
+import faiss
+import torch
+
+from imagesearch.artifacts import load_artifact_set
+from imagesearch.config import AppConfig
+from imagesearch.encoder import TextEncoder, check_probe
+from imagesearch.errors import ArtifactError, ConfigError
+from imagesearch.search import SearchEngine
+from imagesearch.ui import build_blocks
+
+log = logging.getLogger("app")
+
+
+def build_app(config: AppConfig):
+    """Load and validate everything, then return (blocks, engine). Raises ArtifactError."""
+    faiss.omp_set_num_threads(config.thread_count())
+    torch.set_num_threads(config.thread_count())
+    artifacts = load_artifact_set(config.artifacts_dir)
+    model_id = config.embedding_model or artifacts.manifest["embedding"]["model"]
+    encoder = TextEncoder.load(model_id)
+    check_probe(encoder, artifacts.manifest["embedding"])
+
+    @spaces.GPU
+    def encode_query(text: str):
+        return encoder.encode([text])[0]
+
+    engine = SearchEngine(artifacts, encode_query, max_query_chars=config.max_query_chars)
+    blocks = build_blocks(engine)
+    blocks.queue(max_size=config.queue_size, default_concurrency_limit=config.concurrency)
+    return blocks, engine
+
+
+def launch(blocks, engine: SearchEngine, config: AppConfig, **kwargs):
+    """Serve only the artifact images folder; nothing else on disk is reachable."""
+    return blocks.launch(
+        server_name=config.host,
+        server_port=config.port,
+        allowed_paths=[str(engine.artifacts.folder / "images")],
+        **kwargs,
+    )
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = AppConfig.from_env()
+        blocks, engine = build_app(config)
+    except (ArtifactError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    log.info("serving %d images from %s", engine.artifacts.count, engine.artifacts.folder)
+    launch(blocks, engine, config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

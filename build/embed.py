@@ -1,0 +1,46 @@
+"""Embed step: description.csv -> embedding.pkl (L2-normalised float32, id order)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imagesearch import manifest as mf
+from imagesearch.encoder import DEFAULT_MODEL, TextEncoder, canonical_model_id
+from imagesearch.records import read_records
+from imagesearch.safe_pickle import dump_array
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    artifacts: Path
+    model: str = DEFAULT_MODEL
+    batch_size: int = 32
+    device: str | None = None
+
+
+def run_embed(config: EmbedConfig) -> dict[str, Any]:
+    folder = Path(config.artifacts)
+    records = read_records(folder / mf.DESCRIPTIONS)
+    manifest = mf.load_or_create(folder)
+    model_id = canonical_model_id(config.model)
+    encoder = TextEncoder.load(model_id, device=config.device)
+    log.info("embedding %d descriptions with %s (batch %d)", len(records), model_id, config.batch_size)
+    vectors = encoder.encode([r.description for r in records], batch_size=config.batch_size, progress=True)
+    dump_array(folder / mf.EMBEDDING, vectors)
+    manifest["embedding"] = {
+        "file": mf.EMBEDDING,
+        "model": model_id,
+        "dimension": encoder.dimension,
+        "normalized": True,
+        "dtype": "float32",
+        "probe": encoder.probe(),
+    }
+    manifest["index"] = None  # the old index no longer matches these vectors
+    manifest = mf.write_manifest(folder, manifest, records)
+    print(f"embedded {len(records)} descriptions -> {folder / mf.EMBEDDING} ({encoder.dimension}-d, {model_id})")
+    return manifest

@@ -1,0 +1,50 @@
+"""Import the seed system's header-less ``id,description`` CSV into an artifact folder."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from imagesearch import manifest as mf
+from imagesearch.errors import ArtifactError
+from imagesearch.records import IMAGES_DIR, Record, read_seed_csv, write_records
+
+SEED_CAPTIONER = {
+    "model": "Salesforce/instructblip-vicuna-7b",
+    "prompts": [
+        "describe this image in full detail. Describe each and every aspect of the image",
+        "create an extensive description of this image",
+    ],
+    "generation": {"do_sample": False, "max_length": 512, "min_length": 16, "quantization": "4-bit"},
+    "source": "imported from the seed system's description.csv",
+}
+
+
+@dataclass(frozen=True)
+class ImportSeedConfig:
+    csv: Path
+    artifacts: Path
+    dataset: str = "fashionpedia"
+    images: Path | None = None
+
+
+def run_import_seed(config: ImportSeedConfig) -> int:
+    rows = read_seed_csv(config.csv)
+    folder = Path(config.artifacts)
+    (folder / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+    records = []
+    for position, (seed_id, description) in enumerate(rows):
+        image = f"{IMAGES_DIR}/{seed_id}.jpg"
+        if config.images is not None:
+            source = Path(config.images) / f"{seed_id}.jpg"
+            if not source.is_file():
+                raise ArtifactError(f"{source}: seed image for row {seed_id} not found; pass the seed's images/ folder with --images")
+            shutil.copyfile(source, folder / image)
+        if not (folder / image).is_file():
+            raise ArtifactError(f"{folder / image}: image for seed row {seed_id} not found; pass the seed's images/ folder with --images")
+        records.append(Record(position, config.dataset, str(seed_id), "", image, description))
+    write_records(folder / mf.DESCRIPTIONS, records)
+    mf.write_manifest(folder, mf.new_manifest(dict(SEED_CAPTIONER)), records)
+    print(f"imported {len(records)} seed descriptions -> {folder / mf.DESCRIPTIONS}")
+    return len(records)

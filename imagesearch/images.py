@@ -1,0 +1,42 @@
+"""Image normalisation shared by the caption step and the demo builder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .fileio import atomic_path
+
+DEFAULT_MAX_SIDE = 512
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any PIL mode (RGBA, P, L, LA, CMYK, I;16, I, F, 1) to 8-bit RGB.
+
+    Transparent pixels become white; 16-bit and float images are rescaled to
+    their own range so they do not come out black or white.
+    """
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        low, high = float(array.min()), float(array.max())
+        scaled = np.zeros_like(array) if high <= low else (array - low) / (high - low) * 255.0
+        return Image.fromarray(scaled.round().astype(np.uint8), mode="L").convert("RGB")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def save_thumbnail(image: Image.Image, path: Path, max_side: int = DEFAULT_MAX_SIDE, quality: int = 85) -> None:
+    """Save ``image`` as an RGB JPEG whose longest side is at most ``max_side`` (atomic)."""
+    rgb = to_rgb(image)
+    rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    with atomic_path(Path(path)) as tmp:
+        rgb.save(tmp, format="JPEG", quality=quality, optimize=True)

@@ -1,0 +1,106 @@
+"""manifest.json: what an artifact set holds, how it was built, and checksums.
+
+The manifest is written last by every build step (atomically), so a folder
+whose manifest checks out is a complete, consistent set.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import ArtifactError
+from .fileio import atomic_write_bytes, sha256_file
+from .records import Record
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+DESCRIPTIONS = "description.csv"
+EMBEDDING = "embedding.pkl"
+INDEX = "index.faiss"
+HAND_WRITTEN = "hand-written"
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def new_manifest(captioner: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "created_at": now_iso(),
+        "count": 0,
+        "captioner": captioner,
+        "embedding": None,
+        "index": None,
+        "files": {},
+    }
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = Path(folder) / MANIFEST
+    fix = "rebuild the set with `python -m build all --artifacts DIR`"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: not found; is {folder} an artifact folder? ({fix})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArtifactError(f"{MANIFEST}: not valid JSON ({exc}); {fix}") from None
+    if not isinstance(manifest, dict):
+        raise ArtifactError(f"{MANIFEST}: expected a JSON object; {fix}")
+    version = manifest.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ArtifactError(
+            f"{MANIFEST}: schema_version {version!r} is not supported (this code reads {SCHEMA_VERSION}); {fix}"
+        )
+    for key in ("count", "captioner", "files"):
+        if key not in manifest:
+            raise ArtifactError(f"{MANIFEST}: missing key {key!r}; {fix}")
+    if not isinstance(manifest["files"], dict):
+        raise ArtifactError(f"{MANIFEST}: 'files' must be an object of path -> checksum; {fix}")
+    return manifest
+
+
+def load_or_create(folder: Path, captioner: dict[str, Any] | None = None) -> dict[str, Any]:
+    if (Path(folder) / MANIFEST).exists():
+        return read_manifest(folder)
+    return new_manifest(captioner or {"model": "unspecified"})
+
+
+def write_manifest(folder: Path, manifest: dict[str, Any], records: list[Record]) -> dict[str, Any]:
+    """Recompute counts and checksums of every file in the set, then write atomically."""
+    folder = Path(folder)
+    files: dict[str, dict[str, Any]] = {}
+    names = [DESCRIPTIONS]
+    if manifest.get("embedding"):
+        names.append(manifest["embedding"].get("file", EMBEDDING))
+    if manifest.get("index"):
+        names.append(manifest["index"].get("file", INDEX))
+    names.extend(sorted({record.image for record in records}))
+    for name in names:
+        path = folder / name
+        files[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+    manifest = dict(manifest, count=len(records), files=files, updated_at=now_iso())
+    text = json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
+    atomic_write_bytes(folder / MANIFEST, text.encode("utf-8"))
+    return manifest
+
+
+def verify_checksums(folder: Path, manifest: dict[str, Any]) -> None:
+    """Check every file listed in the manifest exists and matches its sha256."""
+    folder = Path(folder).resolve()
+    for name, entry in manifest["files"].items():
+        path = (folder / name).resolve()
+        if folder not in path.parents:
+            raise ArtifactError(f"{MANIFEST}: file entry {name!r} points outside the artifact folder; rebuild the set")
+        if not path.is_file():
+            raise ArtifactError(f"{name}: listed in {MANIFEST} but missing from {folder}; rebuild or re-download the set")
+        expected = entry.get("sha256") if isinstance(entry, dict) else None
+        actual = sha256_file(path)
+        if actual != expected:
+            raise ArtifactError(
+                f"{name}: sha256 {actual[:12]}... does not match {MANIFEST} ({str(expected)[:12]}...); "
+                "the file changed after the build: rebuild or re-download the set"
+            )

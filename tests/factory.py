@@ -1,0 +1,80 @@
+"""Build small artifact sets for tests through the real build code paths."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from imagesearch import manifest as mf
+from imagesearch.records import Record, write_records
+from imagesearch.safe_pickle import dump_array
+from imagesearch.vector_index import IndexSpec, build_index, write_index
+
+FAKE_MODEL = "test/fake-encoder"
+
+
+def unit_rows(matrix: Sequence[Sequence[float]]) -> np.ndarray:
+    vectors = np.asarray(matrix, dtype=np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def write_images(folder: Path, count: int, names: Sequence[str] | None = None) -> list[str]:
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        rel = f"images/{names[i] if names else i}.jpg"
+        Image.new("RGB", (8, 8), ((37 * i) % 256, (91 * i) % 256, 120)).save(folder / rel)
+        paths.append(rel)
+    return paths
+
+
+def make_set(
+    folder: Path,
+    vectors: np.ndarray,
+    descriptions: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
+    spec: IndexSpec = IndexSpec("flat"),
+    model: str = FAKE_MODEL,
+    probe: dict | None = None,
+) -> Path:
+    """Write a complete, valid artifact set for ``vectors`` (already normalised)."""
+    folder = Path(folder)
+    n, d = vectors.shape
+    images = write_images(folder, n)
+    descriptions = list(descriptions or [f"description {i}" for i in range(n)])
+    datasets = list(datasets or ["alpha"] * n)
+    records = [Record(i, datasets[i], f"src-{i}", "", images[i], descriptions[i]) for i in range(n)]
+    write_records(folder / mf.DESCRIPTIONS, records)
+    dump_array(folder / mf.EMBEDDING, vectors)
+    built = build_index(vectors, spec)
+    write_index(folder / mf.INDEX, built.index)
+    manifest = mf.new_manifest({"model": mf.HAND_WRITTEN})
+    manifest["embedding"] = {"file": mf.EMBEDDING, "model": model, "dimension": d, "normalized": True,
+                             "dtype": "float32", "probe": probe or {"text": "x", "vector": [0.0] * d}}
+    manifest["index"] = dict(built.info, file=mf.INDEX)
+    mf.write_manifest(folder, manifest, records)
+    return folder
+
+
+def rewrite_manifest(folder: Path, **changes) -> None:
+    """Edit manifest.json in place (no checksum refresh): simulates tampering."""
+    path = Path(folder) / mf.MANIFEST
+    manifest = json.loads(path.read_text())
+    manifest.update(changes)
+    path.write_text(json.dumps(manifest))
+
+
+def refresh_checksums(folder: Path) -> None:
+    """Recompute the manifest's checksums after a test altered a file on purpose,
+    so that the check under test is the one that fires, not the checksum check."""
+    from imagesearch.fileio import sha256_file
+
+    path = Path(folder) / mf.MANIFEST
+    manifest = json.loads(path.read_text())
+    for name, entry in manifest["files"].items():
+        entry["sha256"] = sha256_file(Path(folder) / name)
+    path.write_text(json.dumps(manifest))

@@ -1,0 +1,145 @@
+"""An artifact set is served only when every part agrees; each refusal is one clear line."""
+
+import json
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from imagesearch import manifest as mf
+from imagesearch.artifacts import load_artifact_set
+from imagesearch.encoder import check_probe
+from imagesearch.errors import ArtifactError
+from imagesearch.records import COLUMNS
+from imagesearch.safe_pickle import dump_array
+from tests.factory import make_set, refresh_checksums, rewrite_manifest, unit_rows
+
+VECTORS = unit_rows(np.random.default_rng(0).normal(size=(6, 8)))
+
+
+@pytest.fixture
+def good_set(tmp_path):
+    return make_set(tmp_path / "set", VECTORS, datasets=["a", "a", "b", "b", "b", "c"])
+
+
+def _refused(folder, match):
+    with pytest.raises(ArtifactError, match=match) as info:
+        load_artifact_set(folder)
+    assert "\n" not in str(info.value)
+    return str(info.value)
+
+
+def test_valid_set_loads_with_its_datasets(good_set):
+    loaded = load_artifact_set(good_set)
+    assert loaded.count == 6 and loaded.datasets == ("a", "b", "c")
+    assert loaded.dataset_of_row.tolist() == [0, 0, 1, 1, 1, 2]
+    assert loaded.index.ntotal == 6
+
+
+def test_changed_file_is_refused_by_checksum(good_set):
+    (good_set / "images" / "3.jpg").write_bytes(b"not the same image")
+    _refused(good_set, "images/3.jpg: sha256")
+
+
+def test_missing_image_is_refused(good_set):
+    (good_set / "images" / "2.jpg").unlink()
+    _refused(good_set, "images/2.jpg: listed in manifest.json but missing")
+
+
+def test_manifest_count_disagreeing_with_the_rows_is_refused(good_set):
+    rewrite_manifest(good_set, count=7)
+    _refused(good_set, "6 rows but the manifest says 7")
+
+
+def test_dimension_disagreeing_with_the_vectors_is_refused(good_set):
+    manifest = json.loads((good_set / mf.MANIFEST).read_text())
+    manifest["embedding"]["dimension"] = 16
+    (good_set / mf.MANIFEST).write_text(json.dumps(manifest))
+    _refused(good_set, r"shape \(6, 8\) disagrees with the manifest \(6 rows x 16\)")
+
+
+@pytest.mark.parametrize(
+    "corrupt, match",
+    [
+        (lambda v: v.__setitem__((2, 3), np.nan), "row 2 holds NaN"),
+        (lambda v: v.__setitem__((4, 0), np.inf), "row 4 holds NaN or infinite"),
+        (lambda v: v.__setitem__(1, 0.0), "row 1 has norm 0.0000"),
+        (lambda v: v.__setitem__(5, v[5] * 3), "row 5 has norm 3.0000"),
+    ],
+)
+def test_bad_vectors_are_refused(good_set, corrupt, match):
+    vectors = VECTORS.copy()
+    corrupt(vectors)
+    dump_array(good_set / mf.EMBEDDING, vectors)
+    refresh_checksums(good_set)
+    _refused(good_set, match)
+
+
+def test_rows_disagreeing_between_csv_and_vectors_are_refused(good_set):
+    dump_array(good_set / mf.EMBEDDING, VECTORS[:5])
+    refresh_checksums(good_set)
+    _refused(good_set, r"shape \(5, 8\) disagrees")
+
+
+def test_hostile_pickle_in_a_set_is_refused_without_running(good_set, tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    (good_set / mf.EMBEDDING).write_bytes(pickle.dumps(Payload()))
+    refresh_checksums(good_set)
+    _refused(good_set, "refused global")
+    assert not marker.exists()
+
+
+def test_index_of_other_vectors_is_refused(good_set, tmp_path):
+    other = make_set(tmp_path / "other", unit_rows(np.random.default_rng(9).normal(size=(6, 8))))
+    (good_set / mf.INDEX).write_bytes((other / mf.INDEX).read_bytes())
+    refresh_checksums(good_set)
+    _refused(good_set, "does not hold the vectors of embedding.pkl")
+
+
+def test_csv_with_an_image_path_escaping_the_folder_is_refused(good_set):
+    path = good_set / mf.DESCRIPTIONS
+    path.write_text(path.read_text().replace("images/0.jpg", "../../etc/passwd"))
+    refresh_checksums(good_set)
+    _refused(good_set, "escapes the images folder")
+
+
+def test_csv_with_a_missing_column_is_refused(good_set):
+    (good_set / mf.DESCRIPTIONS).write_text(",".join(COLUMNS[:-1]) + "\n0,a,s,,images/0.jpg\n")
+    refresh_checksums(good_set)
+    _refused(good_set, "missing")
+
+
+def test_manifest_file_entry_escaping_the_folder_is_refused(good_set):
+    manifest = json.loads((good_set / mf.MANIFEST).read_text())
+    manifest["files"]["../outside.txt"] = {"sha256": "0" * 64}
+    (good_set / mf.MANIFEST).write_text(json.dumps(manifest))
+    _refused(good_set, "points outside the artifact folder")
+
+
+def test_unsupported_schema_version_is_refused(good_set):
+    rewrite_manifest(good_set, schema_version=99)
+    _refused(good_set, "schema_version 99 is not supported")
+
+
+def test_folder_without_manifest_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    _refused(tmp_path / "empty", "manifest.json: not found")
+
+
+def test_encoder_other_than_the_manifest_model_is_refused(minilm, tmp_path):
+    probe = minilm.probe()
+    embedding = {"model": minilm.model_id, "dimension": 384, "probe": probe}
+    assert check_probe(minilm, embedding) > 0.999
+    with pytest.raises(ArtifactError, match="made with 'sentence-transformers/all-mpnet-base-v2'"):
+        check_probe(minilm, dict(embedding, model="sentence-transformers/all-mpnet-base-v2"))
+    with pytest.raises(ArtifactError, match="dimension 768"):
+        check_probe(minilm, dict(embedding, dimension=768))
+    shuffled = dict(probe, vector=list(np.roll(probe["vector"], 7)))
+    with pytest.raises(ArtifactError, match="encodes the probe sentence differently"):
+        check_probe(minilm, dict(embedding, probe=shuffled))

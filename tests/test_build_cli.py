@@ -1,0 +1,96 @@
+"""The build steps through their real command line, from the repository root."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from imagesearch import manifest as mf
+from imagesearch.artifacts import load_artifact_set
+from imagesearch.encoder import MINILM, check_probe, packaged_path
+from imagesearch.records import Record, write_records
+from imagesearch.safe_pickle import load_array
+from imagesearch.search import SearchEngine
+from tests.conftest import REPO
+from tests.factory import write_images
+
+
+def run_build(*args, check=True):
+    result = subprocess.run([sys.executable, "-m", "build", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=600)
+    if check:
+        assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+@pytest.mark.parametrize("step", ["embed", "index", "all", "import-seed", "demo"])
+def test_every_step_has_help_from_this_repos_build_package(step):
+    result = run_build(step, "--help")
+    assert "usage: python -m build" in result.stdout and step in result.stdout
+
+
+def test_missing_description_csv_is_one_clear_line(tmp_path):
+    result = run_build("embed", "--artifacts", tmp_path, "--model", packaged_path(MINILM), check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'description.csv'}: file not found")
+
+
+def test_index_before_embed_says_what_to_run(tmp_path):
+    write_images(tmp_path, 1)
+    write_records(tmp_path / mf.DESCRIPTIONS, [Record(0, "d", "s", "", "images/0.jpg", "x")])
+    mf.write_manifest(tmp_path, mf.new_manifest({"model": "hand-written"}), [Record(0, "d", "s", "", "images/0.jpg", "x")])
+    result = run_build("index", "--artifacts", tmp_path, check=False)
+    assert result.returncode == 2 and "run `python -m build embed" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def seed_set(tmp_path_factory, seed_csv):
+    """The seed's 147 real InstructBLIP descriptions, imported, embedded and indexed."""
+    root = tmp_path_factory.mktemp("seed")
+    images = root / "seed_images"
+    write_images(images.parent, 147)
+    (root / "images").rename(images)
+    folder = root / "set"
+    run_build("import-seed", "--csv", seed_csv, "--artifacts", folder, "--images", images)
+    run_build("all", "--artifacts", folder, "--model", packaged_path(MINILM), "--batch-size", 16)
+    return folder
+
+
+def test_seed_descriptions_go_through_embed_and_index(seed_set, minilm):
+    manifest = json.loads((seed_set / mf.MANIFEST).read_text())
+    assert manifest["count"] == 147
+    assert manifest["embedding"]["model"] == MINILM  # the package folder is recorded by its hub id
+    assert manifest["index"]["type"] == "flat" and manifest["index"]["recall_at_5"] == 1.0
+    assert manifest["captioner"]["model"] == "Salesforce/instructblip-vicuna-7b"
+    vectors = load_array(seed_set / mf.EMBEDDING)
+    assert vectors.shape == (147, 384) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    check_probe(minilm, manifest["embedding"])
+
+
+@pytest.mark.parametrize(
+    "query, words",
+    [
+        ("a man in a suit and bow tie", ["bow tie"]),
+        ("a model walking down the runway at a fashion show", ["runway"]),
+        ("a woman wearing a plaid shirt", ["plaid"]),
+        ("a person holding an umbrella", ["umbrella"]),
+    ],
+)
+def test_fashion_queries_find_matching_seed_descriptions(seed_set, minilm, query, words):
+    engine = SearchEngine(load_artifact_set(seed_set), lambda text: minilm.encode([text])[0])
+    results = engine.search(query, 5)
+    assert len(results) == 5
+    assert all(word in results[0].description.lower() for word in words), results[0].description
+
+
+def test_seed_index_design_loses_results_on_the_real_seed_captions(seed_set, tmp_path):
+    copy = tmp_path / "ivf"
+    subprocess.run(["cp", "-r", str(seed_set), str(copy)], check=True)
+    run_build("index", "--artifacts", copy, "--index", "ivf", "--nlist", "3", "--nprobe", "1")
+    info = json.loads((copy / mf.MANIFEST).read_text())["index"]
+    assert info["params"]["nlist"] == 3 and info["params"]["nprobe"] == 1
+    assert info["recall_at_5"] < 1.0
+    loaded = load_artifact_set(copy)
+    assert loaded.index.nprobe == 1

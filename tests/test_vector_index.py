@@ -1,0 +1,129 @@
+import struct
+
+import faiss
+import numpy as np
+import pytest
+
+from imagesearch.errors import ArtifactError
+from imagesearch.vector_index import IndexSpec, build_index, exact_topk, read_index, search_index, write_index
+from tests.factory import unit_rows
+
+
+def _embedding_like(n, d=64, clusters=200, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, d))
+    x = centres[rng.integers(0, clusters, n)] + 1.2 * rng.normal(size=(n, d))
+    return unit_rows(x)
+
+
+def test_flat_search_gives_the_exact_scores_of_tiny_vectors():
+    vectors = unit_rows([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 1]])
+    index = build_index(vectors, IndexSpec()).index
+    scores, ids = search_index(index, unit_rows([[1, 0, 0]]), 4)
+    assert ids[0].tolist() == [0, 2, 1, 3] or ids[0].tolist() == [0, 2, 3, 1]
+    assert scores[0][:2] == pytest.approx([1.0, 1 / np.sqrt(2)], abs=1e-6)
+    assert scores[0][2:] == pytest.approx([0.0, 0.0], abs=1e-6)
+
+
+def test_default_index_equals_numpy_brute_force():
+    vectors = _embedding_like(3000)
+    queries = _embedding_like(50, seed=1)
+    built = build_index(vectors, IndexSpec())
+    assert built.info["type"] == "flat" and built.info["exact"]
+    _, ids = search_index(built.index, queries, 5)
+    assert np.array_equal(ids, exact_topk(vectors, queries, 5))
+
+
+def test_k_larger_than_the_corpus_pads_with_minus_one():
+    vectors = unit_rows([[1, 0], [0, 1]])
+    _, ids = search_index(build_index(vectors, IndexSpec()).index, unit_rows([[1, 0]]), 5)
+    assert ids[0].tolist() == [0, 1, -1, -1, -1]
+
+
+def test_one_row_corpus():
+    vectors = unit_rows([[0.3, 0.4]])
+    scores, ids = search_index(build_index(vectors, IndexSpec()).index, vectors, 1)
+    assert ids.tolist() == [[0]] and scores[0][0] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_filter_returns_the_brute_force_top_k_of_the_allowed_rows(kind):
+    vectors = _embedding_like(2000)
+    allowed = np.zeros(len(vectors), bool)
+    allowed[::7] = True
+    built = build_index(vectors, IndexSpec(kind))
+    queries = _embedding_like(20, seed=3)
+    _, ids = search_index(built.index, queries, 5, allowed)
+    subset = np.flatnonzero(allowed)
+    truth = subset[exact_topk(vectors[subset], queries, 5)]
+    assert allowed[ids[ids >= 0]].all()
+    if kind == "flat":
+        assert np.array_equal(ids, truth)
+
+
+def test_filter_that_matches_nothing_returns_only_padding():
+    vectors = _embedding_like(100)
+    index = build_index(vectors, IndexSpec()).index
+    _, ids = search_index(index, vectors[:1], 5, np.zeros(100, bool))
+    assert (ids == -1).all()
+
+
+def test_ivf_tunes_nprobe_until_recall_reaches_the_target():
+    vectors = _embedding_like(6000)
+    built = build_index(vectors, IndexSpec("ivf"))
+    assert built.info["recall_at_5"] >= 0.99
+    assert built.info["params"]["nprobe_tuned"]
+    assert built.info["params"]["nlist"] == min(int(4 * np.sqrt(6000)), 6000 // 39)
+
+
+def test_seed_design_stays_reachable_and_its_recall_is_measured():
+    vectors = _embedding_like(6000)
+    built = build_index(vectors, IndexSpec("ivf", nlist=3, nprobe=1))
+    assert built.info["params"] == {"nlist": 3, "nprobe": 1, "nprobe_tuned": False}
+    assert built.info["recall_at_5"] < 0.99
+
+
+def _write(tmp_path, vectors, kind="flat"):
+    path = tmp_path / "index.faiss"
+    write_index(path, build_index(vectors, IndexSpec(kind)).index)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_written_index_reads_back_and_searches_the_same(tmp_path, kind):
+    vectors = _embedding_like(500)
+    index = read_index(_write(tmp_path, vectors, kind), kind, 64, 500)
+    _, ids = index.search(vectors[:3], 1)
+    assert ids[:, 0].tolist() == [0, 1, 2]
+
+
+def test_header_patched_to_a_huge_count_is_refused_before_faiss_reads_it(tmp_path):
+    path = _write(tmp_path, _embedding_like(50))
+    data = bytearray(path.read_bytes())
+    data[8:16] = struct.pack("<q", 10**12)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="1000000000000 vectors"):
+        read_index(path, "flat", 64, 50)
+    with pytest.raises(ArtifactError, match="bytes, expected"):
+        read_index(path, "flat", 64, 10**12)
+
+
+@pytest.mark.parametrize("mangle", [lambda b: b[:20], lambda b: b[: len(b) - 100], lambda b: b"\x00" * len(b), lambda b: b"IxFI" + b"\xff" * 60])
+def test_truncated_or_garbage_index_is_refused(tmp_path, mangle):
+    path = _write(tmp_path, _embedding_like(50))
+    path.write_bytes(mangle(path.read_bytes()))
+    with pytest.raises(ArtifactError):
+        read_index(path, "flat", 64, 50)
+
+
+def test_wrong_dimension_type_or_metric_is_refused(tmp_path):
+    path = _write(tmp_path, _embedding_like(50))
+    with pytest.raises(ArtifactError, match="dimension 64"):
+        read_index(path, "flat", 32, 50)
+    with pytest.raises(ArtifactError, match="holds a flat index"):
+        read_index(path, "ivf", 64, 50)
+    l2 = faiss.IndexFlatL2(64)
+    l2.add(_embedding_like(50))
+    faiss.write_index(l2, str(path))
+    with pytest.raises(ArtifactError, match="not a flat or IVF-flat"):
+        read_index(path, "flat", 64, 50)
