@@ -17,7 +17,7 @@ import torch
 
 from imagesearch.artifacts import load_artifact_set
 from imagesearch.config import AppConfig
-from imagesearch.encoder import TextEncoder, check_probe
+from imagesearch.encoder import TextEncoder, canonical_model_id, check_probe
 from imagesearch.errors import ArtifactError, ConfigError
 from imagesearch.search import SearchEngine
 from imagesearch.ui import build_blocks
@@ -30,7 +30,12 @@ def build_app(config: AppConfig):
     faiss.omp_set_num_threads(config.thread_count())
     torch.set_num_threads(config.thread_count())
     artifacts = load_artifact_set(config.artifacts_dir)
-    model_id = config.embedding_model or artifacts.manifest["embedding"]["model"]
+    model_id = artifacts.manifest["embedding"]["model"]
+    if config.embedding_model and canonical_model_id(config.embedding_model) != model_id:
+        raise ArtifactError(
+            f"manifest.json: vectors were made with {model_id!r} but EMBEDDING_MODEL is {config.embedding_model!r}; "
+            "unset EMBEDDING_MODEL or re-embed with `python -m build embed --model ...`"
+        )
     encoder = TextEncoder.load(model_id)
     check_probe(encoder, artifacts.manifest["embedding"])
 

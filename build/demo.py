@@ -28,6 +28,13 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO_SOURCE = REPO / "demo" / "descriptions.csv"
 DEMO_ARTIFACTS = REPO / "demo" / "artifacts"
 # dataset name in the CSV -> (module whose folder holds the file, sub-folder)
+DEMO_EXAMPLES = [
+    "a cat with green eyes",
+    "a rocket on the launch pad at night",
+    "a red motorcycle in a garage",
+    "galaxies in deep space",
+    "a cup of coffee on a wooden table",
+]
 _PACKAGE_FOLDERS = {"scikit-image": ("skimage.data", ""), "scikit-learn": ("sklearn.datasets", "images")}
 
 
@@ -64,6 +71,7 @@ def run_demo(config: DemoConfig) -> None:
         licences[f"{row['dataset']}/{row['file']}"] = row["license"]
     write_records(out / mf.DESCRIPTIONS, records)
     manifest = mf.new_manifest({"model": mf.HAND_WRITTEN, "prompts": [], "licences": licences})
+    manifest["examples"] = DEMO_EXAMPLES
     mf.write_manifest(out, manifest, records)
     run_embed(EmbedConfig(artifacts=out, model=config.model))
     run_index(IndexConfig(artifacts=out))

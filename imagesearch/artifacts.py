@@ -19,7 +19,7 @@ from . import manifest as mf
 from .errors import ArtifactError
 from .records import Record, read_records
 from .safe_pickle import load_array
-from .vector_index import read_index
+from .vector_index import FlatSearcher, IndexSearcher, make_searcher, read_index
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ class ArtifactSet:
     manifest: dict[str, Any]
     records: tuple[Record, ...]
     index: Any
+    searcher: FlatSearcher | IndexSearcher
     datasets: tuple[str, ...]
     dataset_of_row: np.ndarray  # int index into ``datasets`` for each row
 
@@ -112,4 +113,4 @@ def load_artifact_set(folder: Path) -> ArtifactSet:
     position = {name: i for i, name in enumerate(datasets)}
     dataset_of_row = np.fromiter((position[r.dataset] for r in records), dtype=np.int32, count=count)
     log.info("artifact set %s: %d images, %d datasets, %s index", folder, count, len(datasets), index_info["type"])
-    return ArtifactSet(folder, manifest, tuple(records), index, datasets, dataset_of_row)
+    return ArtifactSet(folder, manifest, tuple(records), index, make_searcher(index), datasets, dataset_of_row)

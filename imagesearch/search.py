@@ -15,7 +15,6 @@ import numpy as np
 
 from .artifacts import ArtifactSet
 from .errors import QueryError
-from .vector_index import search_index
 
 MAX_QUERY_CHARS = 512
 MIN_K, MAX_K, DEFAULT_K = 1, 20, 5
@@ -100,7 +99,7 @@ class SearchEngine:
         vector = np.asarray(self.encode(text), dtype=np.float32).reshape(1, -1)
         if not np.isfinite(vector).all():
             raise QueryError("The query could not be encoded; try different words.")
-        scores, ids = search_index(self.artifacts.index, vector, min(k, self.artifacts.count), allowed)
+        scores, ids = self.artifacts.searcher.search(vector, min(k, self.artifacts.count), allowed)
         results: list[SearchResult] = []
         seen: set[int] = set()
         for score, row in zip(scores[0], ids[0]):

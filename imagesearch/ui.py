@@ -6,6 +6,7 @@ validates its inputs, so API callers get the same checks as the browser.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -22,11 +23,17 @@ DEFAULT_EXAMPLES = (
     "an airplane on a runway",
     "football players in helmets",
 )
+GALLERY_COLUMNS = 5
 TABLE_HEADERS = ["#", "score", "dataset", "source", "label", "description"]
 
 
 def _caption(result: SearchResult) -> str:
     return f"#{result.rank} · {result.score:.3f} · {result.dataset}: {result.description}"
+
+
+def _gallery_height(count: int, columns: int = GALLERY_COLUMNS) -> int:
+    rows = max(1, math.ceil(count / columns))
+    return 40 + 220 * rows
 
 
 def _about(engine: SearchEngine) -> str:
@@ -43,19 +50,19 @@ def _about(engine: SearchEngine) -> str:
 
 
 def build_blocks(engine: SearchEngine, title: str = "Text-to-image search") -> gr.Blocks:
-    def ui_search(query: str, k: float, datasets: list[str]) -> tuple[list, list, str]:
+    def ui_search(query: str, k: float, datasets: list[str]) -> tuple[Any, list, str]:
         started = time.perf_counter()
         try:
             results = engine.search(query, k, datasets or None)
         except QueryError as exc:
-            return [], [], f"⚠️ {exc}"
+            return gr.update(value=[], height=_gallery_height(0)), [], f"⚠️ {exc}"
         elapsed = (time.perf_counter() - started) * 1000
         gallery = [(r.image, _caption(r)) for r in results]
         table = [[r.rank, r.score, r.dataset, r.source, r.label, r.description] for r in results]
         status = f"{len(results)} result{'s' if len(results) != 1 else ''} in {elapsed:.0f} ms"
         if not results:
             status = "No image matches that filter."
-        return gallery, table, status
+        return gr.update(value=gallery, height=_gallery_height(len(results))), table, status
 
     def search(query: str, k: int = DEFAULT_K, datasets: list[str] | None = None) -> list[dict[str, Any]]:
         """Top-k images for a text query.
@@ -87,9 +94,11 @@ def build_blocks(engine: SearchEngine, title: str = "Text-to-image search") -> g
             k = gr.Slider(MIN_K, MAX_K, value=DEFAULT_K, step=1, label="Results", scale=1)
             datasets = gr.CheckboxGroup(list(engine.datasets), value=[], label="Only these datasets (none ticked: all)", scale=3)
         status = gr.Markdown(elem_id="status")
-        gallery = gr.Gallery(label="Results", columns=5, height="auto", object_fit="contain", elem_id="results")
+        gallery = gr.Gallery(label="Results", columns=GALLERY_COLUMNS, height=_gallery_height(0), object_fit="contain",
+                             elem_id="results")
         table = gr.Dataframe(headers=TABLE_HEADERS, datatype=["number", "number", "str", "str", "str", "str"],
-                             interactive=False, wrap=True, label="Why each image matched", elem_id="details")
+                             interactive=False, wrap=True, label="Why each image matched", elem_id="details",
+                             column_widths=["5%", "8%", "12%", "13%", "9%", "53%"])
         gr.Examples([[e] for e in examples], inputs=[query], label="Try")
         gr.on([query.submit, button.click], ui_search, [query, k, datasets], [gallery, table, status], api_name=False)
         gr.api(search, api_name="search")

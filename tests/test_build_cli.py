@@ -94,3 +94,13 @@ def test_seed_index_design_loses_results_on_the_real_seed_captions(seed_set, tmp
     assert info["recall_at_5"] < 1.0
     loaded = load_artifact_set(copy)
     assert loaded.index.nprobe == 1
+
+
+def test_this_repos_build_wins_over_an_installed_pypa_build(tmp_path):
+    fake = tmp_path / "site" / "build"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    (fake / "__main__.py").write_text("print('PyPA build')")
+    env = dict(__import__("os").environ, PYTHONPATH=str(tmp_path / "site"))
+    result = subprocess.run([sys.executable, "-m", "build", "--help"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert "usage: python -m build" in result.stdout and "PyPA" not in result.stdout

@@ -1,0 +1,129 @@
+"""The app end to end: launched in-process, queried through gradio_client, as API callers do."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.parse
+
+import httpx
+import pytest
+from gradio_client import Client
+from PIL import Image
+
+import app
+from imagesearch.config import DEMO_ARTIFACTS, AppConfig
+from tests.conftest import REPO
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served():
+    config = AppConfig(port=free_port())
+    blocks, engine = app.build_app(config)
+    _, url, _ = app.launch(blocks, engine, config, prevent_thread_lock=True, quiet=True)
+    client = Client(url, verbose=False, download_files=True)
+    yield url, client, engine
+    client.close()
+    blocks.close()
+
+
+def test_search_endpoint_returns_five_explained_results_with_images(served):
+    _, client, _ = served
+    results = client.predict("a cat with green eyes", 5, api_name="/search")
+    assert len(results) == 5
+    assert [r["rank"] for r in results] == [1, 2, 3, 4, 5]
+    assert [r["score"] for r in results] == sorted((r["score"] for r in results), reverse=True)
+    assert results[0]["source"] == "chelsea" and "cat" in results[0]["description"]
+    assert set(results[0]) >= {"id", "score", "dataset", "source", "label", "description", "image"}
+    for result in results:
+        with Image.open(result["image"]) as image:  # downloaded by the client
+            assert image.format == "JPEG" and image.mode == "RGB"
+
+
+def test_search_endpoint_defaults_to_five_and_clamps_k(served):
+    _, client, _ = served
+    assert len(client.predict("a rocket", api_name="/search")) == 5
+    assert len(client.predict("a rocket", 1000, api_name="/search")) == 20
+    assert len(client.predict("a rocket", 0, api_name="/search")) == 1
+
+
+def test_search_endpoint_filters_by_dataset(served):
+    _, client, _ = served
+    results = client.predict("a photo", 20, ["scikit-learn"], api_name="/search")
+    assert sorted(r["source"] for r in results) == ["china", "flower"]
+
+
+@pytest.mark.parametrize("query, message", [("   ", "Type a few words"), ("x", "Unknown dataset")])
+def test_bad_requests_get_a_clear_message_and_the_server_keeps_answering(served, query, message):
+    _, client, _ = served
+    datasets = ["nope"] if message == "Unknown dataset" else None
+    with pytest.raises(Exception, match=message):
+        client.predict(query, 5, datasets, api_name="/search")
+    assert len(client.predict("a cat", 3, api_name="/search")) == 3
+
+
+def test_only_the_search_endpoint_is_public(served):
+    _, client, _ = served
+    assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/search"]
+
+
+def _file_status(url, target):
+    return httpx.get(f"{url.rstrip('/')}/gradio_api/file={target}", timeout=10).status_code
+
+
+def test_artifact_images_are_served(served):
+    url, _, engine = served
+    assert _file_status(url, engine.artifacts.folder / "images" / "0.jpg") == 200
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/etc/passwd",
+        str(DEMO_ARTIFACTS / "manifest.json"),
+        str(DEMO_ARTIFACTS / "embedding.pkl"),
+        str(REPO / "app.py"),
+        str(DEMO_ARTIFACTS / "images" / ".." / "manifest.json"),
+        urllib.parse.quote(str(DEMO_ARTIFACTS / "images" / ".." / "manifest.json"), safe=""),
+        str(DEMO_ARTIFACTS / "images").upper() + "/../MANIFEST.JSON",
+        "../../../../etc/passwd",
+    ],
+)
+def test_files_outside_the_artifact_images_are_refused(served, target):
+    url, _, _ = served
+    assert _file_status(url, target) in (403, 404)
+
+
+def _run_app(env_extra, timeout=120):
+    env = dict(os.environ, **env_extra)
+    return subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_app_refuses_to_start_on_a_tampered_set_with_one_line(tmp_path):
+    folder = tmp_path / "set"
+    shutil.copytree(DEMO_ARTIFACTS, folder)
+    (folder / "images" / "5.jpg").write_bytes(b"swapped")
+    result = _run_app({"ARTIFACTS_DIR": str(folder), "GRADIO_SERVER_PORT": str(free_port())})
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: images/5.jpg: sha256") and "re-download" in last
+
+
+def test_app_refuses_a_model_override_that_differs_from_the_manifest(tmp_path):
+    result = _run_app({"EMBEDDING_MODEL": "sentence-transformers/all-mpnet-base-v2", "GRADIO_SERVER_PORT": str(free_port())})
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: manifest.json: vectors were made with 'sentence-transformers/all-MiniLM-L6-v2'")
+
+
+def test_app_refuses_a_bad_setting_with_one_line():
+    result = _run_app({"QUEUE_MAX_SIZE": "lots"})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "error: QUEUE_MAX_SIZE='lots' is not an integer; set it to a number from 1 to 10000"
