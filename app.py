@@ -27,8 +27,8 @@ log = logging.getLogger("app")
 
 def build_app(config: AppConfig):
     """Load and validate everything, then return (blocks, engine). Raises ArtifactError."""
-    faiss.omp_set_num_threads(config.thread_count())
-    torch.set_num_threads(config.thread_count())
+    faiss.omp_set_num_threads(config.search_threads)
+    torch.set_num_threads(config.encoder_thread_count())
     artifacts = load_artifact_set(config.artifacts_dir)
     model_id = artifacts.manifest["embedding"]["model"]
     if config.embedding_model and canonical_model_id(config.embedding_model) != model_id:

@@ -21,7 +21,10 @@ class AppConfig:
     max_query_chars: int = 512
     queue_size: int = 64
     concurrency: int = 4
-    threads: int = 0  # 0: one per available core
+    # One FAISS thread per query measured fastest here (single queries are
+    # memory-bound; concurrent requests already use the other cores).
+    search_threads: int = 1
+    encoder_threads: int = 0  # 0: one per available core
     host: str = "127.0.0.1"
     port: int = 7860
 
@@ -49,15 +52,16 @@ class AppConfig:
             max_query_chars=integer("MAX_QUERY_CHARS", 512, 16, 4096),
             queue_size=integer("QUEUE_MAX_SIZE", 64, 1, 10_000),
             concurrency=integer("CONCURRENCY_LIMIT", 4, 1, 64),
-            threads=integer("SEARCH_THREADS", 0, 0, 256),
+            search_threads=integer("SEARCH_THREADS", 1, 1, 256),
+            encoder_threads=integer("ENCODER_THREADS", 0, 0, 256),
             # A Space listens on 0.0.0.0:7860 (it sets SYSTEM=spaces); locally we stay on loopback.
             host=env.get("GRADIO_SERVER_NAME", "0.0.0.0" if env.get("SYSTEM") == "spaces" else "127.0.0.1"),
             port=integer("GRADIO_SERVER_PORT", 7860, 1, 65535),
         )
 
-    def thread_count(self) -> int:
-        if self.threads:
-            return self.threads
+    def encoder_thread_count(self) -> int:
+        if self.encoder_threads:
+            return self.encoder_threads
         try:
             return max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # not on Linux
