@@ -36,7 +36,7 @@ from imagesearch.encoder import MINILM, TextEncoder
 from imagesearch.records import IMAGES_DIR, Record, write_records
 from imagesearch.safe_pickle import dump_array
 from imagesearch.search import SearchEngine
-from imagesearch.vector_index import IndexSpec, build_index, write_index
+from imagesearch.vector_index import IndexSpec, build_index, search_index, write_index
 
 log = logging.getLogger("benchmarks.search")
 REPO = Path(__file__).resolve().parent.parent
@@ -95,9 +95,15 @@ def in_process(folder: Path, encoder: TextEncoder, n: int) -> dict[str, float]:
         start = time.perf_counter()
         engine.search(text, 5)
         search_times.append(time.perf_counter() - start)
+    plain_times = []
+    for text in tqdm(texts, desc="plain faiss scan (baseline)", file=sys.stderr):
+        start = time.perf_counter()
+        search_index(artifacts.index, vectors[text].reshape(1, -1), 5)
+        plain_times.append(time.perf_counter() - start)
     enc50, enc95 = percentiles(encode_times)
     s50, s95 = percentiles(search_times)
-    return {"encode_p50": enc50, "encode_p95": enc95, "search_p50": s50, "search_p95": s95,
+    p50, p95 = percentiles(plain_times)
+    return {"encode_p50": enc50, "encode_p95": enc95, "search_p50": s50, "search_p95": s95, "plain_p50": p50, "plain_p95": p95,
             "fallbacks": artifacts.searcher.fallbacks}
 
 
@@ -209,10 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     floor50, floor95 = client_floor(args.queries)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"{args.queries} queries each; times in ms unless noted")
-    print("| set | encode p50/p95 | vector search p50/p95 | HTTP API p50/p95 | gradio_client p50/p95 | gradio_client, no image download p50/p95 | cold start (s) | peak RSS (MB) | fp32 fallbacks |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| set | encode p50/p95 | vector search p50/p95 | plain FAISS flat scan p50/p95 | HTTP API p50/p95 | gradio_client p50/p95 | gradio_client, no image download p50/p95 | cold start (s) | peak RSS (MB) | fp32 fallbacks |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, local, remote in rows:
         print(f"| {name} | {local['encode_p50']:.1f} / {local['encode_p95']:.1f} | {local['search_p50']:.2f} / {local['search_p95']:.2f} "
+              f"| {local['plain_p50']:.2f} / {local['plain_p95']:.2f} "
               f"| {remote['http_p50']:.1f} / {remote['http_p95']:.1f} | {remote['client_p50']:.1f} / {remote['client_p95']:.1f} "
               f"| {remote['bare_p50']:.1f} / {remote['bare_p95']:.1f} | {remote['cold_start_s']:.1f} | {remote['peak_rss_mb']:.0f} "
               f"| {local['fallbacks']} |")

@@ -1,0 +1,36 @@
+"""The README tells the truth: its commands are the ones CI runs, its API example runs."""
+
+import re
+
+import pytest
+
+from tests.conftest import REPO
+from tests.test_app import served  # noqa: F401  (the launched-app fixture)
+
+README = (REPO / "README.md").read_text()
+
+
+def _bash_blocks():
+    return re.findall(r"```bash\n(.*?)\n```", README, flags=re.S)
+
+
+def test_front_matter_matches_the_pinned_gradio():
+    front = README.split("---")[1]
+    pinned = re.search(r"^gradio==(\S+)$", (REPO / "requirements.txt").read_text(), flags=re.M).group(1)
+    assert re.search(rf"^sdk_version: {re.escape(pinned)}$", front, flags=re.M)
+    assert re.search(r"^sdk: gradio$", front, flags=re.M) and re.search(r"^app_file: app.py$", front, flags=re.M)
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    test_command = next(b for b in _bash_blocks() if "pytest" in b)
+    assert test_command in (REPO / ".ci" / "run").read_text().splitlines()
+
+
+def test_python_api_example_runs_against_the_app(served, capsys):  # noqa: F811
+    url, _, _ = served
+    example = re.search(r"## Call it from Python.*?```python\n(.*?)\n```", README, flags=re.S).group(1)
+    assert 'Client("http://127.0.0.1:7860/")' in example
+    exec(compile(example.replace("http://127.0.0.1:7860/", url), "README.md", "exec"), {})
+    lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("Loaded as API")]
+    assert re.match(r"1 0\.\d{3} scikit-image chelsea /", lines[0])
+    assert len(lines) == 10 and "tabby cat" in lines[1]
