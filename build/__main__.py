@@ -25,6 +25,41 @@ def _positive(text: str) -> int:
     return value
 
 
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not i/n, e.g. 0/4") from None
+    if count < 1 or not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"{text!r}: need 0 <= i < n")
+    return index, count
+
+
+def _add_describe_options(parser: argparse.ArgumentParser, alone: bool) -> None:
+    """``alone``: the describe step's own flags (--model, --batch-size); in ``all`` those
+    names belong to embed, so the captioner's are --captioner and --caption-batch-size."""
+    from .captioner import DEFAULT_CAPTIONER, SEED_PROMPTS
+    from .sources import SEED_DATASETS
+
+    parser.add_argument("--datasets", default=",".join(SEED_DATASETS),
+                        help=f"comma-separated built-in names ({', '.join(SEED_DATASETS)}) and/or local image folders "
+                             "(label = sub-folder name); default: all six")
+    parser.add_argument("--limit", type=_positive, default=None, help="at most N images per dataset")
+    parser.add_argument("--model" if alone else "--captioner", dest="captioner", default=DEFAULT_CAPTIONER,
+                        help=f"InstructBLIP hub id or local folder (default {DEFAULT_CAPTIONER})")
+    parser.add_argument("--prompts", nargs="+", default=list(SEED_PROMPTS), metavar="PROMPT",
+                        help="prompts asked of every image, answers joined with one space (default: the seed's two)")
+    parser.add_argument("--batch-size" if alone else "--caption-batch-size", dest="caption_batch_size", type=_positive,
+                        default=4, help="images per generate() call (default 4)")
+    parser.add_argument("--max-new-tokens", type=_positive, default=256, help="tokens generated per answer (default 256)")
+    parser.add_argument("--num-beams", type=_positive, default=1, help="beam search width (default 1: greedy, as the seed)")
+    parser.add_argument("--max-side", type=_positive, default=512, help="longest side of the saved thumbnails (default 512)")
+    parser.add_argument("--quantization", choices=("none", "4bit", "8bit"), default="none",
+                        help="load the captioner in 4 or 8 bit (needs bitsandbytes; slower than bf16)")
+    parser.add_argument("--shard", type=_shard, default=None,
+                        help="caption only shard i of n (i/n); default: from RANK/WORLD_SIZE under accelerate or torchrun")
+
+
 def _add_artifacts(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--artifacts", type=Path, required=True, help="artifact folder (description.csv, embedding.pkl, index.faiss, manifest.json, images/)")
 
@@ -54,8 +89,16 @@ def make_parser() -> argparse.ArgumentParser:
     _add_artifacts(index)
     _add_index_options(index)
 
-    every = steps.add_parser("all", help="run embed, then index", description="Run the build steps in order: embed, index.")
+    describe = steps.add_parser("describe", help="images -> images/ + description.csv (InstructBLIP)",
+                                description="Caption every image with InstructBLIP; resumable, cached, batched and shardable.")
+    _add_artifacts(describe)
+    _add_describe_options(describe, alone=True)
+    describe.add_argument("--device", default=None, help="torch device (default: cuda when available)")
+
+    every = steps.add_parser("all", help="run describe, embed, then index", description="Run the build steps in order: describe, embed, index.")
     _add_artifacts(every)
+    every.add_argument("--no-describe", action="store_true", help="start at embed (description.csv made elsewhere)")
+    _add_describe_options(every, alone=False)
     _add_embed_options(every)
     _add_index_options(every)
 
@@ -70,11 +113,45 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _describe_config(args: argparse.Namespace, env) -> "DescribeConfig":
+    from .captioner import GenerationSettings
+    from .describe import DescribeConfig, Shard
+
+    shard = args.shard
+    device = getattr(args, "device", None)
+    if shard is None and int(env.get("WORLD_SIZE", "1")) > 1:  # accelerate launch / torchrun
+        shard = (int(env.get("RANK", "0")), int(env["WORLD_SIZE"]))
+        if device is None:
+            device = f"cuda:{int(env.get('LOCAL_RANK', '0'))}"
+    datasets = tuple(name.strip() for name in args.datasets.split(",") if name.strip())
+    if not datasets:
+        raise ConfigError("--datasets is empty; name at least one dataset or folder")
+    return DescribeConfig(
+        artifacts=args.artifacts,
+        datasets=datasets,
+        limit=args.limit,
+        model=args.captioner,
+        prompts=tuple(args.prompts),
+        batch_size=args.caption_batch_size,
+        max_side=args.max_side,
+        generation=GenerationSettings(max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
+                                      quantization=args.quantization),
+        shard=Shard(*shard) if shard else Shard(),
+        device=device,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
+    import os
+
     args = make_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        if args.step == "describe" or (args.step == "all" and not args.no_describe):
+            from .describe import run_describe
+
+            run_describe(_describe_config(args, os.environ))
         if args.step in ("embed", "all"):
             run_embed(EmbedConfig(args.artifacts, args.model, args.batch_size, args.device))
         if args.step in ("index", "all"):

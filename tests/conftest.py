@@ -38,3 +38,29 @@ def output_dir() -> Path:
     """Where tests leave artifacts worth looking at (screenshots); ignored by git."""
     ARTIFACTS_OUT.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS_OUT
+
+
+@pytest.fixture(scope="session")
+def tiny_captioner_path(tmp_path_factory) -> Path:
+    """A saved tiny random InstructBLIP (see tests/tiny_captioner.py)."""
+    from tests.tiny_captioner import build_tiny_instructblip
+
+    return build_tiny_instructblip(tmp_path_factory.mktemp("tiny-instructblip"))
+
+
+@pytest.fixture(scope="session")
+def photo_folder(tmp_path_factory) -> Path:
+    """An imagefolder of real photos from the scikit-image wheel, labelled by sub-folder."""
+    import skimage.data
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("photos") / "photos"
+    data = Path(skimage.data.__file__).parent
+    layout = {"animals": ["chelsea.png", "horse.png"], "space": ["astronaut.png", "rocket.jpg", "hubble_deep_field.jpg"],
+              "things": ["coffee.png", "coins.png", "camera.png"]}
+    for label, names in layout.items():
+        (root / label).mkdir(parents=True)
+        for name in names:
+            with Image.open(data / name) as image:
+                image.save(root / label / name)
+    return root

@@ -53,7 +53,7 @@ def seed_set(tmp_path_factory, seed_csv):
     (root / "images").rename(images)
     folder = root / "set"
     run_build("import-seed", "--csv", seed_csv, "--artifacts", folder, "--images", images)
-    run_build("all", "--artifacts", folder, "--model", packaged_path(MINILM), "--batch-size", 16)
+    run_build("all", "--no-describe", "--artifacts", folder, "--model", packaged_path(MINILM), "--batch-size", 16)
     return folder
 
 

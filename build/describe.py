@@ -1,0 +1,243 @@
+"""Caption step: images of the chosen datasets -> images/ + description.csv.
+
+Two passes. The first walks every source in order and hashes each image, so
+the work left is known up front (a progress bar with a real ETA) and cached
+captions are skipped. The second decodes, thumbnails and captions the rest
+in batches, journalling each batch before the next (see caption_cache). The
+CSV is assembled from the journal at the end, in source order, so a killed
+and resumed run writes exactly what an uninterrupted one would. Rows already
+in an existing description.csv keep their ids; new images are appended.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from tqdm import tqdm
+
+from imagesearch import manifest as mf
+from imagesearch.errors import ArtifactError
+from imagesearch.images import save_thumbnail, to_rgb
+from imagesearch.records import IMAGES_DIR, Record, read_records, write_records
+
+from .caption_cache import CACHE_DIR, CaptionCache, fingerprint
+from .captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, SEED_PROMPTS, Captioner, GenerationSettings
+from .sources import SEED_DATASETS, LoadReport, SourceItem, iter_sources
+
+log = logging.getLogger(__name__)
+
+MIN_SIDE = 16
+MAX_PIXELS = 64_000_000  # larger images are refused instead of decoded (20000 x 20000 would need 1.2 GB)
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int = 0
+    count: int = 1
+
+    def owns(self, position: int) -> bool:
+        return position % self.count == self.index
+
+    @property
+    def part(self) -> str:
+        return "captions" if self.count == 1 else f"captions-{self.index}-of-{self.count}"
+
+
+@dataclass(frozen=True)
+class DescribeConfig:
+    artifacts: Path
+    datasets: tuple[str, ...] = tuple(SEED_DATASETS)
+    limit: int | None = None
+    model: str = DEFAULT_CAPTIONER
+    prompts: tuple[str, ...] = SEED_PROMPTS
+    batch_size: int = 4
+    max_side: int = 512
+    generation: GenerationSettings = GenerationSettings()
+    shard: Shard = Shard()
+    device: str | None = None
+
+
+@dataclass
+class Summary:
+    captioned: int = 0
+    cached: int = 0
+    skipped: int = 0
+    failed: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    def note(self, kind: str, item: SourceItem, reason: str) -> None:
+        setattr(self, kind, getattr(self, kind) + 1)
+        line = f"{item.dataset}/{item.source}: {kind}: {reason}"
+        self.reasons.append(line)
+        log.warning(line)
+
+
+@dataclass(frozen=True)
+class Planned:
+    item: SourceItem
+    sha: str
+    key: str
+
+
+class BadImage(ValueError):
+    pass
+
+
+def decode(data: bytes) -> Image.Image:
+    """Decode and check an image; BadImage says why one cannot be captioned."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.width * image.height > MAX_PIXELS:
+                raise BadImage(f"too large ({image.width}x{image.height} pixels)")
+            image.load()
+    except BadImage:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise BadImage(f"too large ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for corrupt or truncated files
+        raise BadImage(f"unreadable ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if min(image.size) < MIN_SIDE:
+        raise BadImage(f"too small ({image.width}x{image.height} pixels)")
+    return to_rgb(image)
+
+
+def captioner_manifest(config: DescribeConfig) -> dict[str, Any]:
+    return {
+        "model": config.model,
+        "prompts": list(config.prompts),
+        "generation": config.generation.as_dict(),
+        "cleaner_version": CLEANER_VERSION,
+        "joined_with": " ",
+    }
+
+
+def _plan(config: DescribeConfig, cache: CaptionCache, key_suffix: str, report: LoadReport, summary: Summary):
+    """Pass 1: every item in order with its content key; which ones this shard must caption."""
+    order: list[Planned] = []
+    todo: list[Planned] = []
+    items = iter_sources(list(config.datasets), config.limit, report)
+    for position, item in enumerate(tqdm(items, desc="hashing images", unit="img")):
+        if not config.shard.owns(position):
+            continue
+        try:
+            data = item.read()
+        except Exception as exc:  # noqa: BLE001 - a broken item never aborts the run
+            summary.note("failed", item, f"cannot read ({type(exc).__name__}: {str(exc)[:120]})")
+            continue
+        sha = hashlib.sha256(data).hexdigest()
+        planned = Planned(item, sha, f"{sha}:{key_suffix}")
+        order.append(planned)
+        if planned.key in cache:
+            summary.cached += 1
+        else:
+            todo.append(planned)
+    return order, todo
+
+
+def _caption_batch(captioner: Captioner, prompts, batch, images) -> list[str | Exception]:
+    try:
+        return list(captioner.describe(images, prompts))
+    except Exception as exc:  # noqa: BLE001 - retry one by one so one bad image fails alone
+        if len(batch) == 1:
+            return [exc]
+        log.warning("batch of %d failed (%s); retrying one image at a time", len(batch), exc)
+        results: list[str | Exception] = []
+        for image in images:
+            try:
+                results.append(captioner.describe([image], prompts)[0])
+            except Exception as single:  # noqa: BLE001
+                results.append(single)
+        return results
+
+
+def _assemble(folder: Path, order: list[Planned], cache: CaptionCache, config: DescribeConfig) -> list[Record]:
+    """description.csv from the journal: previous rows keep their ids, new ones follow in source order."""
+    captioned = [p for p in order if p.key in cache]
+    previous: dict[tuple[str, str], int] = {}
+    csv_path = folder / mf.DESCRIPTIONS
+    if csv_path.exists():
+        try:
+            previous = {(r.dataset, r.source): r.id for r in read_records(csv_path)}
+        except ArtifactError as exc:
+            log.warning("ignoring the existing %s for id stability: %s", mf.DESCRIPTIONS, exc)
+    kept = sorted((p for p in captioned if (p.item.dataset, p.item.source) in previous),
+                  key=lambda p: previous[(p.item.dataset, p.item.source)])
+    new = [p for p in captioned if (p.item.dataset, p.item.source) not in previous]
+    records = []
+    for position, planned in enumerate(kept + new):
+        entry = cache.get(planned.key)
+        records.append(Record(position, planned.item.dataset, planned.item.source, planned.item.label,
+                              entry["image"], entry["description"]))
+    if not records:
+        raise ArtifactError(f"{folder}: no image could be captioned; see the reasons above")
+    write_records(csv_path, records)
+    manifest = mf.load_or_create(folder)
+    manifest["captioner"] = captioner_manifest(config)
+    manifest["sources"] = {name: SEED_DATASETS[name].repo if name in SEED_DATASETS else "local folder"
+                           for name in config.datasets}
+    manifest["embedding"] = None  # the vectors no longer match: run embed and index again
+    manifest["index"] = None
+    mf.write_manifest(folder, manifest, records)
+    return records
+
+
+def run_describe(config: DescribeConfig, captioner: Captioner | None = None) -> Summary:
+    folder = Path(config.artifacts)
+    (folder / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+    cache = CaptionCache(folder / CACHE_DIR, config.shard.part)
+    key_suffix = fingerprint(captioner_manifest(config))
+    report, summary = LoadReport(), Summary()
+    order, todo = _plan(config, cache, key_suffix, report, summary)
+
+    progress = tqdm(total=len(todo), desc="captioning", unit="img")
+    for start in range(0, len(todo), config.batch_size):
+        batch, images = [], []
+        for planned in todo[start:start + config.batch_size]:
+            try:
+                image = decode(planned.item.read())
+                save_thumbnail(image, folder / IMAGES_DIR / f"{planned.sha[:32]}.jpg", max_side=config.max_side)
+            except BadImage as exc:
+                summary.note("skipped", planned.item, str(exc))
+                progress.update(1)
+                continue
+            except Exception as exc:  # noqa: BLE001
+                summary.note("failed", planned.item, f"{type(exc).__name__}: {str(exc)[:120]}")
+                progress.update(1)
+                continue
+            batch.append(planned)
+            images.append(image)
+        if not batch:
+            continue
+        if captioner is None:
+            captioner = Captioner.load(config.model, config.generation, config.device)
+        entries = []
+        for planned, result in zip(batch, _caption_batch(captioner, config.prompts, batch, images)):
+            if isinstance(result, Exception):
+                summary.note("failed", planned.item, f"captioning: {type(result).__name__}: {str(result)[:120]}")
+                continue
+            entries.append({"key": planned.key, "image": f"{IMAGES_DIR}/{planned.sha[:32]}.jpg", "description": result,
+                            "dataset": planned.item.dataset, "source": planned.item.source})
+        cache.append(entries)
+        summary.captioned += len(entries)
+        progress.update(len(batch))
+    progress.close()
+
+    for name, reason in report.failed.items():
+        print(f"dataset {name}: not loaded: {reason}")
+    if config.shard.count > 1:
+        print(f"shard {config.shard.index}/{config.shard.count} done; run the same command without --shard to merge")
+    else:
+        records = _assemble(folder, order, cache, config)
+        print(f"wrote {len(records)} rows -> {folder / mf.DESCRIPTIONS}")
+    print(f"captioned {summary.captioned}, from cache {summary.cached}, skipped {summary.skipped}, failed {summary.failed}"
+          + (f"; datasets not loaded: {', '.join(report.failed)}" if report.failed else ""))
+    return summary

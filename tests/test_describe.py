@@ -1,0 +1,214 @@
+"""The caption step with a tiny random InstructBLIP: batching, prompts, resume, cache, shards, bad images."""
+
+import csv
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from build.caption_cache import CACHE_DIR, CaptionCache
+from build.captioner import SEED_PROMPTS, Captioner, GenerationSettings
+from build.describe import DescribeConfig, Shard, run_describe
+from imagesearch import manifest as mf
+from imagesearch.records import read_records
+from tests.conftest import REPO
+
+SETTINGS = GenerationSettings(max_new_tokens=8)
+
+
+def _png_claiming(width, height):
+    """A PNG whose header claims width x height (pixel data is not needed to refuse it)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture(scope="module")
+def mixed_folder(photo_folder, tmp_path_factory):
+    """The photos plus every awkward kind of image a dataset can hold."""
+    root = tmp_path_factory.mktemp("mixed") / "mixed"
+    shutil.copytree(photo_folder, root)
+    odd = root / "odd"
+    odd.mkdir()
+    rng = np.random.default_rng(0)
+    rgb = Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8))
+    rgb.convert("L").save(odd / "grayscale.png")
+    rgb.convert("CMYK").save(odd / "cmyk.jpg")
+    rgb.convert("P").save(odd / "palette.png")
+    rgb.convert("RGBA").save(odd / "rgba.png")
+    Image.fromarray((rng.integers(0, 65535, (40, 50))).astype(np.uint16)).save(odd / "sixteen_bit.png")
+    (odd / "corrupt.jpg").write_bytes(b"\xff\xd8\xff" + rng.bytes(500))
+    Image.open(photo_folder / "animals" / "chelsea.png").save(odd / "full.jpg")
+    (odd / "truncated.jpg").write_bytes((odd / "full.jpg").read_bytes()[:3000])
+    (odd / "full.jpg").unlink()
+    Image.new("RGB", (1, 1)).save(odd / "one_pixel.png")
+    (odd / "huge.png").write_bytes(_png_claiming(20000, 20000))
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_captioner_path):
+    return Captioner.load(str(tiny_captioner_path), SETTINGS, device="cpu")
+
+
+def _config(folder, source, tiny_captioner_path, **kwargs):
+    return DescribeConfig(artifacts=folder, datasets=(str(source),), model=str(tiny_captioner_path),
+                          generation=SETTINGS, **kwargs)
+
+
+def test_folder_is_captioned_with_both_prompts_and_bad_images_are_skipped(tmp_path, mixed_folder, tiny, tiny_captioner_path, monkeypatch):
+    asked = []
+    original = Captioner.answer
+
+    def spy(self, images, prompt):
+        answers = original(self, images, prompt)
+        asked.append((prompt, answers))
+        return answers
+
+    monkeypatch.setattr(Captioner, "answer", spy)
+    summary = run_describe(_config(tmp_path / "set", mixed_folder, tiny_captioner_path, batch_size=3), captioner=tiny)
+    assert (summary.captioned, summary.skipped, summary.failed) == (13, 4, 0)
+    reasons = "\n".join(summary.reasons)
+    for name, why in [("corrupt.jpg", "unreadable"), ("truncated.jpg", "unreadable"), ("one_pixel.png", "too small"), ("huge.png", "too large")]:
+        assert f"odd/{name}: skipped: {why}" in reasons
+    records = read_records(tmp_path / "set" / mf.DESCRIPTIONS)
+    assert len(records) == 13
+    assert {r.label for r in records} == {"animals", "space", "things", "odd"}
+    assert {p for p, _ in asked} == set(SEED_PROMPTS)
+    answers = {prompt: [a for p, batch in asked if p == prompt for a in batch] for prompt in SEED_PROMPTS}
+    for i, record in enumerate(records):
+        expected = " ".join(a for a in (answers[SEED_PROMPTS[0]][i], answers[SEED_PROMPTS[1]][i]) if a)
+        assert record.description == expected
+        assert not record.description.lower().startswith(("describe this image", "create an extensive"))
+    for record in records:
+        with Image.open(tmp_path / "set" / record.image) as image:
+            assert image.format == "JPEG" and image.mode == "RGB" and max(image.size) <= 512
+    manifest = json.loads((tmp_path / "set" / mf.MANIFEST).read_text())
+    assert manifest["captioner"]["prompts"] == list(SEED_PROMPTS)
+    assert manifest["captioner"]["model"] == str(tiny_captioner_path)
+
+
+def test_rerun_captions_nothing_and_writes_the_same_csv(tmp_path, photo_folder, tiny, tiny_captioner_path):
+    config = _config(tmp_path / "set", photo_folder, tiny_captioner_path, batch_size=4)
+    first = run_describe(config, captioner=tiny)
+    before = (tmp_path / "set" / mf.DESCRIPTIONS).read_bytes()
+    second = run_describe(config, captioner=tiny)
+    assert (first.captioned, second.captioned, second.cached) == (8, 0, 8)
+    assert (tmp_path / "set" / mf.DESCRIPTIONS).read_bytes() == before
+
+
+def test_new_images_are_captioned_alone_and_old_ids_stay(tmp_path, photo_folder, tiny, tiny_captioner_path):
+    source = tmp_path / "grows"
+    shutil.copytree(photo_folder, source)
+    moved = source / "animals" / "chelsea.png"
+    aside = tmp_path / "chelsea.png"
+    moved.rename(aside)
+    config = _config(tmp_path / "set", source, tiny_captioner_path)
+    run_describe(config, captioner=tiny)
+    old = {(r.source): r.id for r in read_records(tmp_path / "set" / mf.DESCRIPTIONS)}
+    aside.rename(source / "aaa_new_first.png")  # sorts first in source order
+    summary = run_describe(config, captioner=tiny)
+    assert (summary.captioned, summary.cached) == (1, 7)
+    new = {(r.source): r.id for r in read_records(tmp_path / "set" / mf.DESCRIPTIONS)}
+    assert all(new[source] == old_id for source, old_id in old.items())
+    assert new["aaa_new_first.png"] == 7
+
+
+def test_changing_a_prompt_invalidates_the_cache(tmp_path, photo_folder, tiny, tiny_captioner_path):
+    run_describe(_config(tmp_path / "set", photo_folder, tiny_captioner_path), captioner=tiny)
+    changed = _config(tmp_path / "set", photo_folder, tiny_captioner_path, prompts=("what is in this picture?",))
+    assert run_describe(changed, captioner=tiny).captioned == 8
+
+
+def test_shards_merged_equal_a_single_run(tmp_path, photo_folder, tiny, tiny_captioner_path):
+    single = _config(tmp_path / "single", photo_folder, tiny_captioner_path, batch_size=1)
+    run_describe(single, captioner=tiny)
+    for index in range(3):
+        shard = _config(tmp_path / "sharded", photo_folder, tiny_captioner_path, batch_size=1, shard=Shard(index, 3))
+        assert run_describe(shard, captioner=tiny).captioned in (2, 3)
+        assert not (tmp_path / "sharded" / mf.DESCRIPTIONS).exists()
+    merge = run_describe(_config(tmp_path / "sharded", photo_folder, tiny_captioner_path, batch_size=1), captioner=tiny)
+    assert merge.captioned == 0 and merge.cached == 8
+    assert sorted(p.name for p in (tmp_path / "sharded" / CACHE_DIR).iterdir()) == [f"captions-{i}-of-3.jsonl" for i in range(3)]
+    assert (tmp_path / "sharded" / mf.DESCRIPTIONS).read_bytes() == (tmp_path / "single" / mf.DESCRIPTIONS).read_bytes()
+
+
+def test_partial_journal_line_from_a_crash_is_dropped(tmp_path):
+    cache = CaptionCache(tmp_path)
+    cache.append([{"key": "a", "description": "one"}])
+    with open(cache.path, "ab") as handle:
+        handle.write(b'{"key": "b", "descr')
+    reopened = CaptionCache(tmp_path)
+    assert "a" in reopened and "b" not in reopened
+    reopened.append([{"key": "c", "description": "three"}])
+    assert [json.loads(line)["key"] for line in cache.path.read_text().splitlines()] == ["a", "c"]
+
+
+def _describe_cli(folder, source, model, *extra):
+    return [sys.executable, "-m", "build", "describe", "--artifacts", str(folder), "--datasets", str(source),
+            "--model", str(model), "--max-new-tokens", "24", "--batch-size", "1", "--device", "cpu", *extra]
+
+
+@pytest.mark.slow
+def test_sigkill_at_any_point_then_rerun_gives_the_uninterrupted_csv(tmp_path, photo_folder, tiny_captioner_path):
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    started = time.perf_counter()
+    subprocess.run(_describe_cli(tmp_path / "whole", photo_folder, tiny_captioner_path), cwd=REPO, env=env, check=True,
+                   capture_output=True, timeout=300)
+    duration = time.perf_counter() - started
+    expected = (tmp_path / "whole" / mf.DESCRIPTIONS).read_bytes()
+    journal_lengths = []
+    for point in (0.35, 0.55, 0.7, 0.8, 0.9):
+        folder = tmp_path / f"killed-{point}"
+        process = subprocess.Popen(_describe_cli(folder, photo_folder, tiny_captioner_path), cwd=REPO, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(point * duration)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        journal = folder / CACHE_DIR / "captions.jsonl"
+        journal_lengths.append(len(journal.read_text().splitlines()) if journal.exists() else 0)
+        subprocess.run(_describe_cli(folder, photo_folder, tiny_captioner_path), cwd=REPO, env=env, check=True,
+                       capture_output=True, timeout=300)
+        assert (folder / mf.DESCRIPTIONS).read_bytes() == expected, f"killed at {point:.0%}"
+        with open(folder / mf.DESCRIPTIONS, newline="") as handle:
+            ids = [row["id"] for row in csv.DictReader(handle)]
+        assert ids == [str(i) for i in range(8)]
+    assert len(set(journal_lengths)) >= 2, f"kills all landed at the same point: {journal_lengths}"
+
+
+def test_caption_then_embed_and_index_then_the_app_serves_it(tmp_path, photo_folder, tiny, tiny_captioner_path):
+    from build.embed import EmbedConfig, run_embed
+    from build.index import IndexConfig, run_index
+    import app
+    from imagesearch.config import AppConfig
+    from imagesearch.encoder import MINILM
+
+    folder = tmp_path / "set"
+    run_describe(_config(folder, photo_folder, tiny_captioner_path), captioner=tiny)
+    run_embed(EmbedConfig(folder, MINILM))
+    run_index(IndexConfig(folder))
+    blocks, engine = app.build_app(AppConfig(artifacts_dir=folder, is_demo=False))
+    results = engine.search("a photo", 5, ["photos"])
+    assert len(results) == 5 and all(Path(r.image).is_file() for r in results)
+    assert engine.search("x", 20, None)[0].label in {"animals", "space", "things"}
+
+
+def test_unreachable_hub_dataset_is_reported_and_the_folder_still_runs(tmp_path, photo_folder, tiny, tiny_captioner_path, capsys):
+    config = DescribeConfig(artifacts=tmp_path / "set", datasets=("nfl", str(photo_folder)), model=str(tiny_captioner_path),
+                            generation=SETTINGS, limit=2)
+    summary = run_describe(config, captioner=tiny)
+    out = capsys.readouterr().out
+    assert summary.captioned == 2
+    assert "dataset nfl: not loaded: keremberke/nfl-object-detection could not be loaded (parquet conversion:" in out
+    assert "raw files:" in out
