@@ -1,8 +1,9 @@
 """The Space: load the artifact set, check it, serve search in the browser and at /search.
 
 Configuration comes from the environment (see imagesearch/config.py and the
-README): ARTIFACTS_DIR for a built artifact folder; with nothing set, the
-embedded demo in demo/artifacts is served, offline.
+README): ARTIFACTS_DIR for a built artifact folder, or ARTIFACTS_REPO (+
+ARTIFACTS_REVISION) for a set published to a Hub dataset repo; with nothing
+set, the embedded demo in demo/artifacts is served, offline.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import spaces  # first: on ZeroGPU it must be imported before torch initialises 
 import faiss
 import torch
 
-from imagesearch.artifacts import load_artifact_set
 from imagesearch.config import AppConfig
-from imagesearch.encoder import TextEncoder, canonical_model_id, check_probe
 from imagesearch.errors import ArtifactError, ConfigError
+from imagesearch.hub import download_artifacts
 from imagesearch.search import SearchEngine
+from imagesearch.startup import open_verified
 from imagesearch.ui import build_blocks
 
 log = logging.getLogger("app")
@@ -29,15 +30,10 @@ def build_app(config: AppConfig):
     """Load and validate everything, then return (blocks, engine). Raises ArtifactError."""
     faiss.omp_set_num_threads(config.search_threads)
     torch.set_num_threads(config.encoder_thread_count())
-    artifacts = load_artifact_set(config.artifacts_dir)
-    model_id = artifacts.manifest["embedding"]["model"]
-    if config.embedding_model and canonical_model_id(config.embedding_model) != model_id:
-        raise ArtifactError(
-            f"manifest.json: vectors were made with {model_id!r} but EMBEDDING_MODEL is {config.embedding_model!r}; "
-            "unset EMBEDDING_MODEL or re-embed with `python -m build embed --model ...`"
-        )
-    encoder = TextEncoder.load(model_id)
-    check_probe(encoder, artifacts.manifest["embedding"])
+    folder = config.artifacts_dir
+    if config.artifacts_repo:
+        folder = download_artifacts(config.artifacts_repo, config.artifacts_revision, config.artifacts_cache, config.hf_token)
+    artifacts, encoder = open_verified(folder, config.embedding_model)
 
     @spaces.GPU
     def encode_query(text: str):

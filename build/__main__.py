@@ -98,9 +98,29 @@ def make_parser() -> argparse.ArgumentParser:
     every = steps.add_parser("all", help="run describe, embed, then index", description="Run the build steps in order: describe, embed, index.")
     _add_artifacts(every)
     every.add_argument("--no-describe", action="store_true", help="start at embed (description.csv made elsewhere)")
+    every.add_argument("--publish", metavar="OWNER/NAME", default=None, help="then publish to this Hub dataset repo")
+    every.add_argument("--tag", default=None, help="with --publish: move this tag to the new commit (e.g. live)")
     _add_describe_options(every, alone=False)
     _add_embed_options(every)
     _add_index_options(every)
+
+    publish = steps.add_parser("publish", help="push the artifact set to a Hub dataset repo in one commit",
+                               description="Validate the set like the app does, then push every file, a parquet copy and a "
+                                           "dataset card in one commit; prints the new commit sha.")
+    _add_artifacts(publish)
+    publish.add_argument("--repo", required=True, metavar="OWNER/NAME", help="Hub dataset repo")
+    publish.add_argument("--private", action="store_true", help="create the repo private")
+    publish.add_argument("--dry-run", action="store_true", help="list files, sizes, checksums and deletions; send nothing")
+    publish.add_argument("--message", default=None, help="commit message")
+    publish.add_argument("--tag", default=None, help="move this tag to the new commit (e.g. live)")
+
+    deploy = steps.add_parser("deploy", help="push the Space's code and point it at a published set",
+                              description="Push app.py, imagesearch/, requirements.txt, README.md and the demo to a Space "
+                                          "in one commit, then set its ARTIFACTS_REPO and ARTIFACTS_REVISION variables.")
+    deploy.add_argument("--space", required=True, metavar="OWNER/NAME", help="the Space repo")
+    deploy.add_argument("--artifacts-repo", required=True, metavar="OWNER/NAME", help="the dataset repo publish wrote")
+    deploy.add_argument("--revision", required=True, help="commit sha (or tag) of the artifact set to serve")
+    deploy.add_argument("--private", action="store_true", help="create the Space private")
 
     seed = steps.add_parser("import-seed", help="import the seed's header-less id,description CSV", description="Convert the seed system's description.csv into this project's format.")
     seed.add_argument("--csv", type=Path, required=True, help="the seed's description.csv")
@@ -156,6 +176,18 @@ def main(argv: list[str] | None = None) -> int:
             run_embed(EmbedConfig(args.artifacts, args.model, args.batch_size, args.device))
         if args.step in ("index", "all"):
             run_index(IndexConfig(args.artifacts, IndexSpec(args.index, args.nlist, args.nprobe)))
+        if args.step == "publish" or (args.step == "all" and args.publish):
+            from .publish import PublishConfig, run_publish
+
+            repo = args.repo if args.step == "publish" else args.publish
+            run_publish(PublishConfig(args.artifacts, repo, private=getattr(args, "private", False),
+                                      dry_run=getattr(args, "dry_run", False), message=getattr(args, "message", None),
+                                      tag=args.tag, token=os.environ.get("HF_TOKEN") or None))
+        if args.step == "deploy":
+            from .deploy import DeployConfig, run_deploy
+
+            run_deploy(DeployConfig(args.space, args.artifacts_repo, args.revision, args.private,
+                                    token=os.environ.get("HF_TOKEN") or None))
         if args.step == "import-seed":
             from .import_seed import ImportSeedConfig, run_import_seed
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -11,12 +11,18 @@ from .errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_ARTIFACTS = REPO / "demo" / "artifacts"
+DEFAULT_ARTIFACTS_CACHE = Path("~/.cache/caption-search").expanduser()
 
 
 @dataclass(frozen=True)
 class AppConfig:
     artifacts_dir: Path = DEMO_ARTIFACTS
     is_demo: bool = True
+    # A Hub dataset repo to download the set from (when ARTIFACTS_DIR is not set).
+    artifacts_repo: str | None = None
+    artifacts_revision: str = "main"
+    hf_token: str | None = field(default=None, repr=False)
+    artifacts_cache: Path = DEFAULT_ARTIFACTS_CACHE
     embedding_model: str | None = None  # override; must equal the manifest's model
     max_query_chars: int = 512
     queue_size: int = 64
@@ -45,9 +51,15 @@ class AppConfig:
             return value
 
         artifacts = env.get("ARTIFACTS_DIR", "").strip()
+        repo = env.get("ARTIFACTS_REPO", "").strip() or None
+        cache = env.get("ARTIFACTS_CACHE", "").strip()
         return cls(
             artifacts_dir=Path(artifacts).expanduser() if artifacts else DEMO_ARTIFACTS,
-            is_demo=not artifacts,
+            is_demo=not artifacts and not repo,
+            artifacts_repo=None if artifacts else repo,
+            artifacts_revision=env.get("ARTIFACTS_REVISION", "").strip() or "main",
+            hf_token=env.get("HF_TOKEN", "").strip() or None,
+            artifacts_cache=Path(cache).expanduser() if cache else DEFAULT_ARTIFACTS_CACHE,
             embedding_model=env.get("EMBEDDING_MODEL", "").strip() or None,
             max_query_chars=integer("MAX_QUERY_CHARS", 512, 16, 4096),
             queue_size=integer("QUEUE_MAX_SIZE", 64, 1, 10_000),

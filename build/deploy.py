@@ -1,0 +1,58 @@
+"""Deploy step: push the Space's code in one commit and point it at a published artifact set.
+
+The Space gets app.py, the imagesearch package, requirements.txt, README.md
+(its YAML front matter configures the Space) and the embedded demo; then its
+ARTIFACTS_REPO and ARTIFACTS_REVISION variables are set. Variables are
+settings, not files, so they are two API calls after the commit; the Space
+restarts on each and serves the pinned set once both are in place.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from .publish import KEEP_REMOTE, require_write_token
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parent.parent
+SPACE_FILES = ("app.py", "requirements.txt", "README.md")
+SPACE_FOLDERS = (("imagesearch", "*.py"), ("demo", "*"))
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    space: str
+    artifacts_repo: str
+    revision: str
+    private: bool = False
+    token: str | None = None
+
+
+def space_files(root: Path = REPO) -> list[tuple[str, Path]]:
+    files = [(name, root / name) for name in SPACE_FILES]
+    for folder, pattern in SPACE_FOLDERS:
+        files += [(path.relative_to(root).as_posix(), path) for path in sorted((root / folder).rglob(pattern))
+                  if path.is_file() and "__pycache__" not in path.parts]
+    return sorted(files)
+
+
+def run_deploy(config: DeployConfig, api=None) -> str:
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+
+    api = api or HfApi()
+    token = require_write_token(config.token, api)
+    api.create_repo(config.space, repo_type="space", space_sdk="gradio", private=config.private, exist_ok=True, token=token)
+    head = api.repo_info(config.space, repo_type="space", token=token).sha
+    remote = set(api.list_repo_files(config.space, repo_type="space", revision=head, token=token))
+    files = space_files()
+    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in files]
+    operations += [CommitOperationDelete(path_in_repo=name) for name in sorted(remote - {n for n, _ in files} - KEEP_REMOTE)]
+    info = api.create_commit(config.space, operations, commit_message=f"Deploy, serving {config.artifacts_repo}@{config.revision}",
+                             repo_type="space", parent_commit=head, token=token)
+    api.add_space_variable(config.space, "ARTIFACTS_REPO", config.artifacts_repo, token=token)
+    api.add_space_variable(config.space, "ARTIFACTS_REVISION", config.revision, token=token)
+    print(info.oid)
+    return info.oid
