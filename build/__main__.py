@@ -161,6 +161,10 @@ def _describe_config(args: argparse.Namespace, env) -> "DescribeConfig":
     )
 
 
+def args_folder(args: argparse.Namespace) -> str:
+    return str(getattr(args, "artifacts", None) or getattr(args, "out", None) or "")
+
+
 def main(argv: list[str] | None = None) -> int:
     import os
 
@@ -198,6 +202,11 @@ def main(argv: list[str] | None = None) -> int:
             run_demo(DemoConfig(out=args.out) if args.out else DemoConfig())
     except (ArtifactError, ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a read-only folder, ...
+        where = exc.filename or args_folder(args)
+        print(f"error: {where}: {exc.strerror or exc}; nothing was replaced, the previous artifact set is unchanged "
+              "(free space or pick another folder, then rerun)", file=sys.stderr)
         return 2
     return 0
 

@@ -18,6 +18,7 @@ from tqdm import tqdm
 from imagesearch import manifest as mf
 from imagesearch.encoder import MINILM
 from imagesearch.errors import ArtifactError
+from imagesearch.fileio import staged
 from imagesearch.images import save_thumbnail
 from imagesearch.records import IMAGES_DIR, Record, write_records
 
@@ -69,9 +70,10 @@ def run_demo(config: DemoConfig) -> None:
             save_thumbnail(picture, out / image, max_side=config.max_side)
         records.append(Record(position, row["dataset"], row["source"], "", image, row["description"]))
         licences[f"{row['dataset']}/{row['file']}"] = row["license"]
-    write_records(out / mf.DESCRIPTIONS, records)
     manifest = mf.new_manifest({"model": mf.HAND_WRITTEN, "prompts": [], "licences": licences})
     manifest["examples"] = DEMO_EXAMPLES
-    mf.write_manifest(out, manifest, records)
+    with staged(out) as stage:
+        write_records(stage.path(mf.DESCRIPTIONS), records)
+        mf.write_manifest(out, manifest, records, stage)
     run_embed(EmbedConfig(artifacts=out, model=config.model))
     run_index(IndexConfig(artifacts=out))

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from imagesearch import manifest as mf
 from imagesearch.errors import ArtifactError
+from imagesearch.fileio import staged
 from imagesearch.images import save_thumbnail, to_rgb
 from imagesearch.records import IMAGES_DIR, Record, read_records, write_records
 
@@ -179,14 +180,15 @@ def _assemble(folder: Path, order: list[Planned], cache: CaptionCache, config: D
                               entry["image"], entry["description"]))
     if not records:
         raise ArtifactError(f"{folder}: no image could be captioned; see the reasons above")
-    write_records(csv_path, records)
     manifest = mf.load_or_create(folder)
     manifest["captioner"] = captioner_manifest(config)
     manifest["sources"] = {name: SEED_DATASETS[name].repo if name in SEED_DATASETS else "local folder"
                            for name in config.datasets}
     manifest["embedding"] = None  # the vectors no longer match: run embed and index again
     manifest["index"] = None
-    mf.write_manifest(folder, manifest, records)
+    with staged(folder) as stage:  # a failed write leaves the previous set whole
+        write_records(stage.path(mf.DESCRIPTIONS), records)
+        mf.write_manifest(folder, manifest, records, stage)
     return records
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from imagesearch import manifest as mf
+from imagesearch.fileio import staged
 from imagesearch.encoder import DEFAULT_MODEL, TextEncoder, canonical_model_id
 from imagesearch.records import read_records
 from imagesearch.safe_pickle import dump_array
@@ -31,7 +32,6 @@ def run_embed(config: EmbedConfig) -> dict[str, Any]:
     encoder = TextEncoder.load(model_id, device=config.device)
     log.info("embedding %d descriptions with %s (batch %d)", len(records), model_id, config.batch_size)
     vectors = encoder.encode([r.description for r in records], batch_size=config.batch_size, progress=True)
-    dump_array(folder / mf.EMBEDDING, vectors)
     manifest["embedding"] = {
         "file": mf.EMBEDDING,
         "model": model_id,
@@ -41,6 +41,8 @@ def run_embed(config: EmbedConfig) -> dict[str, Any]:
         "probe": encoder.probe(),
     }
     manifest["index"] = None  # the old index no longer matches these vectors
-    manifest = mf.write_manifest(folder, manifest, records)
+    with staged(folder) as stage:  # a failed write leaves the previous set whole
+        dump_array(stage.path(mf.EMBEDDING), vectors)
+        manifest = mf.write_manifest(folder, manifest, records, stage)
     print(f"embedded {len(records)} descriptions -> {folder / mf.EMBEDDING} ({encoder.dimension}-d, {model_id})")
     return manifest

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from imagesearch import manifest as mf
 from imagesearch.errors import ArtifactError
+from imagesearch.fileio import staged
 from imagesearch.records import IMAGES_DIR, Record, read_seed_csv, write_records
 
 SEED_CAPTIONER = {
@@ -44,7 +45,8 @@ def run_import_seed(config: ImportSeedConfig) -> int:
         if not (folder / image).is_file():
             raise ArtifactError(f"{folder / image}: image for seed row {seed_id} not found; pass the seed's images/ folder with --images")
         records.append(Record(position, config.dataset, str(seed_id), "", image, description))
-    write_records(folder / mf.DESCRIPTIONS, records)
-    mf.write_manifest(folder, mf.new_manifest(dict(SEED_CAPTIONER)), records)
+    with staged(folder) as stage:
+        write_records(stage.path(mf.DESCRIPTIONS), records)
+        mf.write_manifest(folder, mf.new_manifest(dict(SEED_CAPTIONER)), records, stage)
     print(f"imported {len(records)} seed descriptions -> {folder / mf.DESCRIPTIONS}")
     return len(records)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from imagesearch import manifest as mf
+from imagesearch.fileio import staged
 from imagesearch.artifacts import check_vectors
 from imagesearch.errors import ArtifactError
 from imagesearch.records import read_records
@@ -33,9 +34,10 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
     vectors = load_array(folder / embedding["file"])
     check_vectors(vectors, len(records), embedding["dimension"], embedding["file"])
     built = build_index(vectors, config.spec)
-    write_index(folder / mf.INDEX, built.index)
     manifest["index"] = dict(built.info, file=mf.INDEX)
-    manifest = mf.write_manifest(folder, manifest, records)
+    with staged(folder) as stage:  # a failed write leaves the previous set whole
+        write_index(stage.path(mf.INDEX), built.index)
+        manifest = mf.write_manifest(folder, manifest, records, stage)
     info = manifest["index"]
     print(f"indexed {len(records)} vectors -> {folder / mf.INDEX} ({info['type']}, {info['params']}, recall@5 {info['recall_at_5']})")
     return manifest

@@ -52,3 +52,58 @@ def atomic_write_with(path: Path, writer: Callable[[Path], None]) -> None:
     """Let ``writer`` fill a temporary file, then move it into place atomically."""
     with atomic_path(path) as tmp:
         writer(tmp)
+
+
+class Staging:
+    """New versions of several files of one folder, made visible together.
+
+    Every file is first written in full under a temporary name beside its
+    final one; only when all writes succeeded are they renamed into place,
+    manifest.json last. A failed write (a full disk, say) therefore changes
+    nothing: the previous set stays whole and loadable. Renames need no space.
+    """
+
+    LAST = "manifest.json"
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.staged: dict[str, Path] = {}
+
+    def path(self, name: str) -> Path:
+        """A temporary path to write ``name``'s new content to."""
+        final = self.folder / name
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".staged", dir=final.parent)
+        os.close(fd)
+        self.staged[name] = Path(tmp)
+        return Path(tmp)
+
+    def current(self, name: str) -> Path:
+        """The staged new version of ``name`` if there is one, else the live file."""
+        return self.staged.get(name, self.folder / name)
+
+    def commit(self) -> None:
+        order = sorted(self.staged, key=lambda name: name == self.LAST)
+        for name in order:
+            with open(self.staged[name], "rb") as handle:
+                os.fsync(handle.fileno())
+            os.chmod(self.staged[name], 0o644)
+        for name in order:
+            os.replace(self.staged[name], self.folder / name)
+        self.staged.clear()
+
+    def discard(self) -> None:
+        for tmp in self.staged.values():
+            tmp.unlink(missing_ok=True)
+        self.staged.clear()
+
+
+@contextlib.contextmanager
+def staged(folder: Path) -> Iterator[Staging]:
+    stage = Staging(folder)
+    try:
+        yield stage
+    except BaseException:
+        stage.discard()
+        raise
+    stage.commit()

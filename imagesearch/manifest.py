@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArtifactError
-from .fileio import atomic_write_bytes, sha256_file
+from .fileio import Staging, atomic_write_bytes, sha256_file
 from .records import Record
 
 SCHEMA_VERSION = 1
@@ -69,8 +69,9 @@ def load_or_create(folder: Path, captioner: dict[str, Any] | None = None) -> dic
     return new_manifest(captioner or {"model": "unspecified"})
 
 
-def write_manifest(folder: Path, manifest: dict[str, Any], records: list[Record]) -> dict[str, Any]:
-    """Recompute counts and checksums of every file in the set, then write atomically."""
+def write_manifest(folder: Path, manifest: dict[str, Any], records: list[Record], stage: Staging | None = None) -> dict[str, Any]:
+    """Recompute counts and checksums of every file in the set (staged versions where
+    ``stage`` holds them), then write the manifest: into ``stage``, or atomically."""
     folder = Path(folder)
     files: dict[str, dict[str, Any]] = {}
     names = [DESCRIPTIONS]
@@ -80,11 +81,14 @@ def write_manifest(folder: Path, manifest: dict[str, Any], records: list[Record]
         names.append(manifest["index"].get("file", INDEX))
     names.extend(sorted({record.image for record in records}))
     for name in names:
-        path = folder / name
+        path = stage.current(name) if stage else folder / name
         files[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
     manifest = dict(manifest, count=len(records), files=files, updated_at=now_iso())
     text = json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
-    atomic_write_bytes(folder / MANIFEST, text.encode("utf-8"))
+    if stage is not None:
+        stage.path(MANIFEST).write_bytes(text.encode("utf-8"))
+    else:
+        atomic_write_bytes(folder / MANIFEST, text.encode("utf-8"))
     return manifest
 
 
