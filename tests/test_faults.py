@@ -1,0 +1,101 @@
+"""Faults: a full disk while writing artifacts, a download that dies half way."""
+
+import errno
+import pathlib
+import shutil
+
+import huggingface_hub
+import pytest
+
+import app
+from build.__main__ import main as build_main
+from imagesearch import manifest as mf
+from imagesearch.artifacts import load_artifact_set
+from imagesearch.config import DEMO_ARTIFACTS, AppConfig
+from imagesearch.errors import ArtifactError
+from imagesearch.fileio import sha256_file
+from imagesearch.hub import SERVED_PATTERNS, local_folder
+
+REVISION = "c" * 40
+
+
+def _fingerprint(folder):
+    return {p.relative_to(folder).as_posix(): sha256_file(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("step", ["embed", "index"])
+@pytest.mark.parametrize("failing_write", [1, 2])  # the first staged file, or the manifest after it
+def test_disk_full_while_writing_leaves_the_previous_set_whole(tmp_path, monkeypatch, capsys, step, failing_write):
+    folder = tmp_path / "set"
+    shutil.copytree(DEMO_ARTIFACTS, folder)
+    before = _fingerprint(folder)
+    writes = {"n": 0}
+    real_write_bytes, real_open = pathlib.Path.write_bytes, open
+
+    def full_disk(path):
+        if str(path).startswith(str(folder)):
+            writes["n"] += 1
+            if writes["n"] >= failing_write:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    def write_bytes(self, data):
+        full_disk(self)
+        return real_write_bytes(self, data)
+
+    monkeypatch.setattr(pathlib.Path, "write_bytes", write_bytes)
+    if step == "index":  # faiss writes through its own C++ file handle: fail the staged write there
+        import imagesearch.vector_index as vi
+
+        real_write_index = vi.faiss.write_index
+
+        def write_index(index, path):
+            full_disk(path)
+            real_write_index(index, path)
+
+        monkeypatch.setattr(vi.faiss, "write_index", write_index)
+    code = build_main([step, "--artifacts", str(folder), *(["--model", "sentence-transformers/all-MiniLM-L6-v2"] if step == "embed" else [])])
+    assert code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "No space left on device" in last and "previous artifact set is unchanged" in last
+    assert _fingerprint(folder) == before  # no new file, no leftover temporary file
+    load_artifact_set(folder)
+
+
+def _fake_snapshot(cache, complete):
+    """A snapshot_download that copies the set into local_dir, dying half way unless ``complete``."""
+
+    def snapshot_download(repo_id, *, local_dir, allow_patterns, **kwargs):
+        assert allow_patterns == SERVED_PATTERNS and kwargs["repo_type"] == "dataset"
+        target = pathlib.Path(local_dir)
+        files = sorted(p for p in DEMO_ARTIFACTS.rglob("*") if p.is_file())
+        for number, path in enumerate(files):
+            if not complete and number == len(files) // 2:
+                raise ConnectionError("connection reset by peer")
+            (target / path.relative_to(DEMO_ARTIFACTS)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target / path.relative_to(DEMO_ARTIFACTS))
+        return str(target)
+
+    return snapshot_download
+
+
+def test_download_dying_half_way_is_one_clear_line_and_the_next_start_retries(tmp_path, monkeypatch):
+    config = AppConfig(artifacts_repo="alice/data", artifacts_revision=REVISION, artifacts_cache=tmp_path, is_demo=False)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", _fake_snapshot(tmp_path, complete=False))
+    with pytest.raises(ArtifactError, match=rf"alice/data@{REVISION}: could not download the artifact set \(ConnectionError"):
+        app.build_app(config)
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", _fake_snapshot(tmp_path, complete=True))
+    _, engine = app.build_app(config)
+    assert engine.search("a cat", 1)[0].source == "chelsea"
+
+
+def test_half_downloaded_folder_found_offline_is_never_served(tmp_path):
+    folder = local_folder(tmp_path, "alice/data", REVISION)
+    shutil.copytree(DEMO_ARTIFACTS, folder)
+    for image in sorted((folder / "images").iterdir())[:10]:
+        image.unlink()
+    config = AppConfig(artifacts_repo="alice/data", artifacts_revision=REVISION, artifacts_cache=tmp_path, is_demo=False)
+    with pytest.raises(ArtifactError, match="listed in manifest.json but missing"):
+        app.build_app(config)
+    shutil.rmtree(folder)
+    shutil.copytree(DEMO_ARTIFACTS, folder)
+    app.build_app(config)
