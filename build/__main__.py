@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -205,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:  # a full disk, a read-only folder, ...
         where = exc.filename or args_folder(args)
+        fix = "free some space" if exc.errno == errno.ENOSPC else "check the folder and its permissions"
         print(f"error: {where}: {exc.strerror or exc}; nothing was replaced, the previous artifact set is unchanged "
-              "(free space or pick another folder, then rerun)", file=sys.stderr)
+              f"({fix}, then rerun)", file=sys.stderr)
         return 2
     return 0
 

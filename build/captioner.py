@@ -17,6 +17,8 @@ from typing import Any, Sequence
 
 from PIL import Image
 
+from imagesearch.errors import ArtifactError
+
 from .caption_text import clean_caption, join_answers
 
 log = logging.getLogger(__name__)
@@ -77,8 +79,13 @@ class Captioner:
                 kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
             kwargs["device_map"] = {"": device}
         log.info("loading captioner %s on %s (%s, %s)", model_id, device, dtype, settings.quantization)
-        processor = InstructBlipProcessor.from_pretrained(model_id)
-        model = InstructBlipForConditionalGeneration.from_pretrained(model_id, **kwargs)
+        try:
+            processor = InstructBlipProcessor.from_pretrained(model_id)
+            model = InstructBlipForConditionalGeneration.from_pretrained(model_id, **kwargs)
+        except (OSError, ValueError) as exc:  # missing folder, unknown or unreachable hub id
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ArtifactError(f"captioner {model_id!r} could not be loaded ({first[:300]}); "
+                                "give a local InstructBLIP folder or a reachable hub id with --model") from None
         if settings.quantization == "none":
             model = model.to(device)
         model.eval()

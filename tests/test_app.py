@@ -94,6 +94,10 @@ def test_artifact_images_are_served(served):
         urllib.parse.quote(str(DEMO_ARTIFACTS / "images" / ".." / "manifest.json"), safe=""),
         str(DEMO_ARTIFACTS / "images").upper() + "/../MANIFEST.JSON",
         "../../../../etc/passwd",
+        "demo/artifacts/manifest.json",
+        str(DEMO_ARTIFACTS / "images") + "/%2e%2e/manifest.json",
+        urllib.parse.quote(urllib.parse.quote(str(DEMO_ARTIFACTS / "images" / ".." / "embedding.pkl"), safe=""), safe=""),
+        str(DEMO_ARTIFACTS / "images" / ".." / ".." / ".." / "imagesearch" / "config.py"),
     ],
 )
 def test_files_outside_the_artifact_images_are_refused(served, target):

@@ -82,16 +82,37 @@ def test_rows_disagreeing_between_csv_and_vectors_are_refused(good_set):
     _refused(good_set, r"shape \(5, 8\) disagrees")
 
 
-def test_hostile_pickle_in_a_set_is_refused_without_running(good_set, tmp_path):
+class _Shell:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+class _Eval:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (eval, (f"open({str(self.marker)!r}, 'w')",))
+
+
+@pytest.mark.parametrize(
+    "payload, match",
+    [
+        (lambda m: pickle.dumps(_Shell(m)), "refused global posix.system"),
+        (lambda m: pickle.dumps(_Eval(m)), "refused global builtins.eval"),
+        (lambda m: pickle.dumps(np.array([1.0, "x"], dtype=object)), "not numeric"),
+        (lambda m: pickle.dumps(__import__("pandas").DataFrame(VECTORS)), "refused global pandas"),
+        (lambda m: pickle.dumps(VECTORS, protocol=4)[:100], "not a plain numpy array pickle"),
+    ],
+)
+def test_hostile_or_broken_pickle_in_a_set_is_refused_without_running(good_set, tmp_path, payload, match):
     marker = tmp_path / "pwned"
-
-    class Payload:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    (good_set / mf.EMBEDDING).write_bytes(pickle.dumps(Payload()))
+    (good_set / mf.EMBEDDING).write_bytes(payload(marker))
     refresh_checksums(good_set)
-    _refused(good_set, "refused global")
+    _refused(good_set, match)
     assert not marker.exists()
 
 

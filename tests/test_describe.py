@@ -212,3 +212,18 @@ def test_unreachable_hub_dataset_is_reported_and_the_folder_still_runs(tmp_path,
     assert summary.captioned == 2
     assert "dataset nfl: not loaded: keremberke/nfl-object-detection could not be loaded (parquet conversion:" in out
     assert "raw files:" in out
+
+
+def test_unloadable_captioner_is_one_clear_line(tmp_path, photo_folder):
+    result = subprocess.run(_describe_cli(tmp_path / "set", photo_folder, tmp_path / "no-such-model"), cwd=REPO,
+                            env=dict(os.environ, HF_HUB_OFFLINE="1"), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "could not be loaded" in errors[0] and "--model" in errors[0]
+
+
+@pytest.mark.parametrize("value", ["3/2", "a/b", "1", "-1/4"])
+def test_bad_shard_is_refused_by_the_command_line(value, tmp_path, photo_folder, tiny_captioner_path):
+    result = subprocess.run(_describe_cli(tmp_path, photo_folder, tiny_captioner_path, "--shard", value), cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "--shard" in result.stderr
