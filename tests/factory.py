@@ -17,6 +17,28 @@ from imagesearch.vector_index import IndexSpec, build_index, write_index
 FAKE_MODEL = "test/fake-encoder"
 
 
+class RunsShell:
+    """Pickles to a call of os.system that would create ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+class RunsEval:
+    """Pickles to a call of builtins.eval that would create ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (eval, (f"open({str(self.marker)!r}, 'w').write('ran')",))
+
+
 def unit_rows(matrix: Sequence[Sequence[float]]) -> np.ndarray:
     vectors = np.asarray(matrix, dtype=np.float32)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -1,7 +1,6 @@
 """An artifact set is served only when every part agrees; each refusal is one clear line."""
 
 import json
-import os
 import pickle
 
 import numpy as np
@@ -13,7 +12,7 @@ from imagesearch.encoder import check_probe
 from imagesearch.errors import ArtifactError
 from imagesearch.records import COLUMNS
 from imagesearch.safe_pickle import dump_array
-from tests.factory import make_set, refresh_checksums, rewrite_manifest, unit_rows
+from tests.factory import RunsEval, RunsShell, make_set, refresh_checksums, rewrite_manifest, unit_rows
 
 VECTORS = unit_rows(np.random.default_rng(0).normal(size=(6, 8)))
 
@@ -82,27 +81,11 @@ def test_rows_disagreeing_between_csv_and_vectors_are_refused(good_set):
     _refused(good_set, r"shape \(5, 8\) disagrees")
 
 
-class _Shell:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
-class _Eval:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (eval, (f"open({str(self.marker)!r}, 'w')",))
-
-
 @pytest.mark.parametrize(
     "payload, match",
     [
-        (lambda m: pickle.dumps(_Shell(m)), "refused global posix.system"),
-        (lambda m: pickle.dumps(_Eval(m)), "refused global builtins.eval"),
+        (lambda m: pickle.dumps(RunsShell(m)), "refused global posix.system"),
+        (lambda m: pickle.dumps(RunsEval(m)), "refused global builtins.eval"),
         (lambda m: pickle.dumps(np.array([1.0, "x"], dtype=object)), "not numeric"),
         (lambda m: pickle.dumps(__import__("pandas").DataFrame(VECTORS)), "refused global pandas"),
         (lambda m: pickle.dumps(VECTORS, protocol=4)[:100], "not a plain numpy array pickle"),

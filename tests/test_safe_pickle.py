@@ -1,4 +1,3 @@
-import os
 import pickle
 
 import numpy as np
@@ -7,22 +6,7 @@ import pytest
 
 from imagesearch.errors import ArtifactError
 from imagesearch.safe_pickle import dump_array, load_array
-
-
-class _RunsShell:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
-
-
-class _RunsEval:
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (eval, (f"open({str(self.marker)!r}, 'w').write('ran')",))
+from tests.factory import RunsEval, RunsShell
 
 
 def test_float32_matrix_round_trips(tmp_path):
@@ -39,7 +23,7 @@ def test_plain_numpy_pickles_of_every_protocol_load(tmp_path, protocol):
     assert np.array_equal(load_array(tmp_path / "e.pkl"), vectors)
 
 
-@pytest.mark.parametrize("payload", [_RunsShell, _RunsEval])
+@pytest.mark.parametrize("payload", [RunsShell, RunsEval])
 def test_pickle_calling_code_is_refused_before_it_runs(tmp_path, payload):
     marker = tmp_path / "pwned"
     (tmp_path / "e.pkl").write_bytes(pickle.dumps(payload(marker)))
@@ -50,7 +34,7 @@ def test_pickle_calling_code_is_refused_before_it_runs(tmp_path, payload):
 
 def test_payload_hidden_inside_an_array_pickle_is_refused(tmp_path):
     marker = tmp_path / "pwned"
-    (tmp_path / "e.pkl").write_bytes(pickle.dumps([np.zeros(3, np.float32), _RunsShell(marker)]))
+    (tmp_path / "e.pkl").write_bytes(pickle.dumps([np.zeros(3, np.float32), RunsShell(marker)]))
     with pytest.raises(ArtifactError):
         load_array(tmp_path / "e.pkl")
     assert not marker.exists()
