@@ -51,6 +51,7 @@ def launch(blocks, engine: SearchEngine, config: AppConfig, **kwargs):
         server_name=config.host,
         server_port=config.port,
         allowed_paths=[str(engine.artifacts.folder / "images")],
+        state_session_capacity=config.session_capacity,
         **kwargs,
     )
 

@@ -82,3 +82,21 @@ def test_full_queue_answers_extra_callers_with_an_error_not_a_hang(minilm):
         assert len(Client(url, verbose=False).predict("a cat", 1, None, api_name="/search")) == 1  # still answering
     finally:
         blocks.close()
+
+
+def test_session_state_held_in_memory_is_bounded(minilm):
+    import app
+    from imagesearch.config import AppConfig
+    from benchmarks.search import _http_search
+    import httpx
+
+    config = AppConfig(port=free_port(), session_capacity=20)
+    blocks, engine = app.build_app(config)
+    _, url, _ = app.launch(blocks, engine, config, prevent_thread_lock=True, quiet=True)
+    try:
+        with httpx.Client(base_url=url.rstrip("/"), timeout=30) as http:
+            for i in range(60):  # each plain HTTP call is a new session
+                assert len(_http_search(http, f"a cat {i}")) == 5
+        assert len(blocks.state_holder.session_data) <= 20
+    finally:
+        blocks.close()
