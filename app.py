@@ -19,6 +19,7 @@ import torch
 from imagesearch.config import AppConfig
 from imagesearch.errors import ArtifactError, ConfigError
 from imagesearch.hub import download_artifacts
+from imagesearch.memory import limit_malloc_arenas
 from imagesearch.search import SearchEngine
 from imagesearch.startup import open_verified
 from imagesearch.ui import build_blocks
@@ -28,6 +29,7 @@ log = logging.getLogger("app")
 
 def build_app(config: AppConfig):
     """Load and validate everything, then return (blocks, engine). Raises ArtifactError."""
+    limit_malloc_arenas(config.malloc_arenas)  # before the server's worker threads exist
     faiss.omp_set_num_threads(config.search_threads)
     torch.set_num_threads(config.encoder_thread_count())
     folder = config.artifacts_dir

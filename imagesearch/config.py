@@ -31,6 +31,7 @@ class AppConfig:
     # API call through /gradio_api/call opens a session); its default of 10,000
     # let a soak grow the process by 45 MB per 1,000 calls.
     session_capacity: int = 256
+    malloc_arenas: int = 2  # see imagesearch/memory.py; 0 keeps glibc's default
     # One FAISS thread per query measured fastest here (single queries are
     # memory-bound; concurrent requests already use the other cores).
     search_threads: int = 1
@@ -69,6 +70,7 @@ class AppConfig:
             queue_size=integer("QUEUE_MAX_SIZE", 64, 1, 10_000),
             concurrency=integer("CONCURRENCY_LIMIT", 4, 1, 64),
             session_capacity=integer("SESSION_CAPACITY", 256, 1, 100_000),
+            malloc_arenas=integer("MALLOC_ARENAS", 2, 0, 64),
             search_threads=integer("SEARCH_THREADS", 1, 1, 256),
             encoder_threads=integer("ENCODER_THREADS", 0, 0, 256),
             # A Space listens on 0.0.0.0:7860 (it sets SYSTEM=spaces); locally we stay on loopback.
