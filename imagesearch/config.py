@@ -17,7 +17,6 @@ DEFAULT_ARTIFACTS_CACHE = Path("~/.cache/caption-search").expanduser()
 @dataclass(frozen=True)
 class AppConfig:
     artifacts_dir: Path = DEMO_ARTIFACTS
-    is_demo: bool = True
     # A Hub dataset repo to download the set from (when ARTIFACTS_DIR is not set).
     artifacts_repo: str | None = None
     artifacts_revision: str = "main"
@@ -60,7 +59,6 @@ class AppConfig:
         cache = env.get("ARTIFACTS_CACHE", "").strip()
         return cls(
             artifacts_dir=Path(artifacts).expanduser() if artifacts else DEMO_ARTIFACTS,
-            is_demo=not artifacts and not repo,
             artifacts_repo=None if artifacts else repo,
             artifacts_revision=env.get("ARTIFACTS_REVISION", "").strip() or "main",
             hf_token=env.get("HF_TOKEN", "").strip() or None,

@@ -62,7 +62,7 @@ def test_descriptions_are_shown_as_text_never_as_html(browser, tmp_path, minilm)
     descriptions = [hostile, "a plain blue car", "a green tree"]
     vectors = minilm.encode(descriptions)
     folder = make_set(tmp_path / "set", vectors, descriptions=descriptions, model=minilm.model_id, probe=minilm.probe())
-    blocks, url = _serve(AppConfig(artifacts_dir=folder, is_demo=False, port=free_port()))
+    blocks, url = _serve(AppConfig(artifacts_dir=folder, port=free_port()))
     try:
         page = browser.new_page()
         _search(page, url, "a red dress with white dots")

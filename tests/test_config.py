@@ -11,7 +11,7 @@ from imagesearch.memory import limit_malloc_arenas
 
 def test_nothing_set_serves_the_demo_on_loopback():
     config = AppConfig.from_env({})
-    assert config.is_demo and config.artifacts_dir == DEMO_ARTIFACTS and config.artifacts_repo is None
+    assert config.artifacts_dir == DEMO_ARTIFACTS and config.artifacts_repo is None
     assert (config.host, config.port, config.queue_size, config.session_capacity, config.malloc_arenas) == ("127.0.0.1", 7860, 64, 256, 2)
 
 

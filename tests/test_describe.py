@@ -198,7 +198,7 @@ def test_caption_then_embed_and_index_then_the_app_serves_it(tmp_path, photo_fol
     run_describe(_config(folder, photo_folder, tiny_captioner_path), captioner=tiny)
     run_embed(EmbedConfig(folder, MINILM))
     run_index(IndexConfig(folder))
-    blocks, engine = app.build_app(AppConfig(artifacts_dir=folder, is_demo=False))
+    blocks, engine = app.build_app(AppConfig(artifacts_dir=folder))
     results = engine.search("a photo", 5, ["photos"])
     assert len(results) == 5 and all(Path(r.image).is_file() for r in results)
     assert engine.search("x", 20, None)[0].label in {"animals", "space", "things"}

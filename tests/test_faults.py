@@ -79,7 +79,7 @@ def _fake_snapshot(cache, complete):
 
 
 def test_download_dying_half_way_is_one_clear_line_and_the_next_start_retries(tmp_path, monkeypatch):
-    config = AppConfig(artifacts_repo="alice/data", artifacts_revision=REVISION, artifacts_cache=tmp_path, is_demo=False)
+    config = AppConfig(artifacts_repo="alice/data", artifacts_revision=REVISION, artifacts_cache=tmp_path)
     monkeypatch.setattr(huggingface_hub, "snapshot_download", _fake_snapshot(tmp_path, complete=False))
     with pytest.raises(ArtifactError, match=rf"alice/data@{REVISION}: could not download the artifact set \(ConnectionError"):
         app.build_app(config)
@@ -93,7 +93,7 @@ def test_half_downloaded_folder_found_offline_is_never_served(tmp_path):
     shutil.copytree(DEMO_ARTIFACTS, folder)
     for image in sorted((folder / "images").iterdir())[:10]:
         image.unlink()
-    config = AppConfig(artifacts_repo="alice/data", artifacts_revision=REVISION, artifacts_cache=tmp_path, is_demo=False)
+    config = AppConfig(artifacts_repo="alice/data", artifacts_revision=REVISION, artifacts_cache=tmp_path)
     with pytest.raises(ArtifactError, match="listed in manifest.json but missing"):
         app.build_app(config)
     shutil.rmtree(folder)

@@ -154,8 +154,7 @@ def test_parquet_and_card_load_back_as_a_hub_dataset(tmp_path):
 
 
 def _hub_config(cache, revision=NEW):
-    return AppConfig(artifacts_repo="alice/caption-search-data", artifacts_revision=revision, artifacts_cache=cache,
-                     is_demo=False)
+    return AppConfig(artifacts_repo="alice/caption-search-data", artifacts_revision=revision, artifacts_cache=cache)
 
 
 def test_startup_from_a_warm_hub_folder_needs_no_network(tmp_path):
@@ -188,7 +187,7 @@ def test_artifacts_dir_wins_over_artifacts_repo():
     config = AppConfig.from_env({"ARTIFACTS_DIR": "/data/set", "ARTIFACTS_REPO": "alice/x", "ARTIFACTS_REVISION": NEW})
     assert config.artifacts_repo is None and str(config.artifacts_dir) == "/data/set"
     config = AppConfig.from_env({"ARTIFACTS_REPO": "alice/x", "ARTIFACTS_REVISION": NEW, "HF_TOKEN": "secret"})
-    assert config.artifacts_repo == "alice/x" and not config.is_demo and "secret" not in repr(config)
+    assert config.artifacts_repo == "alice/x" and "secret" not in repr(config)
 
 
 def test_deploy_pushes_the_space_code_in_one_commit_and_sets_the_variables(hub):
