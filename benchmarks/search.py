@@ -29,14 +29,14 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from build.vector_set import write_vector_set
 from imagesearch import manifest as mf
 from imagesearch.artifacts import load_artifact_set
 from imagesearch.config import DEMO_ARTIFACTS
 from imagesearch.encoder import MINILM, TextEncoder
-from imagesearch.records import IMAGES_DIR, Record, write_records
-from imagesearch.safe_pickle import dump_array
+from imagesearch.records import IMAGES_DIR, Record
 from imagesearch.search import SearchEngine
-from imagesearch.vector_index import IndexSpec, build_index, search_index, write_index
+from imagesearch.vector_index import search_index
 
 log = logging.getLogger("benchmarks.search")
 REPO = Path(__file__).resolve().parent.parent
@@ -66,15 +66,7 @@ def synthetic_set(folder: Path, rows: int, encoder: TextEncoder, seed: int = 0) 
         Image.new("RGB", (64, 64), (16 * i, 255 - 16 * i, 128)).save(folder / IMAGES_DIR / f"{i}.jpg")
     records = [Record(i, f"synthetic-{i % 6}", str(i), "", f"{IMAGES_DIR}/{i % 16}.jpg", f"synthetic item {i}")
                for i in range(rows)]
-    write_records(folder / mf.DESCRIPTIONS, records)
-    dump_array(folder / mf.EMBEDDING, vectors)
-    built = build_index(vectors, IndexSpec())
-    write_index(folder / mf.INDEX, built.index)
-    manifest = mf.new_manifest({"model": "synthetic (benchmark)"})
-    manifest["embedding"] = {"file": mf.EMBEDDING, "model": encoder.model_id, "dimension": dimension,
-                             "normalized": True, "dtype": "float32", "probe": encoder.probe()}
-    manifest["index"] = dict(built.info, file=mf.INDEX)
-    mf.write_manifest(folder, manifest, records)
+    write_vector_set(folder, records, vectors, encoder.model_id, encoder.probe(), {"model": "synthetic (benchmark)"})
     return folder
 
 
@@ -113,9 +105,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _peak_rss_mb(pid: int) -> float:
+def memory_mb(pid: int, field: str = "VmHWM") -> float:
+    """A memory figure of a process from /proc (VmHWM: peak RSS, VmRSS: current RSS), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -186,7 +179,7 @@ def served(folder: Path | None, n: int) -> dict[str, float]:
         figures["bare_p50"], figures["bare_p95"] = _timed(n, "gradio_client, no downloads", lambda q: bare.predict(q, 5, api_name="/search"))
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
         figures["http_p50"], figures["http_p95"] = _timed(n, "HTTP /gradio_api/call/search", lambda q: _http_search(http, q))
-        figures["peak_rss_mb"] = _peak_rss_mb(process.pid)
+        figures["peak_rss_mb"] = memory_mb(process.pid)
         for each in (client, bare, http):
             each.close()
         return figures

@@ -19,16 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.search import QUERIES, _free_port
+from benchmarks.search import QUERIES, _free_port, memory_mb
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return memory_mb(pid, "VmRSS")
 
 
 def main(argv: list[str] | None = None) -> int:

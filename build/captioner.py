@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from PIL import Image
 
-from imagesearch.errors import ArtifactError
+from imagesearch.errors import ArtifactError, first_line
 
 from .caption_text import clean_caption, join_answers
 
@@ -83,8 +83,7 @@ class Captioner:
             processor = InstructBlipProcessor.from_pretrained(model_id)
             model = InstructBlipForConditionalGeneration.from_pretrained(model_id, **kwargs)
         except (OSError, ValueError) as exc:  # missing folder, unknown or unreachable hub id
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ArtifactError(f"captioner {model_id!r} could not be loaded ({first[:300]}); "
+            raise ArtifactError(f"captioner {model_id!r} could not be loaded ({first_line(exc)}); "
                                 "give a local InstructBLIP folder or a reachable hub id with --model") from None
         if settings.quantization == "none":
             model = model.to(device)

@@ -23,7 +23,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from imagesearch import manifest as mf
-from imagesearch.errors import ArtifactError
+from imagesearch.errors import ArtifactError, first_line
 from imagesearch.fileio import staged
 from imagesearch.images import save_thumbnail, to_rgb
 from imagesearch.records import IMAGES_DIR, Record, read_records, write_records
@@ -105,7 +105,7 @@ def decode(data: bytes) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise BadImage(f"too large ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for corrupt or truncated files
-        raise BadImage(f"unreadable ({type(exc).__name__}: {str(exc)[:120]})") from None
+        raise BadImage(f"unreadable ({first_line(exc, 120)})") from None
     if min(image.size) < MIN_SIDE:
         raise BadImage(f"too small ({image.width}x{image.height} pixels)")
     return to_rgb(image)
@@ -132,7 +132,7 @@ def _plan(config: DescribeConfig, cache: CaptionCache, key_suffix: str, report: 
         try:
             data = item.read()
         except Exception as exc:  # noqa: BLE001 - a broken item never aborts the run
-            summary.note("failed", item, f"cannot read ({type(exc).__name__}: {str(exc)[:120]})")
+            summary.note("failed", item, f"cannot read ({first_line(exc, 120)})")
             continue
         sha = hashlib.sha256(data).hexdigest()
         planned = Planned(item, sha, f"{sha}:{key_suffix}")
@@ -212,7 +212,7 @@ def run_describe(config: DescribeConfig, captioner: Captioner | None = None) -> 
                 progress.update(1)
                 continue
             except Exception as exc:  # noqa: BLE001
-                summary.note("failed", planned.item, f"{type(exc).__name__}: {str(exc)[:120]}")
+                summary.note("failed", planned.item, first_line(exc, 120))
                 progress.update(1)
                 continue
             batch.append(planned)
@@ -224,7 +224,7 @@ def run_describe(config: DescribeConfig, captioner: Captioner | None = None) -> 
         entries = []
         for planned, result in zip(batch, _caption_batch(captioner, config.prompts, batch, images)):
             if isinstance(result, Exception):
-                summary.note("failed", planned.item, f"captioning: {type(result).__name__}: {str(result)[:120]}")
+                summary.note("failed", planned.item, f"captioning: {first_line(result, 120)}")
                 continue
             entries.append({"key": planned.key, "image": f"{IMAGES_DIR}/{planned.sha[:32]}.jpg", "description": result,
                             "dataset": planned.item.dataset, "source": planned.item.source})

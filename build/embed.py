@@ -32,14 +32,7 @@ def run_embed(config: EmbedConfig) -> dict[str, Any]:
     encoder = TextEncoder.load(model_id, device=config.device)
     log.info("embedding %d descriptions with %s (batch %d)", len(records), model_id, config.batch_size)
     vectors = encoder.encode([r.description for r in records], batch_size=config.batch_size, progress=True)
-    manifest["embedding"] = {
-        "file": mf.EMBEDDING,
-        "model": model_id,
-        "dimension": encoder.dimension,
-        "normalized": True,
-        "dtype": "float32",
-        "probe": encoder.probe(),
-    }
+    manifest["embedding"] = mf.embedding_section(model_id, encoder.dimension, encoder.probe())
     manifest["index"] = None  # the old index no longer matches these vectors
     with staged(folder) as stage:  # a failed write leaves the previous set whole
         dump_array(stage.path(mf.EMBEDDING), vectors)

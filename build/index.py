@@ -34,7 +34,7 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
     vectors = load_array(folder / embedding["file"])
     check_vectors(vectors, len(records), embedding["dimension"], embedding["file"])
     built = build_index(vectors, config.spec)
-    manifest["index"] = dict(built.info, file=mf.INDEX)
+    manifest["index"] = mf.index_section(built.info)
     with staged(folder) as stage:  # a failed write leaves the previous set whole
         write_index(stage.path(mf.INDEX), built.index)
         manifest = mf.write_manifest(folder, manifest, records, stage)

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from imagesearch import manifest as mf
-from imagesearch.errors import ArtifactError
+from imagesearch.errors import ArtifactError, first_line
 from imagesearch.fileio import sha256_file
 from imagesearch.records import Record
 from imagesearch.startup import open_verified
@@ -142,10 +142,12 @@ def plan_uploads(folder: Path, staging: Path, repo: str) -> list[Upload]:
     artifacts, _ = open_verified(folder)
     write_parquet(artifacts.folder, artifacts.records, staging / PARQUET)
     (staging / CARD).write_text(dataset_card(repo, artifacts.manifest, artifacts.records), encoding="utf-8")
-    uploads = [(name, artifacts.folder / name) for name in artifacts.manifest["files"]]
-    uploads += [(mf.MANIFEST, artifacts.folder / mf.MANIFEST), (PARQUET, staging / PARQUET), (CARD, staging / CARD)]
-    return sorted((Upload(name, path, path.stat().st_size, sha256_file(path)) for name, path in uploads),
-                  key=lambda u: u.path_in_repo)
+    # the set's own files were just verified against these checksums: no need to hash them again
+    uploads = [Upload(name, artifacts.folder / name, entry["bytes"], entry["sha256"])
+               for name, entry in artifacts.manifest["files"].items()]
+    for name, path in ((mf.MANIFEST, artifacts.folder / mf.MANIFEST), (PARQUET, staging / PARQUET), (CARD, staging / CARD)):
+        uploads.append(Upload(name, path, path.stat().st_size, sha256_file(path)))
+    return sorted(uploads, key=lambda u: u.path_in_repo)
 
 
 def move_tag(api, repo: str, tag: str, sha: str, repo_type: str, token: str | None) -> None:
@@ -166,7 +168,7 @@ def require_write_token(token: str | None, api) -> str:
     try:
         who = api.whoami(token=token)
     except Exception as exc:  # noqa: BLE001
-        raise ArtifactError(f"the Hub did not accept the token ({type(exc).__name__}: {str(exc)[:200]}); check HF_TOKEN and the network") from None
+        raise ArtifactError(f"the Hub did not accept the token ({first_line(exc, 200)}); check HF_TOKEN and the network") from None
     role = who.get("auth", {}).get("accessToken", {}).get("role")
     if role == "read":
         raise ArtifactError(f"the token of {who.get('name', '?')} is read-only; create a write token and set HF_TOKEN")
@@ -189,7 +191,7 @@ def run_publish(config: PublishConfig, api=None) -> str | None:
             remote = api.list_repo_files(config.repo, repo_type="dataset", revision=head, token=token or config.token)
         except Exception as exc:  # noqa: BLE001
             if not config.dry_run:
-                raise ArtifactError(f"{config.repo}: cannot read the repo ({type(exc).__name__}: {str(exc)[:200]})") from None
+                raise ArtifactError(f"{config.repo}: cannot read the repo ({first_line(exc, 200)})") from None
             log.warning("%s: not reachable (%s); cannot list what would be deleted", config.repo, type(exc).__name__)
         new_paths = {u.path_in_repo for u in uploads}
         deletions = sorted(set(remote or []) - new_paths - KEEP_REMOTE)

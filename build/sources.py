@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from imagesearch.errors import first_line
+
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
@@ -66,11 +68,6 @@ class LoadReport:
 
     loaded: dict[str, int] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
 def _label_names(features, column: str | None) -> Callable[[object], str]:
@@ -139,7 +136,7 @@ def load_hub(spec: HubDataset) -> Iterator[SourceItem]:
             reasons.append(f"{route}: no images")
             continue
         except Exception as exc:  # noqa: BLE001 - each route may fail in its own way; report and go on
-            reasons.append(f"{route}: {_one_line(exc)}")
+            reasons.append(f"{route}: {first_line(exc, 200)}")
             continue
         log.info("%s: loading from %s (%s)", spec.name, spec.repo, route)
         return itertools.chain([first], items)
@@ -173,7 +170,7 @@ def iter_sources(names: list[str], limit: int | None, report: LoadReport) -> Ite
                 count += 1
                 yield item
         except Exception as exc:  # noqa: BLE001 - one broken source never stops the others
-            reason = str(exc) if isinstance(exc, LookupError) else _one_line(exc)
+            reason = str(exc) if isinstance(exc, LookupError) else first_line(exc, 200)
             report.failed[name] = reason + (f" (after {count} images)" if count else "")
             log.error("%s: skipped: %s", name, report.failed[name])
             continue

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import ArtifactError
+from .errors import ArtifactError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +95,8 @@ class TextEncoder:
         try:
             model = SentenceTransformer(target, device=device or pick_device())
         except OSError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ArtifactError(
-                f"embedding model {model_id!r} could not be loaded ({first}); "
+                f"embedding model {model_id!r} could not be loaded ({first_line(exc)}); "
                 "give a local folder or a reachable hub id with --model"
             ) from None
         return cls(model, model_id)

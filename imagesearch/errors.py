@@ -1,6 +1,12 @@
 """Errors that reach users as one actionable line."""
 
 
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """``Type: first line of the message`` of an exception, for one-line errors."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:limit]}" if lines else type(exc).__name__
+
+
 class ArtifactError(ValueError):
     """An artifact set is missing, inconsistent or unsafe.
 

@@ -15,7 +15,7 @@ import logging
 import re
 from pathlib import Path
 
-from .errors import ArtifactError
+from .errors import ArtifactError, first_line
 from .manifest import DESCRIPTIONS, EMBEDDING, INDEX, MANIFEST
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,8 @@ def download_artifacts(repo: str, revision: str, cache_root: Path, token: str | 
             local_dir=str(local_folder(cache_root, repo, revision)),
         )
     except Exception as exc:  # noqa: BLE001 - every failure becomes one actionable line
-        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ArtifactError(
-            f"{repo}@{revision}: could not download the artifact set ({type(exc).__name__}: {cause[:300]}); "
+            f"{repo}@{revision}: could not download the artifact set ({first_line(exc)}); "
             "check ARTIFACTS_REPO, ARTIFACTS_REVISION, HF_TOKEN for a private repo, and the network"
         ) from None
     return Path(folder)

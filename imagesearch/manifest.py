@@ -39,6 +39,17 @@ def new_manifest(captioner: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def embedding_section(model: str, dimension: int, probe: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's description of embedding.pkl."""
+    return {"file": EMBEDDING, "model": model, "dimension": dimension, "normalized": True, "dtype": "float32",
+            "probe": probe}
+
+
+def index_section(info: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's description of index.faiss, from what build_index measured."""
+    return dict(info, file=INDEX)
+
+
 def read_manifest(folder: Path) -> dict[str, Any]:
     path = Path(folder) / MANIFEST
     fix = "rebuild the set with `python -m build all --artifacts DIR`"

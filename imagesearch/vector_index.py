@@ -24,7 +24,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from .errors import ArtifactError
+from .errors import ArtifactError, first_line
 from .fileio import atomic_write_with
 
 log = logging.getLogger(__name__)
@@ -174,8 +174,7 @@ def read_index(path: Path, kind: str, dimension: int, count: int) -> Any:
     try:
         index = faiss.read_index(str(path))
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
-        raise ArtifactError(f"{path.name}: FAISS cannot read it ({first}); rebuild it with `python -m build index`") from None
+        raise ArtifactError(f"{path.name}: FAISS cannot read it ({first_line(exc)}); rebuild it with `python -m build index`") from None
     expected = faiss.IndexFlatIP if kind == "flat" else faiss.IndexIVFFlat
     if not isinstance(index, expected) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
         raise ArtifactError(f"{path.name}: loaded {type(index).__name__}, expected {expected.__name__} with inner product")

@@ -9,10 +9,10 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from build.vector_set import write_vector_set
 from imagesearch import manifest as mf
-from imagesearch.records import Record, write_records
-from imagesearch.safe_pickle import dump_array
-from imagesearch.vector_index import IndexSpec, build_index, write_index
+from imagesearch.records import Record
+from imagesearch.vector_index import IndexSpec
 
 FAKE_MODEL = "test/fake-encoder"
 
@@ -70,15 +70,8 @@ def make_set(
     descriptions = list(descriptions or [f"description {i}" for i in range(n)])
     datasets = list(datasets or ["alpha"] * n)
     records = [Record(i, datasets[i], f"src-{i}", "", images[i], descriptions[i]) for i in range(n)]
-    write_records(folder / mf.DESCRIPTIONS, records)
-    dump_array(folder / mf.EMBEDDING, vectors)
-    built = build_index(vectors, spec)
-    write_index(folder / mf.INDEX, built.index)
-    manifest = mf.new_manifest({"model": mf.HAND_WRITTEN})
-    manifest["embedding"] = {"file": mf.EMBEDDING, "model": model, "dimension": d, "normalized": True,
-                             "dtype": "float32", "probe": probe or {"text": "x", "vector": [0.0] * d}}
-    manifest["index"] = dict(built.info, file=mf.INDEX)
-    mf.write_manifest(folder, manifest, records)
+    probe = probe or {"text": "x", "vector": [0.0] * d}
+    write_vector_set(folder, records, vectors, model, probe, {"model": mf.HAND_WRITTEN}, spec)
     return folder
 
 

@@ -61,7 +61,7 @@ def test_disk_full_while_writing_leaves_the_previous_set_whole(tmp_path, monkeyp
     load_artifact_set(folder)
 
 
-def _fake_snapshot(cache, complete):
+def _fake_snapshot(complete):
     """A snapshot_download that copies the set into local_dir, dying half way unless ``complete``."""
 
     def snapshot_download(repo_id, *, local_dir, allow_patterns, **kwargs):
@@ -80,10 +80,10 @@ def _fake_snapshot(cache, complete):
 
 def test_download_dying_half_way_is_one_clear_line_and_the_next_start_retries(tmp_path, monkeypatch):
     config = AppConfig(artifacts_repo="alice/data", artifacts_revision=REVISION, artifacts_cache=tmp_path)
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", _fake_snapshot(tmp_path, complete=False))
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", _fake_snapshot(complete=False))
     with pytest.raises(ArtifactError, match=rf"alice/data@{REVISION}: could not download the artifact set \(ConnectionError"):
         app.build_app(config)
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", _fake_snapshot(tmp_path, complete=True))
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", _fake_snapshot(complete=True))
     _, engine = app.build_app(config)
     assert engine.search("a cat", 1)[0].source == "chelsea"
 

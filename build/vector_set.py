@@ -1,0 +1,32 @@
+"""Write a whole artifact set from rows and vectors made elsewhere (test sets, benchmark sets).
+
+The same writers and the same staged, manifest-last commit as the build steps.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from imagesearch import manifest as mf
+from imagesearch.fileio import staged
+from imagesearch.records import Record, write_records
+from imagesearch.safe_pickle import dump_array
+from imagesearch.vector_index import IndexSpec, build_index, write_index
+
+
+def write_vector_set(folder: Path, records: Sequence[Record], vectors: np.ndarray, model: str, probe: dict[str, Any],
+                     captioner: dict[str, Any], spec: IndexSpec = IndexSpec()) -> dict[str, Any]:
+    """``vectors`` must already be L2-normalised float32 rows in ``records`` order; images must exist."""
+    folder = Path(folder)
+    built = build_index(vectors, spec)
+    manifest = mf.new_manifest(captioner)
+    manifest["embedding"] = mf.embedding_section(model, int(vectors.shape[1]), probe)
+    manifest["index"] = mf.index_section(built.info)
+    with staged(folder) as stage:
+        write_records(stage.path(mf.DESCRIPTIONS), list(records))
+        dump_array(stage.path(mf.EMBEDDING), vectors)
+        write_index(stage.path(mf.INDEX), built.index)
+        return mf.write_manifest(folder, manifest, list(records), stage)
