@@ -18,7 +18,7 @@ import torch
 
 from imagesearch.config import AppConfig
 from imagesearch.errors import ArtifactError, ConfigError
-from imagesearch.hub import download_artifacts
+from imagesearch.hub import download_artifacts, invalidate
 from imagesearch.memory import limit_malloc_arenas
 from imagesearch.search import SearchEngine
 from imagesearch.startup import open_verified
@@ -34,8 +34,14 @@ def build_app(config: AppConfig):
     torch.set_num_threads(config.encoder_thread_count())
     folder = config.artifacts_dir
     if config.artifacts_repo:
-        folder = download_artifacts(config.artifacts_repo, config.artifacts_revision, config.artifacts_cache, config.hf_token)
-    artifacts, encoder = open_verified(folder, config.embedding_model)
+        folder = download_artifacts(config.artifacts_repo, config.artifacts_revision, config.artifacts_cache,
+                                    config.hf_token, offline=config.hub_offline)
+    try:
+        artifacts, encoder = open_verified(folder, config.embedding_model)
+    except ArtifactError:
+        if config.artifacts_repo:
+            invalidate(folder)  # a downloaded copy that fails its checks is fetched again on the next start
+        raise
 
     @spaces.GPU
     def encode_query(text: str):

@@ -101,17 +101,22 @@ def make_parser() -> argparse.ArgumentParser:
     every.add_argument("--no-describe", action="store_true", help="start at embed (description.csv made elsewhere)")
     every.add_argument("--publish", metavar="OWNER/NAME", default=None, help="then publish to this Hub dataset repo")
     every.add_argument("--tag", default=None, help="with --publish: move this tag to the new commit (e.g. live)")
+    every.add_argument("--allow-shrink", action="store_true", help="with --publish: see `publish --help`")
     _add_describe_options(every, alone=False)
     _add_embed_options(every)
     _add_index_options(every)
 
-    publish = steps.add_parser("publish", help="push the artifact set to a Hub dataset repo in one commit",
-                               description="Validate the set like the app does, then push every file, a parquet copy and a "
-                                           "dataset card in one commit; prints the new commit sha.")
+    publish = steps.add_parser("publish", help="push the artifact set to a Hub dataset repo",
+                               description="Validate the set like the app does, then push it as parquet shards (images "
+                                           "inside), the set's files and a dataset card, in commits of under 100 files; "
+                                           "prints the sha of the commit that completes the set. A rerun resumes.")
     _add_artifacts(publish)
     publish.add_argument("--repo", required=True, metavar="OWNER/NAME", help="Hub dataset repo")
     publish.add_argument("--private", action="store_true", help="create the repo private")
-    publish.add_argument("--dry-run", action="store_true", help="list files, sizes, checksums and deletions; send nothing")
+    publish.add_argument("--dry-run", action="store_true", help="print the commits that would be made; send nothing")
+    publish.add_argument("--json", action="store_true", help="with --dry-run: the plan as one JSON object on stdout")
+    publish.add_argument("--allow-shrink", action="store_true",
+                         help="publish even if the set drops more than 10%% of the rows published at the repo's head")
     publish.add_argument("--message", default=None, help="commit message")
     publish.add_argument("--tag", default=None, help="move this tag to the new commit (e.g. live)")
 
@@ -162,6 +167,10 @@ def _describe_config(args: argparse.Namespace, env) -> "DescribeConfig":
     )
 
 
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().upper() in ("1", "ON", "YES", "TRUE")
+
+
 def args_folder(args: argparse.Namespace) -> str:
     return str(getattr(args, "artifacts", None) or getattr(args, "out", None) or "")
 
@@ -185,9 +194,13 @@ def main(argv: list[str] | None = None) -> int:
             from .publish import PublishConfig, run_publish
 
             repo = args.repo if args.step == "publish" else args.publish
+            if getattr(args, "json", False) and not args.dry_run:
+                raise ConfigError("--json describes a plan: use it with --dry-run")
             run_publish(PublishConfig(args.artifacts, repo, private=getattr(args, "private", False),
-                                      dry_run=getattr(args, "dry_run", False), message=getattr(args, "message", None),
-                                      tag=args.tag, token=os.environ.get("HF_TOKEN") or None))
+                                      dry_run=getattr(args, "dry_run", False), json=getattr(args, "json", False),
+                                      message=getattr(args, "message", None), tag=args.tag,
+                                      token=os.environ.get("HF_TOKEN") or None, allow_shrink=args.allow_shrink,
+                                      offline=_truthy(os.environ.get("HF_HUB_OFFLINE"))))
         if args.step == "deploy":
             from .deploy import DeployConfig, run_deploy
 
@@ -205,6 +218,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a read-only folder, ...
+        if type(exc).__module__.startswith(("huggingface_hub", "httpx")):  # HTTP errors derive from OSError
+            from imagesearch.hub_errors import explain
+
+            target = getattr(args, "repo", None) or getattr(args, "publish", None) or getattr(args, "space", None) or "?"
+            print(f"error: {explain(exc, args.step, target)}", file=sys.stderr)
+            return 2
         where = exc.filename or args_folder(args)
         fix = "free some space" if exc.errno == errno.ENOSPC else "check the folder and its permissions"
         print(f"error: {where}: {exc.strerror or exc}; nothing was replaced, the previous artifact set is unchanged "

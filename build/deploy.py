@@ -13,7 +13,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from .publish import KEEP_REMOTE, require_write_token
+from imagesearch.hub_errors import hub_call
+
+from .publish import prepare_repo, require_token
+from .publish_plan import KEEP_REMOTE
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +46,19 @@ def run_deploy(config: DeployConfig, api=None) -> str:
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
 
     api = api or HfApi()
-    token = require_write_token(config.token, api)
-    api.create_repo(config.space, repo_type="space", space_sdk="gradio", private=config.private, exist_ok=True, token=token)
-    head = api.repo_info(config.space, repo_type="space", token=token).sha
-    remote = set(api.list_repo_files(config.space, repo_type="space", revision=head, token=token))
+    token = require_token(config.token)
+    prepare_repo(api, token, config.space, "space", config.private, space_sdk="gradio")
+    with hub_call("reading", config.space):
+        head = api.repo_info(config.space, repo_type="space", token=token).sha
+        remote = set(api.list_repo_files(config.space, repo_type="space", revision=head, token=token))
     files = space_files()
     operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in files]
     operations += [CommitOperationDelete(path_in_repo=name) for name in sorted(remote - {n for n, _ in files} - KEEP_REMOTE)]
-    info = api.create_commit(config.space, operations, commit_message=f"Deploy, serving {config.artifacts_repo}@{config.revision}",
-                             repo_type="space", parent_commit=head, token=token)
-    api.add_space_variable(config.space, "ARTIFACTS_REPO", config.artifacts_repo, token=token)
-    api.add_space_variable(config.space, "ARTIFACTS_REVISION", config.revision, token=token)
-    print(info.oid)
-    return info.oid
+    with hub_call("pushing the app to", config.space):
+        sha = api.create_commit(config.space, operations, commit_message=f"Deploy, serving {config.artifacts_repo}@{config.revision}",
+                                repo_type="space", parent_commit=head, token=token).oid
+    print(sha, flush=True)  # before the variables: the code is in place whatever happens next
+    with hub_call("setting the variables of", config.space):
+        api.add_space_variable(config.space, "ARTIFACTS_REPO", config.artifacts_repo, token=token)
+        api.add_space_variable(config.space, "ARTIFACTS_REVISION", config.revision, token=token)
+    return sha

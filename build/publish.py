@@ -1,39 +1,46 @@
-"""Publish step: push a validated artifact set to a Hub dataset repo in ONE commit.
+"""Publish step: push a validated artifact set to a Hub dataset repo, within the Hub's limits.
 
-The folder must first pass the checks the app runs at startup. Then every
-file of the set, a parquet copy of the rows with the images embedded (so
-``datasets.load_dataset(repo)`` and the Hub's viewer work) and a generated
-dataset card go into a single ``create_commit`` whose ``parent_commit`` is
-the head that was inspected: if the repo moved meanwhile the commit fails
-instead of mixing two builds. Files the new build no longer has are deleted
-in the same commit. The new commit sha is printed: that is what the Space pins.
+Layout of the repo (why: the README's "Publishing and serving from the Hub"):
+
+    README.md          dataset card; its config names the parquet shards
+    manifest.json      the set's manifest + a "published" section with every shard's sha256
+    description.csv    embedding.pkl    index.faiss
+    data/train-NNNNN-<sha256[:16]>.parquet   rows with the images inside, a few hundred MB each
+
+Steps: run the app's own startup checks on the folder (a set the app would
+refuse is never sent); write the shards and the published manifest into a
+staging folder; check the token can write to the repo; read what the repo
+holds at its head; refuse to drop more than 10 % of the published rows
+unless asked; plan the commits (build/publish_plan.py); make them one after
+the other, each with ``parent_commit`` = the previous one, so a concurrent
+push stops the publish instead of mixing two builds. The sha of the set
+commit is printed the moment it lands: that is what the Space pins.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from imagesearch import manifest as mf
-from imagesearch.errors import ArtifactError, first_line
+from imagesearch.errors import ArtifactError
 from imagesearch.fileio import sha256_file
-from imagesearch.records import Record
+from imagesearch.hub_errors import hub_call
+from imagesearch.records import read_records
 from imagesearch.startup import open_verified
 
-from .sources import SEED_DATASETS
+from .dataset_card import CARD, dataset_card
+from .publish_plan import Limits, LocalFile, Plan, RemoteFile, plan_commits
+from .shards import SHARD_BYTES, shard_section, write_shards
 
 log = logging.getLogger(__name__)
 
-PARQUET = "data/train-00000-of-00001.parquet"
-CARD = "README.md"
-KEEP_REMOTE = {".gitattributes"}
-_LICENCE_IDS = {"CC-BY-4.0": "cc-by-4.0", "MIT": "mit"}
+MAX_SHRINK = 0.10  # refuse to drop more than this share of the published rows without --allow-shrink
+PUBLISHED_LAYOUT = 2  # 1: one commit, one file per image (before); 2: parquet shards
 
 
 @dataclass(frozen=True)
@@ -42,177 +49,196 @@ class PublishConfig:
     repo: str
     private: bool = False
     dry_run: bool = False
+    json: bool = False  # with dry_run: the plan as one JSON object on stdout
     message: str | None = None
     tag: str | None = None
     token: str | None = None
+    allow_shrink: bool = False
+    offline: bool = False  # HF_HUB_OFFLINE: a dry run plans against an empty repo
+    limits: Limits = Limits()
+    shard_bytes: int = SHARD_BYTES
 
 
 @dataclass(frozen=True)
-class Upload:
-    path_in_repo: str
-    local: Path
-    size: int
-    sha256: str
+class Staged:
+    shards: list[LocalFile]
+    set_files: list[LocalFile]
+    keys: set[tuple[str, str]]  # (dataset, source) of every row
+    count: int
 
 
-def _source_licences(manifest: dict[str, Any], records: tuple[Record, ...]) -> dict[str, str]:
-    licences = {}
-    for name in sorted({r.dataset for r in records}):
-        spec = SEED_DATASETS.get(name)
-        licences[name] = spec.licence if spec else "see the source"
-    hand = manifest.get("captioner", {}).get("licences")
-    if hand:  # the demo records a licence per image
-        for name in licences:
-            licences[name] = "; ".join(sorted({v for k, v in hand.items() if k.startswith(f"{name}/")})) or licences[name]
-    return licences
+@dataclass(frozen=True)
+class Remote:
+    head: str | None
+    files: dict[str, RemoteFile]
+    keys: set[tuple[str, str]] | None  # rows published at head, when it has a description.csv
 
 
-def dataset_card(repo: str, manifest: dict[str, Any], records: tuple[Record, ...]) -> str:
-    licences = _source_licences(manifest, records)
-    ids = {_LICENCE_IDS.get(value, "other") for value in licences.values()}
-    captioner = manifest.get("captioner", {})
-    embedding, index = manifest["embedding"], manifest["index"]
-    count = len(records)
-    size = "n<1K" if count < 1_000 else "1K<n<10K" if count < 10_000 else "10K<n<100K" if count < 100_000 else "100K<n<1M"
-    metadata = {
-        "license": ids.pop() if len(ids) == 1 else "other",
-        "pretty_name": f"Captioned images for text-to-image search ({repo})",
-        "task_categories": ["image-to-text", "text-to-image"],
-        "tags": ["image-retrieval", "captions", "faiss", "sentence-transformers"],
-        "size_categories": [size],
-        "configs": [{"config_name": "default", "data_files": [{"split": "train", "path": PARQUET}]}],
-    }
-    per_dataset = {}
-    for record in records:
-        per_dataset[record.dataset] = per_dataset.get(record.dataset, 0) + 1
-    rows = "\n".join(f"| {name} | {SEED_DATASETS[name].repo if name in SEED_DATASETS else '(local)'} | {n} | {licences[name]} |"
-                     for name, n in sorted(per_dataset.items()))
-    prompts = "\n".join(f"{i}. \"{p}\"" for i, p in enumerate(captioner.get("prompts", []), start=1)) or "(none: hand-written)"
-    return f"""---
-{yaml.safe_dump(metadata, sort_keys=False).strip()}
----
-
-# Captioned images for text-to-image search
-
-{count:,} images, each with a description written by **{captioner.get('model', 'unspecified')}**, plus the
-vectors and FAISS index a search Space serves. Built by `python -m build all` and published by
-`python -m build publish` in one commit.
-
-| dataset | source | images | licence |
-|---|---|---|---|
-{rows}
-
-## How it was built
-
-- Captioner: `{captioner.get('model', 'unspecified')}`, generation settings
-  `{json.dumps(captioner.get('generation', {}), sort_keys=True)}`; answers to these prompts joined with one space:
-
-{prompts}
-
-- Embeddings: `{embedding['model']}`, {embedding['dimension']}-d, L2-normalised float32 (`{mf.EMBEDDING}`).
-- Index: FAISS `{index['type']}` {json.dumps(index.get('params', {}), sort_keys=True)}, recall@5 {index.get('recall_at_5')} (`{mf.INDEX}`).
-- `{mf.MANIFEST}` lists the sha256 of every file; `{mf.DESCRIPTIONS}` has one row per image (id = vector position).
-
-## Load it
-
-```python
-from datasets import load_dataset
-rows = load_dataset("{repo}", split="train")  # image, description, dataset, source, label, id
-```
-"""
-
-
-def write_parquet(folder: Path, records: tuple[Record, ...], out: Path) -> None:
-    from datasets import Dataset, Features, Image, Value
-
-    features = Features({"id": Value("int64"), "image": Image(), "description": Value("string"),
-                         "dataset": Value("string"), "source": Value("string"), "label": Value("string")})
-    columns: dict[str, list] = {name: [] for name in features}
-    for record in records:
-        columns["id"].append(record.id)
-        columns["image"].append({"bytes": (folder / record.image).read_bytes(), "path": Path(record.image).name})
-        for name in ("description", "dataset", "source", "label"):
-            columns[name].append(getattr(record, name))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    Dataset.from_dict(columns, features=features).to_parquet(str(out))
-
-
-def plan_uploads(folder: Path, staging: Path, repo: str) -> list[Upload]:
-    """Validate the set like the app does, then list every file of the commit."""
+def stage(folder: Path, staging: Path, repo: str, shard_bytes: int = SHARD_BYTES) -> Staged:
+    """Validate the set like the app does, then write every file the repo will hold into ``staging``."""
     artifacts, _ = open_verified(folder)
-    write_parquet(artifacts.folder, artifacts.records, staging / PARQUET)
-    (staging / CARD).write_text(dataset_card(repo, artifacts.manifest, artifacts.records), encoding="utf-8")
+    shards = write_shards(artifacts.folder, artifacts.records, staging, shard_bytes)
+    manifest = dict(artifacts.manifest, published={"layout": PUBLISHED_LAYOUT, "shards": shard_section(shards)})
+    (staging / mf.MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (staging / CARD).write_text(dataset_card(repo, manifest, artifacts.records, [s.path for s in shards]), encoding="utf-8")
     # the set's own files were just verified against these checksums: no need to hash them again
-    uploads = [Upload(name, artifacts.folder / name, entry["bytes"], entry["sha256"])
-               for name, entry in artifacts.manifest["files"].items()]
-    for name, path in ((mf.MANIFEST, artifacts.folder / mf.MANIFEST), (PARQUET, staging / PARQUET), (CARD, staging / CARD)):
-        uploads.append(Upload(name, path, path.stat().st_size, sha256_file(path)))
-    return sorted(uploads, key=lambda u: u.path_in_repo)
+    names = [mf.DESCRIPTIONS, manifest["embedding"]["file"], manifest["index"]["file"]]
+    set_files = [LocalFile(n, artifacts.folder / n, manifest["files"][n]["bytes"], manifest["files"][n]["sha256"]) for n in names]
+    for name in (mf.MANIFEST, CARD):
+        path = staging / name
+        set_files.append(LocalFile(name, path, path.stat().st_size, sha256_file(path)))
+    shard_files = [LocalFile(s.path, s.local, s.size, s.sha256) for s in shards]
+    keys = {(r.dataset, r.source) for r in artifacts.records}
+    return Staged(shard_files, sorted(set_files, key=lambda f: f.path), keys, artifacts.count)
 
 
-def move_tag(api, repo: str, tag: str, sha: str, repo_type: str, token: str | None) -> None:
-    """Point ``tag`` at ``sha``, whether or not it existed."""
-    try:
-        api.delete_tag(repo, tag=tag, repo_type=repo_type, token=token)
-    except Exception as exc:  # noqa: BLE001 - a tag that does not exist yet
-        log.debug("tag %s not deleted (%s)", tag, exc)
-    api.create_tag(repo, tag=tag, revision=sha, repo_type=repo_type, token=token)
+def read_remote(api, repo: str, token: str | None, scratch: Path) -> Remote:
+    """The repo's head, its files with their checksums, and the rows it publishes."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.hf_api import RepoFile
+
+    with hub_call("reading", repo):
+        head = api.repo_info(repo, repo_type="dataset", token=token).sha
+        files = {}
+        for entry in api.list_repo_tree(repo, repo_type="dataset", revision=head, recursive=True, token=token):
+            if isinstance(entry, RepoFile):
+                lfs = entry.lfs
+                files[entry.path] = RemoteFile(entry.path, entry.size, lfs.sha256 if lfs else None, None if lfs else entry.blob_id)
+        keys = None
+        if mf.DESCRIPTIONS in files:
+            path = hf_hub_download(repo, mf.DESCRIPTIONS, repo_type="dataset", revision=head, token=token,
+                                   local_dir=str(scratch / "head"))
+            try:
+                keys = {(r.dataset, r.source) for r in read_records(Path(path))}
+            except ArtifactError as exc:
+                log.warning("%s at %s: %s; the shrink check is skipped", mf.DESCRIPTIONS, head[:12], exc)
+    return Remote(head, files, keys)
 
 
-def require_write_token(token: str | None, api) -> str:
+def check_shrink(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run: bool) -> None:
+    if not remote.keys:
+        return
+    dropped = len(remote.keys - staged.keys)
+    if dropped <= MAX_SHRINK * len(remote.keys):
+        return
+    share = 100 * dropped / len(remote.keys)
+    line = (f"{repo}: this set drops {dropped:,} of the {len(remote.keys):,} rows published at {remote.head[:12]} "
+            f"({share:.0f} %, more than {MAX_SHRINK:.0%}); pass --allow-shrink if that is intended")
+    if allow:
+        log.warning("%s (allowed)", line)
+    elif dry_run:
+        log.warning("publish would refuse: %s", line)
+    else:
+        raise ArtifactError(line)
+
+
+def require_token(token: str | None) -> str:
     from huggingface_hub import get_token
 
     token = token or get_token()
     if not token:
         raise ArtifactError("no Hugging Face token: set HF_TOKEN or run `hf auth login` with a token that can write")
-    try:
-        who = api.whoami(token=token)
-    except Exception as exc:  # noqa: BLE001
-        raise ArtifactError(f"the Hub did not accept the token ({first_line(exc, 200)}); check HF_TOKEN and the network") from None
-    role = who.get("auth", {}).get("accessToken", {}).get("role")
-    if role == "read":
-        raise ArtifactError(f"the token of {who.get('name', '?')} is read-only; create a write token and set HF_TOKEN")
     return token
 
 
+def prepare_repo(api, token: str, repo: str, repo_type: str, private: bool, **create) -> None:
+    """Refuse a token that cannot write to ``repo`` before anything is uploaded; create the repo if needed."""
+    with hub_call("checking the token for", repo):
+        who = api.whoami(token=token)
+    role = who.get("auth", {}).get("accessToken", {}).get("role")
+    if role == "read":
+        raise ArtifactError(f"{repo}: the token of {who.get('name', '?')} is read-only; create a write token and set HF_TOKEN")
+    with hub_call("creating", repo):
+        api.create_repo(repo, repo_type=repo_type, private=private, exist_ok=True, token=token, **create)
+    with hub_call("checking write access to", repo):
+        api.auth_check(repo, repo_type=repo_type, token=token, write=True)
+
+
+def move_tag(api, repo: str, tag: str, sha: str, repo_type: str, token: str | None) -> None:
+    """Point ``tag`` at ``sha``, whether or not it existed."""
+    from huggingface_hub.errors import RevisionNotFoundError
+
+    with hub_call(f"moving tag {tag} of", repo):
+        try:
+            api.delete_tag(repo, tag=tag, repo_type=repo_type, token=token)
+        except RevisionNotFoundError:
+            pass  # a tag that does not exist yet
+        api.create_tag(repo, tag=tag, revision=sha, repo_type=repo_type, token=token)
+
+
+def print_plan(plan: Plan, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(plan.as_json(), indent=1))
+        return
+    for number, commit in enumerate(plan.commits, start=1):
+        print(f"commit {number} of {len(plan.commits)} ({commit.kind}): {commit.message}")
+        for op in commit.operations:
+            if op.op == "add":
+                print(f"  add    {op.path}  {op.size:,} bytes  sha256 {op.sha256}")
+            else:
+                print(f"  delete {op.path}{'/ (folder)' if op.folder else ''}")
+    uploads = [op for c in plan.commits for op in c.operations if op.op == "add"]
+    print(f"dry run: {len(plan.commits)} commits, {len(uploads)} files to upload "
+          f"({sum(op.size for op in uploads):,} bytes), {len(plan.unchanged)} already on the Hub; nothing was sent")
+
+
+def execute(api, plan: Plan, token: str) -> str | None:
+    """Make the planned commits in order, each on top of the previous; return the set commit's sha."""
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+    parent, set_sha = plan.head, None
+    for number, commit in enumerate(plan.commits, start=1):
+        operations = [CommitOperationAdd(path_in_repo=op.path, path_or_fileobj=str(op.local)) if op.op == "add"
+                      else CommitOperationDelete(path_in_repo=op.path + ("/" if op.folder else ""), is_folder=op.folder)
+                      for op in commit.operations]
+        with hub_call(f"commit {number} of {len(plan.commits)} ({commit.kind}) to", plan.repo):
+            parent = api.create_commit(plan.repo, operations, commit_message=commit.message, repo_type="dataset",
+                                       parent_commit=parent, token=token).oid
+        log.info("commit %d of %d (%s) landed: %s", number, len(plan.commits), commit.kind, parent)
+        if commit.kind == "set":
+            set_sha = parent
+            print(set_sha, flush=True)  # before tags or cleanup: this sha already serves the whole set
+    return set_sha
+
+
 def run_publish(config: PublishConfig, api=None) -> str | None:
-    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+    from huggingface_hub import HfApi
 
     api = api or HfApi()
     folder = Path(config.artifacts)
-    with tempfile.TemporaryDirectory(prefix="publish-") as tmp:
-        uploads = plan_uploads(folder, Path(tmp), config.repo)
-        token = None if config.dry_run else require_write_token(config.token, api)
-        head, remote = None, None
-        try:
-            if not config.dry_run:
-                api.create_repo(config.repo, repo_type="dataset", private=config.private, exist_ok=True, token=token)
-            head = api.repo_info(config.repo, repo_type="dataset", token=token or config.token).sha
-            remote = api.list_repo_files(config.repo, repo_type="dataset", revision=head, token=token or config.token)
-        except Exception as exc:  # noqa: BLE001
-            if not config.dry_run:
-                raise ArtifactError(f"{config.repo}: cannot read the repo ({first_line(exc, 200)})") from None
-            log.warning("%s: not reachable (%s); cannot list what would be deleted", config.repo, type(exc).__name__)
-        new_paths = {u.path_in_repo for u in uploads}
-        deletions = sorted(set(remote or []) - new_paths - KEEP_REMOTE)
+    if not folder.is_dir():
+        raise ArtifactError(f"{folder}: artifact folder not found; build it with `python -m build all --artifacts {folder}`")
+    with tempfile.TemporaryDirectory(prefix=".publish-", dir=folder) as tmp:
+        scratch = Path(tmp)
+        staged = stage(folder, scratch, config.repo, config.shard_bytes)
         if config.dry_run:
-            for upload in uploads:
-                print(f"add    {upload.path_in_repo}  {upload.size} bytes  sha256 {upload.sha256}")
-            for path in deletions:
-                print(f"delete {path}")
-            if remote is None:
-                print("delete (unknown: the repo could not be read)")
-            print(f"dry run: {len(uploads)} files, {sum(u.size for u in uploads):,} bytes; nothing was sent")
+            remote = Remote(None, {}, None)
+            if config.offline:
+                log.warning("HF_HUB_OFFLINE=1: planning against an empty repo (what a first publish would send)")
+            else:
+                try:
+                    remote = read_remote(api, config.repo, config.token, scratch)
+                except ArtifactError as exc:
+                    log.warning("%s; planning against an empty repo", exc)
+            token = None
+        else:
+            token = require_token(config.token)
+            prepare_repo(api, token, config.repo, "dataset", config.private)
+            remote = read_remote(api, config.repo, token, scratch)
+        check_shrink(config.repo, remote, staged, config.allow_shrink, config.dry_run)
+        message = config.message or f"Publish {staged.count:,} images ({len(staged.shards)} parquet shards)"
+        plan = plan_commits(config.repo, remote.head, staged.shards, staged.set_files, remote.files, message, config.limits)
+        if config.dry_run:
+            print_plan(plan, config.json)
             return None
-        operations = [CommitOperationAdd(path_in_repo=u.path_in_repo, path_or_fileobj=str(u.local)) for u in uploads]
-        operations += [CommitOperationDelete(path_in_repo=path) for path in deletions]
-        count = len([u for u in uploads if u.path_in_repo.startswith("images/")])
-        message = config.message or f"Publish {count} images ({len(deletions)} files removed)"
-        info = api.create_commit(config.repo, operations, commit_message=message, repo_type="dataset",
-                                 parent_commit=head, token=token)
-        sha = info.oid
+        sha = execute(api, plan, token)
+        if sha is None:  # nothing of the set changed; at most a cleanup ran
+            sha = remote.head
+            print(sha, flush=True)
+            log.info("%s@%s already holds this set; nothing to upload", config.repo, sha)
         if config.tag:
             move_tag(api, config.repo, config.tag, sha, "dataset", token)
-    print(sha)
-    log.info("published %s@%s (%d files added, %d deleted)", config.repo, sha, len(uploads), len(deletions))
+    log.info("published %s@%s (%d commits, %d files unchanged)", config.repo, sha, len(plan.commits), len(plan.unchanged))
+    print(f"published {staged.count:,} images to {config.repo}@{sha}; serve it with ARTIFACTS_REPO={config.repo} "
+          f"ARTIFACTS_REVISION={sha}", file=sys.stderr)
     return sha

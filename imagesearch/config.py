@@ -22,6 +22,7 @@ class AppConfig:
     artifacts_revision: str = "main"
     hf_token: str | None = field(default=None, repr=False)
     artifacts_cache: Path = DEFAULT_ARTIFACTS_CACHE
+    hub_offline: bool = False  # HF_HUB_OFFLINE: serve only what is already downloaded, never call the Hub
     embedding_model: str | None = None  # override; must equal the manifest's model
     max_query_chars: int = 512
     queue_size: int = 64
@@ -63,6 +64,7 @@ class AppConfig:
             artifacts_revision=env.get("ARTIFACTS_REVISION", "").strip() or "main",
             hf_token=env.get("HF_TOKEN", "").strip() or None,
             artifacts_cache=Path(cache).expanduser() if cache else DEFAULT_ARTIFACTS_CACHE,
+            hub_offline=env.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE"),
             embedding_model=env.get("EMBEDDING_MODEL", "").strip() or None,
             max_query_chars=integer("MAX_QUERY_CHARS", 512, 16, 4096),
             queue_size=integer("QUEUE_MAX_SIZE", 64, 1, 10_000),

@@ -1,54 +1,169 @@
-"""Fetch an artifact set from a Hub dataset repo, pinned to a revision.
+"""Fetch a published artifact set from a Hub dataset repo, pinned to a commit.
 
-Only the files the app serves are fetched, into a plain folder per repo and
-revision (``local_dir``): the Hub cache's symlinks would point outside the
-images folder, which is all Gradio may serve. huggingface_hub retries
-transient failures itself and verifies sizes; the manifest's sha256 checks
-then run on the result like on any local folder, so a half-downloaded or
-tampered set is never served and the next start downloads again. With
-HF_HUB_OFFLINE=1 and a warm folder, no network call is attempted.
+The repo holds a handful of files (see build/publish.py): the manifest, the
+CSV, the pickle, the index and the parquet shards that carry the images.
+Startup resolves the revision to a commit sha (no request when it already is
+one), then fetches manifest.json and exactly the files it names: two requests
+per file (HEAD + GET), about 50 for a 100,000-image set, never one per image.
+Each shard is checked against its sha256 before it is read; the thumbnails
+are written from it into images/, the shard is removed, every checksum of the
+manifest is verified, and only then is the folder marked complete.
+
+A folder marked complete is served with no request at all (a warm restart);
+a folder that later fails its checks is unmarked, so the next start fetches
+it again. With HF_HUB_OFFLINE=1 a tag or branch is resolved from the sha
+recorded by the last online start.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import shutil
 from pathlib import Path
+from typing import Iterator
+
+from tqdm import tqdm
 
 from .errors import ArtifactError, first_line
-from .manifest import DESCRIPTIONS, EMBEDDING, INDEX, MANIFEST
+from .fileio import atomic_write_bytes, sha256_file
+from .hub_errors import HubError
+from .manifest import DESCRIPTIONS, MANIFEST, read_manifest, verify_checksums
+from .records import check_image_path
 
 log = logging.getLogger(__name__)
 
-SERVED_PATTERNS = [MANIFEST, DESCRIPTIONS, EMBEDDING, INDEX, "images/*"]
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+_SHARD_NAME = re.compile(r"^data/[A-Za-z0-9_.-]+\.parquet$")
+COMPLETE = ".complete"  # holds the sha256 of the manifest it certifies
+REFS = "refs"
 
 
 def is_pinned(revision: str) -> bool:
     return bool(_FULL_SHA.match(revision))
 
 
-def local_folder(cache_root: Path, repo: str, revision: str) -> Path:
-    return Path(cache_root) / repo.replace("/", "--") / revision.replace("/", "--")
+def repo_folder(cache_root: Path, repo: str) -> Path:
+    return Path(cache_root) / repo.replace("/", "--")
 
 
-def download_artifacts(repo: str, revision: str, cache_root: Path, token: str | None = None) -> Path:
-    from huggingface_hub import snapshot_download
+def local_folder(cache_root: Path, repo: str, sha: str) -> Path:
+    return repo_folder(cache_root, repo) / sha
 
-    if not is_pinned(revision):
-        log.warning("ARTIFACTS_REVISION=%s is not a commit sha: the set can change on restart", revision)
+
+def is_complete(folder: Path) -> bool:
+    marker, manifest = folder / COMPLETE, folder / MANIFEST
+    return marker.is_file() and manifest.is_file() and marker.read_text().strip() == sha256_file(manifest)
+
+
+def invalidate(folder: Path) -> None:
+    """Forget that ``folder`` was complete: the next start fetches the set again."""
+    (Path(folder) / COMPLETE).unlink(missing_ok=True)
+
+
+def _ref_file(cache_root: Path, repo: str, revision: str) -> Path:
+    return repo_folder(cache_root, repo) / REFS / revision.replace("/", "--")
+
+
+def resolve(repo: str, revision: str, cache_root: Path, token: str | None, offline: bool) -> str:
+    """The commit sha ``revision`` names: itself, one API call, or (offline) the last one seen."""
+    if is_pinned(revision):
+        return revision
+    ref = _ref_file(cache_root, repo, revision)
+    if offline:
+        if ref.is_file():
+            sha = ref.read_text().strip()
+            log.warning("HF_HUB_OFFLINE=1: serving %s@%s as last resolved (%s)", repo, revision, sha)
+            return sha
+        raise HubError(f"{repo}@{revision}: could not download the artifact set (offline, and {revision!r} was never "
+                       "resolved here); check ARTIFACTS_REPO, ARTIFACTS_REVISION: pin it to a commit sha, or start once online")
+    from huggingface_hub import HfApi
+
     try:
-        folder = snapshot_download(
-            repo,
-            repo_type="dataset",
-            revision=revision,
-            allow_patterns=SERVED_PATTERNS,
-            token=token or None,
-            local_dir=str(local_folder(cache_root, repo, revision)),
-        )
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one actionable line
-        raise ArtifactError(
-            f"{repo}@{revision}: could not download the artifact set ({first_line(exc)}); "
-            "check ARTIFACTS_REPO, ARTIFACTS_REVISION, HF_TOKEN for a private repo, and the network"
-        ) from None
-    return Path(folder)
+        sha = HfApi().repo_info(repo, repo_type="dataset", revision=revision, token=token).sha
+    except Exception as exc:  # noqa: BLE001 - one line whatever the client raised
+        raise HubError(_download_error(repo, revision, exc)) from None
+    log.warning("ARTIFACTS_REVISION=%s is not a commit sha: it resolved to %s; pin that to keep the set fixed", revision, sha)
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(ref, sha.encode())
+    return sha
+
+
+def _download_error(repo: str, revision: str, exc: BaseException) -> str:
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    fix = ("set HF_TOKEN to a token that can read the repo (a Space secret)" if status in (401, 403) else
+           "check ARTIFACTS_REPO, ARTIFACTS_REVISION, HF_TOKEN for a private repo, and the network; "
+           "the next start tries again")
+    return f"{repo}@{revision}: could not download the artifact set ({first_line(exc, 200)}); {fix}"
+
+
+def iter_images(path: Path, batch_rows: int = 100) -> Iterator[tuple[str, bytes]]:
+    """(image path, bytes) of every row of a parquet shard, a row group at a time (bounded memory)."""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(str(path)) as parquet:
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=["image"]):
+            for cell in batch.column("image").to_pylist():
+                yield cell["path"], cell["bytes"]
+
+
+def _fetch(repo: str, sha: str, name: str, folder: Path, token: str | None) -> Path:
+    from huggingface_hub import hf_hub_download
+
+    return Path(hf_hub_download(repo, name, repo_type="dataset", revision=sha, token=token, local_dir=str(folder)))
+
+
+def _extract(shard: Path, folder: Path, name: str) -> int:
+    count = 0
+    for image_path, data in iter_images(shard):
+        check_image_path(image_path, f"{name} row {count}")
+        target = folder / image_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        count += 1
+    return count
+
+
+def fetch_set(repo: str, sha: str, folder: Path, token: str | None) -> None:
+    """Download the set at ``sha`` into ``folder``, unpack the thumbnails, verify everything."""
+    shutil.rmtree(folder, ignore_errors=True)  # whatever an earlier try left is not trusted
+    folder.mkdir(parents=True)
+    _fetch(repo, sha, MANIFEST, folder, token)
+    manifest = read_manifest(folder)
+    published = manifest.get("published")
+    if not isinstance(published, dict) or not isinstance(published.get("shards"), dict):
+        raise ArtifactError(f"{repo}@{sha}: {MANIFEST} has no parquet shards (published by an older version?); "
+                            "republish it with `python -m build publish`")
+    names = [DESCRIPTIONS, manifest["embedding"]["file"], manifest["index"]["file"]]
+    for name in tqdm(names, desc="fetching the set", unit="file"):
+        _fetch(repo, sha, name, folder, token)
+    for name, entry in tqdm(sorted(published["shards"].items()), desc="fetching images (parquet shards)", unit="shard"):
+        if not _SHARD_NAME.match(name):
+            raise ArtifactError(f"{MANIFEST}: shard name {name!r} is not data/NAME.parquet; republish the set")
+        path = _fetch(repo, sha, name, folder, token)
+        if sha256_file(path) != entry.get("sha256"):
+            raise ArtifactError(f"{name}: sha256 does not match {MANIFEST}; the download is damaged, start again")
+        _extract(path, folder, name)
+        path.unlink()
+    shutil.rmtree(folder / "data", ignore_errors=True)
+    verify_checksums(folder, manifest)
+    atomic_write_bytes(folder / COMPLETE, sha256_file(folder / MANIFEST).encode())
+
+
+def download_artifacts(repo: str, revision: str, cache_root: Path, token: str | None = None, offline: bool = False) -> Path:
+    """A verified local folder of the set ``repo``@``revision``; no request when it is already here."""
+    sha = resolve(repo, revision, cache_root, token, offline)
+    folder = local_folder(cache_root, repo, sha)
+    if is_complete(folder):
+        log.info("%s@%s: using the complete local copy in %s", repo, sha, folder)
+        return folder
+    if offline:
+        raise HubError(f"{repo}@{revision}: could not download the artifact set (HF_HUB_OFFLINE=1 and no complete copy "
+                       f"in {folder}); check ARTIFACTS_REPO, ARTIFACTS_REVISION, or start once online")
+    try:
+        fetch_set(repo, sha, folder, token)
+    except ArtifactError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - HTTP, network, a half download: one line, nothing served
+        raise HubError(_download_error(repo, revision, exc)) from None
+    return folder

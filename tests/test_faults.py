@@ -1,10 +1,9 @@
-"""Faults: a full disk while writing artifacts, a download that dies half way."""
+"""Faults: a full disk while writing artifacts, a half-downloaded set (downloads dying: tests/test_publish.py)."""
 
 import errno
 import pathlib
 import shutil
 
-import huggingface_hub
 import pytest
 
 import app
@@ -14,7 +13,7 @@ from imagesearch.artifacts import load_artifact_set
 from imagesearch.config import DEMO_ARTIFACTS, AppConfig
 from imagesearch.errors import ArtifactError
 from imagesearch.fileio import sha256_file
-from imagesearch.hub import SERVED_PATTERNS, local_folder
+from imagesearch.hub import COMPLETE, local_folder
 
 REVISION = "c" * 40
 
@@ -61,41 +60,19 @@ def test_disk_full_while_writing_leaves_the_previous_set_whole(tmp_path, monkeyp
     load_artifact_set(folder)
 
 
-def _fake_snapshot(complete):
-    """A snapshot_download that copies the set into local_dir, dying half way unless ``complete``."""
-
-    def snapshot_download(repo_id, *, local_dir, allow_patterns, **kwargs):
-        assert allow_patterns == SERVED_PATTERNS and kwargs["repo_type"] == "dataset"
-        target = pathlib.Path(local_dir)
-        files = sorted(p for p in DEMO_ARTIFACTS.rglob("*") if p.is_file())
-        for number, path in enumerate(files):
-            if not complete and number == len(files) // 2:
-                raise ConnectionError("connection reset by peer")
-            (target / path.relative_to(DEMO_ARTIFACTS)).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target / path.relative_to(DEMO_ARTIFACTS))
-        return str(target)
-
-    return snapshot_download
-
-
-def test_download_dying_half_way_is_one_clear_line_and_the_next_start_retries(tmp_path, monkeypatch):
-    config = AppConfig(artifacts_repo="alice/data", artifacts_revision=REVISION, artifacts_cache=tmp_path)
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", _fake_snapshot(complete=False))
-    with pytest.raises(ArtifactError, match=rf"alice/data@{REVISION}: could not download the artifact set \(ConnectionError"):
-        app.build_app(config)
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", _fake_snapshot(complete=True))
-    _, engine = app.build_app(config)
-    assert engine.search("a cat", 1)[0].source == "chelsea"
-
 
 def test_half_downloaded_folder_found_offline_is_never_served(tmp_path):
+    """A folder without the completion mark (a start that died while fetching) is not served, even offline;
+    one with the mark whose files were damaged later is refused and unmarked, so the next start fetches it."""
     folder = local_folder(tmp_path, "alice/data", REVISION)
     shutil.copytree(DEMO_ARTIFACTS, folder)
+    config = AppConfig(artifacts_repo="alice/data", artifacts_revision=REVISION, artifacts_cache=tmp_path, hub_offline=True)
+    with pytest.raises(ArtifactError, match="HF_HUB_OFFLINE=1 and no complete copy"):
+        app.build_app(config)
+    (folder / COMPLETE).write_text(sha256_file(folder / mf.MANIFEST))
+    assert app.build_app(config)[1].artifacts.count == 23
     for image in sorted((folder / "images").iterdir())[:10]:
         image.unlink()
-    config = AppConfig(artifacts_repo="alice/data", artifacts_revision=REVISION, artifacts_cache=tmp_path)
     with pytest.raises(ArtifactError, match="listed in manifest.json but missing"):
         app.build_app(config)
-    shutil.rmtree(folder)
-    shutil.copytree(DEMO_ARTIFACTS, folder)
-    app.build_app(config)
+    assert not (folder / COMPLETE).exists()

@@ -1,201 +1,358 @@
-"""Publishing and Hub startup, tested up to the network seam: only HfApi's network calls are faked."""
+"""Publish, deploy and the Space's startup download, through huggingface_hub's real HTTP code.
 
+The fake is at the transport seam (tests/fake_hub.py): the library builds the
+requests, retries, raises its own errors and writes its own downloads; the
+tests read the requests that reached the "server".
+"""
+
+import json
 import shutil
 import subprocess
 import sys
-from types import SimpleNamespace
 
-import huggingface_hub
 import pytest
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, DatasetCard, HfApi
 
 import app
+from build.__main__ import main as build_main
+from build.dataset_card import CARD
 from build.deploy import DeployConfig, run_deploy
-from build.publish import CARD, PARQUET, PublishConfig, plan_uploads, run_publish
+from build.publish import PublishConfig, run_publish, stage
+from build.publish_plan import Limits
 from imagesearch import manifest as mf
 from imagesearch.config import DEMO_ARTIFACTS, AppConfig
 from imagesearch.errors import ArtifactError
-from imagesearch.hub import local_folder
+from imagesearch.hub import COMPLETE, local_folder
+from imagesearch.records import read_records, write_records
 from tests.conftest import REPO
+from tests.fake_hub import FakeHub, dies_half_way, error, whoami
 
-HEAD = "a" * 40
-NEW = "b" * 40
-
-
-class FakeHub:
-    """Records the calls HfApi would send; the remote holds a stale build."""
-
-    def __init__(self, role="write", remote=(".gitattributes", "README.md", "images/old.jpg", "embeddings.pkl")):
-        self.calls, self.role, self.remote = [], role, list(remote)
-
-    def install(self, monkeypatch):
-        for name in ("whoami", "create_repo", "repo_info", "list_repo_files", "create_commit", "create_tag", "delete_tag",
-                     "add_space_variable"):
-            monkeypatch.setattr(HfApi, name, getattr(self, "_" + name))
-        monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_token_from_login")
-        return self
-
-    def names(self):
-        return [name for name, _, _ in self.calls]
-
-    def _record(self, name, args, kwargs):
-        self.calls.append((name, args, kwargs))
-
-    def _whoami(self, token=None, **kw):
-        self._record("whoami", (), dict(kw, token=token))
-        return {"name": "alice", "auth": {"accessToken": {"role": self.role}}}
-
-    def _create_repo(self, repo_id, **kw):
-        self._record("create_repo", (repo_id,), kw)
-
-    def _repo_info(self, repo_id, **kw):
-        self._record("repo_info", (repo_id,), kw)
-        return SimpleNamespace(sha=HEAD)
-
-    def _list_repo_files(self, repo_id, **kw):
-        self._record("list_repo_files", (repo_id,), kw)
-        return list(self.remote)
-
-    def _create_commit(self, repo_id, operations, **kw):
-        self._record("create_commit", (repo_id, list(operations)), kw)
-        return SimpleNamespace(oid=NEW)
-
-    def _create_tag(self, repo_id, **kw):
-        self._record("create_tag", (repo_id,), kw)
-
-    def _delete_tag(self, repo_id, **kw):
-        self._record("delete_tag", (repo_id,), kw)
-
-    def _add_space_variable(self, repo_id, key, value, **kw):
-        self._record("add_space_variable", (repo_id, key, value), kw)
+REPO_ID = "alice/caption-search-data"
+SMALL = dict(limits=Limits(max_operations=5), shard_bytes=60_000)  # the demo's 23 images: 8 shards, 2 shard commits
 
 
 @pytest.fixture
 def hub(monkeypatch):
-    return FakeHub().install(monkeypatch)
+    fake = FakeHub(tokens={
+        "hf_write": whoami("alice", "write"),
+        "hf_read": whoami("alice", "read"),
+        "hf_fine_bob": whoami("alice", "fineGrained", write_to=("bob",)),
+        "hf_fine_alice": whoami("alice", "fineGrained", write_to=(REPO_ID,)),
+    }).install(monkeypatch)
+    yield fake
+    FakeHub.uninstall()
 
 
-def _commit(hub):
-    [(_, (repo, operations), kwargs)] = [c for c in hub.calls if c[0] == "create_commit"]
-    return repo, operations, kwargs
+def publish(folder=DEMO_ARTIFACTS, **options):
+    options = {"token": "hf_write", **SMALL, **options}
+    return run_publish(PublishConfig(folder, REPO_ID, **options))
 
 
-def test_publish_sends_one_commit_with_every_file_and_the_deletions(hub, capsys):
-    sha = run_publish(PublishConfig(DEMO_ARTIFACTS, "alice/caption-search-data", tag="live"))
-    assert sha == NEW and capsys.readouterr().out.strip().splitlines()[-1] == NEW
-    repo, operations, kwargs = _commit(hub)
-    assert repo == "alice/caption-search-data"
-    assert kwargs["parent_commit"] == HEAD and kwargs["repo_type"] == "dataset"
-    adds = [op.path_in_repo for op in operations if isinstance(op, CommitOperationAdd)]
-    deletes = [op.path_in_repo for op in operations if isinstance(op, CommitOperationDelete)]
-    manifest = mf.read_manifest(DEMO_ARTIFACTS)
-    assert adds == sorted(list(manifest["files"]) + [mf.MANIFEST, PARQUET, CARD])
-    assert deletes == ["embeddings.pkl", "images/old.jpg"]  # .gitattributes and README.md stay or are replaced
-    assert hub.names().count("create_commit") == 1
-    tags = [c for c in hub.calls if c[0] == "create_tag"]
-    assert tags[-1][2]["revision"] == NEW and tags[-1][2]["tag"] == "live"
+def start(tmp_path, revision, **options):
+    config = AppConfig(artifacts_repo=REPO_ID, artifacts_revision=revision, artifacts_cache=tmp_path / "cache", **options)
+    return app.build_app(config)[1]
 
 
-def test_a_set_the_app_would_refuse_is_never_published(hub, tmp_path):
-    folder = tmp_path / "set"
+def subset(tmp_path, keep):
+    """A copy of the demo set that keeps only the first ``keep`` rows (ids stay as they were)."""
+    from build.embed import EmbedConfig, run_embed
+    from build.index import IndexConfig, run_index
+    from imagesearch.encoder import MINILM, packaged_path
+
+    folder = tmp_path / f"subset-{keep}"
     shutil.copytree(DEMO_ARTIFACTS, folder)
-    (folder / "images" / "3.jpg").write_bytes(b"changed")
-    with pytest.raises(ArtifactError, match="images/3.jpg: sha256"):
-        run_publish(PublishConfig(folder, "alice/data"))
-    assert hub.calls == []
+    records = read_records(folder / mf.DESCRIPTIONS)[:keep]
+    write_records(folder / mf.DESCRIPTIONS, records)
+    manifest = mf.read_manifest(folder)
+    mf.write_manifest(folder, dict(manifest, embedding=None, index=None), records)
+    run_embed(EmbedConfig(folder, str(packaged_path(MINILM))))
+    run_index(IndexConfig(folder))
+    return folder
 
 
-def test_dry_run_lists_files_and_deletions_and_sends_nothing(hub, capsys):
-    assert run_publish(PublishConfig(DEMO_ARTIFACTS, "alice/data", dry_run=True)) is None
+def test_first_publish_is_shard_commits_then_one_set_commit_each_on_the_last(hub, capsys):
+    sha = publish()
+    assert capsys.readouterr().out.strip().splitlines()[-1] == sha == hub.head(REPO_ID)
+    commits = hub.commits_sent()
+    assert len(commits) == 3  # 8 shards in commits of at most 5 files, then the set
+    chain = [c[0]["value"]["parentCommit"] for c in commits]
+    repo = hub.repos[("dataset", REPO_ID)]
+    assert chain[0] == list(repo.commits)[0]  # the head publish inspected (the repo's first commit)
+    assert len(set(chain)) == 3 and all(parent in repo.commits for parent in chain)
+    for payload in commits:
+        assert len(payload) - 1 <= 5  # operations per commit, as sent
+    shard_paths = [op["value"]["path"] for c in commits[:2] for op in c[1:]]
+    assert all(p.startswith("data/train-") and p.endswith(".parquet") for p in shard_paths)
+    files = hub.files(REPO_ID, sha)
+    published = json.loads(files[mf.MANIFEST].read())
+    assert sorted(published["published"]["shards"]) == sorted(shard_paths)
+    assert {mf.MANIFEST, mf.DESCRIPTIONS, mf.EMBEDDING, mf.INDEX, CARD} <= set(files)
+    assert not [p for p in files if p.startswith("images/")]  # the images are inside the shards
+
+
+def test_a_space_pinned_to_the_printed_sha_serves_the_whole_set_with_bounded_requests(hub, tmp_path):
+    sha = publish()
+    before = len(hub.sent)
+    engine = start(tmp_path, sha)
+    fetched = [s for s in hub.sent[before:] if "/resolve/" in s.path]
+    shards = json.loads(hub.files(REPO_ID, sha)[mf.MANIFEST].read())["published"]["shards"]
+    assert len(fetched) == 2 * (4 + len(shards))  # HEAD + GET for the manifest, 3 set files and each shard
+    assert len(hub.sent) - before == len(fetched)  # a pinned sha needs no other request
+    assert engine.search("a cat with green eyes", 1)[0].source == "chelsea"
+    folder = local_folder(tmp_path / "cache", REPO_ID, sha)
+    for record in engine.artifacts.records:  # every thumbnail came out of the shards, byte for byte
+        assert (folder / record.image).read_bytes() == (DEMO_ARTIFACTS / record.image).read_bytes()
+    assert not (folder / "data").exists()
+
+    before = len(hub.sent)
+    assert start(tmp_path, sha).artifacts.count == 23
+    assert len(hub.sent) == before  # a warm restart makes no request at all
+
+
+def test_a_tag_is_resolved_once_online_and_from_the_last_resolution_offline(hub, tmp_path):
+    sha = publish(tag="live")
+    assert hub.repos[("dataset", REPO_ID)].tags["live"] == sha
+    start(tmp_path, "live")
+    before = len(hub.sent)
+    start(tmp_path, "live")
+    assert [s.path for s in hub.sent[before:]] == [f"/api/datasets/{REPO_ID}/revision/live"]  # resolve, no download
+    before = len(hub.sent)
+    assert start(tmp_path, "live", hub_offline=True).artifacts.count == 23
+    assert len(hub.sent) == before
+
+
+def test_a_publish_killed_between_commits_leaves_the_old_set_and_a_rerun_resumes(hub, tmp_path):
+    old = publish(subset(tmp_path, 21))
+    new_set = DEMO_ARTIFACTS  # the same 21 rows and 2 more: only the shards holding new rows are new
+    # the process dies after the shard commit of the new set (every later commit fails)
+    commits = []
+
+    def second_commit(request):
+        if request.method == "POST" and "/commit/" in request.url.path:
+            commits.append(request)
+            return len(commits) >= 2
+        return False
+
+    hub.fail(second_commit, lambda r: error(503, "Service Unavailable"), times=None)
+    with pytest.raises(ArtifactError, match=r"commit 2 of \d+ \(set\) to alice/caption-search-data: the Hub failed \(HTTP 503\)"):
+        publish(new_set)
+    head = hub.head(REPO_ID)
+    assert head != old  # the first shard commit landed ...
+    assert start(tmp_path, "main").artifacts.count == 21  # ... and main still serves the old set, whole
+
+    hub._faults.clear()
+    uploaded_before = {s.path for s in hub.requests("PUT", "/lfs-upload/")}
+    mark = len(hub.sent)
+    sha = publish(new_set)
+    again = {s.path for s in hub.requests("PUT", "/lfs-upload/")[len(uploaded_before):]}
+    rerun_commits = [s.ndjson() for s in hub.sent[mark:] if "/commit/" in s.path]
+    assert rerun_commits[0][0]["value"]["parentCommit"] == head  # resumed on top of what landed
+    landed = {op["value"]["path"] for op in hub.commits_sent()[1][1:]}
+    assert not landed & {op["value"]["path"] for c in rerun_commits for op in c[1:]}  # not committed twice
+    assert not again & uploaded_before  # nor uploaded twice
+    assert start(tmp_path, sha).artifacts.count == 23
+
+
+def test_a_one_off_5xx_during_an_upload_is_retried_by_the_client(hub):
+    hub.fail(lambda r: r.method == "PUT", lambda r: error(500, "Internal Server Error"))
+    sha = publish()
+    puts = [s.path for s in hub.requests("PUT")]
+    assert len(puts) == len(set(puts)) + 1  # one object was sent twice
+    assert sha == hub.head(REPO_ID)
+
+
+def test_a_lasting_5xx_during_an_upload_is_one_line_and_nothing_is_committed(hub):
+    hub.repo(REPO_ID)
+    head = hub.head(REPO_ID)
+    hub.fail(lambda r: r.method == "PUT", lambda r: error(503, "Service Unavailable"), times=None)
+    with pytest.raises(ArtifactError) as caught:
+        publish()
+    assert "the Hub failed (HTTP 503); rerun later: files already uploaded are not sent again" in str(caught.value)
+    assert "\n" not in str(caught.value) and hub.head(REPO_ID) == head
+
+
+def test_a_concurrent_push_stops_the_publish_with_moved_on(hub, monkeypatch):
+    import build.publish as publish_module
+
+    hub.repo(REPO_ID)
+    real = publish_module.read_remote
+
+    def then_someone_pushes(*args, **kwargs):
+        remote = real(*args, **kwargs)
+        hub.push_elsewhere(REPO_ID)
+        return remote
+
+    monkeypatch.setattr(publish_module, "read_remote", then_someone_pushes)
+    with pytest.raises(ArtifactError, match=f"^{REPO_ID} moved on since this publish started .*; rerun$"):
+        publish()
+    theirs = hub.head(REPO_ID)
+    assert "other.txt" in hub.files(REPO_ID, theirs) and mf.MANIFEST not in hub.files(REPO_ID, theirs)
+
+
+@pytest.mark.parametrize("token, expected", [
+    ("hf_unknown", "checking the token for alice/caption-search-data: the Hub refused the token (401)"),
+    ("hf_read", "the token of alice is read-only"),
+    ("hf_fine_bob", "checking write access to alice/caption-search-data: the token may not do this (403 Forbidden)"),
+])
+def test_a_token_that_cannot_write_is_refused_before_any_upload(hub, token, expected):
+    hub.repo(REPO_ID)
+    with pytest.raises(ArtifactError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        publish(token=token)
+    assert not hub.requests("POST", "/preupload/") and not hub.requests("PUT") and not hub.commits_sent()
+
+
+def test_a_fine_grained_token_with_write_access_to_the_repo_publishes(hub):
+    hub.repo(REPO_ID)
+    assert publish(token="hf_fine_alice") == hub.head(REPO_ID)
+
+
+def test_a_hub_error_in_the_cli_is_one_line_about_the_hub_not_a_local_folder(hub, monkeypatch, capsys):
+    monkeypatch.setenv("HF_TOKEN", "hf_fine_bob")
+    hub.repo(REPO_ID)
+    assert build_main(["publish", "--artifacts", str(DEMO_ARTIFACTS), "--repo", REPO_ID]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"error: checking write access to {REPO_ID}: the token may not do this (403")
+    assert "previous artifact set is unchanged" not in err[-1]
+
+
+def test_a_missing_repo_and_a_missing_revision_at_startup_are_one_line(hub, tmp_path):
+    with pytest.raises(ArtifactError, match=rf"^{REPO_ID}@live: could not download the artifact set \(.*404"):
+        start(tmp_path, "live")
+    publish()
+    with pytest.raises(ArtifactError, match=r"could not download the artifact set \(.*404.*\); check ARTIFACTS_REPO"):
+        start(tmp_path, "no-such-tag")
+
+
+def test_a_download_dying_half_way_is_resumed_by_the_client(hub, tmp_path):
+    sha = publish()
+    hub.fail(lambda r: r.method == "GET" and "/resolve/" in r.url.path and r.url.path.endswith(".parquet"), dies_half_way(hub))
+    assert start(tmp_path, sha).artifacts.count == 23
+    ranged = [s for s in hub.sent if s.method == "GET" and s.path.endswith(".parquet")]
+    assert len(ranged) == len(set(s.path for s in ranged)) + 1  # the broken shard was asked for again
+
+
+def test_a_download_that_keeps_dying_is_one_line_serves_nothing_and_the_next_start_completes(hub, tmp_path):
+    sha = publish()
+    hub.fail(lambda r: r.method == "GET" and r.url.path.endswith(".parquet"), dies_half_way(hub), times=None)
+    with pytest.raises(ArtifactError, match=rf"^{REPO_ID}@{sha}: could not download the artifact set \(.*\); check"):
+        start(tmp_path, sha)
+    assert not (local_folder(tmp_path / "cache", REPO_ID, sha) / COMPLETE).exists()
+    hub._faults.clear()
+    assert start(tmp_path, sha).artifacts.count == 23
+
+
+def test_a_damaged_or_tampered_copy_is_refused_and_fetched_again_next_start(hub, tmp_path):
+    sha = publish()
+    start(tmp_path, sha)
+    folder = local_folder(tmp_path / "cache", REPO_ID, sha)
+    (folder / mf.EMBEDDING).write_bytes((folder / mf.EMBEDDING).read_bytes()[:-8] + b"\x00" * 8)
+    with pytest.raises(ArtifactError, match="embedding.pkl: sha256"):
+        start(tmp_path, sha)
+    before = len(hub.sent)
+    assert start(tmp_path, sha).artifacts.count == 23 and len(hub.sent) > before
+
+
+def test_republishing_the_same_set_uploads_nothing(hub, capsys):
+    first = publish()
+    before = len(hub.sent)
+    assert publish() == first
+    assert not [s for s in hub.sent[before:] if s.method == "PUT" or "/commit/" in s.path]
+
+
+def test_dropping_more_than_a_tenth_of_the_published_rows_needs_allow_shrink(hub, tmp_path):
+    publish()
+    smaller = subset(tmp_path, 20)  # 3 of 23 rows gone: 13 %
+    with pytest.raises(ArtifactError, match=r"drops 3 of the 23 rows published at [0-9a-f]{12} \(13 %, more than 10%\); pass --allow-shrink"):
+        publish(smaller)
+    sha = publish(smaller, allow_shrink=True)
+    assert start(tmp_path, sha).artifacts.count == 20
+
+
+def test_a_new_layout_replaces_a_one_file_per_image_repo_with_one_folder_deletion(hub):
+    hub.repo(REPO_ID, files={f"images/{i}.jpg": b"x%d" % i for i in range(150)} | {"embeddings.pkl": b"old"})
+    publish()
+    payloads = hub.commits_sent()
+    deletions = [op["value"] for c in payloads for op in c[1:] if op["key"].startswith("deleted")]
+    assert {"path": "images/"} in deletions and {"path": "embeddings.pkl"} in deletions
+    assert all(len(c) - 1 <= 5 for c in payloads)
+    assert not [p for p in hub.files(REPO_ID) if p.startswith("images/") or p == "embeddings.pkl"]
+
+
+def test_dry_run_json_is_the_plan_offline_and_sends_nothing(tmp_path):
+    env = dict(__import__("os").environ, HF_HUB_OFFLINE="1")
+    result = subprocess.run([sys.executable, "-m", "build", "publish", "--artifacts", str(DEMO_ARTIFACTS), "--repo", REPO_ID,
+                             "--dry-run", "--json"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    plan = json.loads(result.stdout)
+    assert plan["repo"] == REPO_ID and plan["head"] is None
+    assert "planning against an empty repo" in result.stderr
+    assert [c["kind"] for c in plan["commits"]] == ["shards", "set"]  # 23 small images: one shard
+    ops = [op for c in plan["commits"] for op in c["operations"]]
+    assert all(set(op) == {"op", "path", "size", "sha256"} and op["op"] == "add" for op in ops)
+    manifest = mf.read_manifest(DEMO_ARTIFACTS)
+    by_path = {op["path"]: op for op in ops}
+    for name in (mf.DESCRIPTIONS, mf.EMBEDDING, mf.INDEX):
+        assert by_path[name]["sha256"] == manifest["files"][name]["sha256"]
+        assert by_path[name]["size"] == manifest["files"][name]["bytes"]
+    assert [p for p in by_path if p.startswith("data/")] and not [p for p in by_path if p.startswith("images/")]
+    assert not list(DEMO_ARTIFACTS.glob(".publish-*"))  # the staging folder is gone
+
+
+def test_dry_run_against_a_reachable_repo_lists_its_deletions(hub, capsys):
+    hub.repo(REPO_ID, files={"images/old.jpg": b"old"})
+    assert publish(dry_run=True, token=None) is None
     out = capsys.readouterr().out
-    assert "add    description.csv" in out and "sha256 " in out and "delete images/old.jpg" in out
-    assert "nothing was sent" in out
-    assert not {"create_commit", "create_repo", "create_tag"} & set(hub.names())
+    assert "  add    description.csv" in out and "  delete images/ (folder)" in out and "nothing was sent" in out
+    assert not hub.commits_sent() and not hub.requests("PUT")
 
 
-def test_missing_or_read_only_token_is_one_clear_line(monkeypatch):
-    FakeHub(role="read").install(monkeypatch)
-    with pytest.raises(ArtifactError, match="read-only; create a write token"):
-        run_publish(PublishConfig(DEMO_ARTIFACTS, "alice/data"))
-    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
-    with pytest.raises(ArtifactError, match="no Hugging Face token: set HF_TOKEN"):
-        run_publish(PublishConfig(DEMO_ARTIFACTS, "alice/data"))
-
-
-def test_publish_interrupted_before_the_commit_changes_nothing(hub, monkeypatch):
-    def broken(*args, **kwargs):
-        raise ConnectionError("connection reset")
-
-    monkeypatch.setattr(HfApi, "list_repo_files", broken)
-    with pytest.raises(ArtifactError, match="cannot read the repo"):
-        run_publish(PublishConfig(DEMO_ARTIFACTS, "alice/data"))
-    assert "create_commit" not in hub.names()
-
-
-def test_parquet_and_card_load_back_as_a_hub_dataset(tmp_path):
+def test_parquet_shards_and_card_load_back_as_a_hub_dataset(tmp_path):
     from datasets import load_dataset
+    from PIL import Image
 
-    staging, repo = tmp_path / "staging", tmp_path / "repo"
-    uploads = plan_uploads(DEMO_ARTIFACTS, staging, "alice/data")
-    for upload in uploads:
-        (repo / upload.path_in_repo).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(upload.local, repo / upload.path_in_repo)
-    rows = load_dataset(str(repo), split="train", cache_dir=str(tmp_path / "cache"))
-    records = list(app.open_verified(DEMO_ARTIFACTS)[0].records)
+    staged = stage(DEMO_ARTIFACTS, tmp_path / "repo", REPO_ID, shard_bytes=100_000)
+    assert len(staged.shards) > 1
+    rows = load_dataset(str(tmp_path / "repo"), split="train", cache_dir=str(tmp_path / "cache"))
+    records = read_records(DEMO_ARTIFACTS / mf.DESCRIPTIONS)
     assert rows.num_rows == len(records)
     assert rows.column_names == ["id", "image", "description", "dataset", "source", "label"]
     for row, record in zip(rows, records):
         assert (row["id"], row["description"], row["dataset"], row["source"]) == (record.id, record.description, record.dataset, record.source)
-    assert rows[4]["image"].size == __import__("PIL.Image").Image.open(DEMO_ARTIFACTS / records[4].image).size
-    card = DatasetCard((repo / CARD).read_text())
-    assert card.data.configs[0]["data_files"][0]["path"] == PARQUET
+    assert rows[4]["image"].size == Image.open(DEMO_ARTIFACTS / records[4].image).size
+    from huggingface_hub import DatasetCard
+
+    card = DatasetCard((tmp_path / "repo" / CARD).read_text())
+    assert card.data.configs[0]["data_files"][0]["path"] == [s.path for s in staged.shards]
     assert card.data.license == "other" and card.data.task_categories == ["image-to-text", "text-to-image"]
-    assert "sentence-transformers/all-MiniLM-L6-v2" in card.text and "scikit-learn" in card.text
-
-
-def _hub_config(cache, revision=NEW):
-    return AppConfig(artifacts_repo="alice/caption-search-data", artifacts_revision=revision, artifacts_cache=cache)
-
-
-def test_startup_from_a_warm_hub_folder_needs_no_network(tmp_path):
-    shutil.copytree(DEMO_ARTIFACTS, local_folder(tmp_path, "alice/caption-search-data", NEW))
-    blocks, engine = app.build_app(_hub_config(tmp_path))
-    assert engine.search("a cat with green eyes", 1)[0].source == "chelsea"
-    assert engine.artifacts.folder == local_folder(tmp_path, "alice/caption-search-data", NEW).resolve()
-
-
-def test_tampered_download_is_refused_by_checksum(tmp_path):
-    folder = local_folder(tmp_path, "alice/caption-search-data", NEW)
-    shutil.copytree(DEMO_ARTIFACTS, folder)
-    (folder / mf.EMBEDDING).write_bytes((folder / mf.EMBEDDING).read_bytes()[:-8] + b"\x00" * 8)
-    with pytest.raises(ArtifactError, match="embedding.pkl: sha256"):
-        app.build_app(_hub_config(tmp_path))
 
 
 def test_cold_cache_offline_is_one_clear_line_and_a_nonzero_exit(tmp_path):
-    env = dict(__import__("os").environ, ARTIFACTS_REPO="alice/caption-search-data", ARTIFACTS_REVISION=NEW,
+    env = dict(__import__("os").environ, ARTIFACTS_REPO=REPO_ID, ARTIFACTS_REVISION="b" * 40,
                ARTIFACTS_CACHE=str(tmp_path), HF_HUB_OFFLINE="1")
     env.pop("ARTIFACTS_DIR", None)
     result = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: alice/caption-search-data@{NEW}: could not download the artifact set (")
+    assert last.startswith(f"error: {REPO_ID}@{'b' * 40}: could not download the artifact set (")
     assert "check ARTIFACTS_REPO, ARTIFACTS_REVISION" in last
 
 
 def test_artifacts_dir_wins_over_artifacts_repo():
-    config = AppConfig.from_env({"ARTIFACTS_DIR": "/data/set", "ARTIFACTS_REPO": "alice/x", "ARTIFACTS_REVISION": NEW})
+    config = AppConfig.from_env({"ARTIFACTS_DIR": "/data/set", "ARTIFACTS_REPO": "alice/x", "ARTIFACTS_REVISION": "b" * 40})
     assert config.artifacts_repo is None and str(config.artifacts_dir) == "/data/set"
-    config = AppConfig.from_env({"ARTIFACTS_REPO": "alice/x", "ARTIFACTS_REVISION": NEW, "HF_TOKEN": "secret"})
-    assert config.artifacts_repo == "alice/x" and "secret" not in repr(config)
+    config = AppConfig.from_env({"ARTIFACTS_REPO": "alice/x", "HF_TOKEN": "secret", "HF_HUB_OFFLINE": "1"})
+    assert config.artifacts_repo == "alice/x" and "secret" not in repr(config) and config.hub_offline
 
 
-def test_deploy_pushes_the_space_code_in_one_commit_and_sets_the_variables(hub):
-    run_deploy(DeployConfig("alice/caption-search", "alice/caption-search-data", NEW))
-    repo, operations, kwargs = _commit(hub)
-    adds = {op.path_in_repo for op in operations if isinstance(op, CommitOperationAdd)}
-    assert {"app.py", "requirements.txt", "README.md", "imagesearch/search.py", "demo/artifacts/manifest.json"} <= adds
-    assert not any(path.startswith(("build/", "tests/")) for path in adds)
-    assert kwargs["repo_type"] == "space" and kwargs["parent_commit"] == HEAD
-    variables = {c[1][1]: c[1][2] for c in hub.calls if c[0] == "add_space_variable"}
-    assert variables == {"ARTIFACTS_REPO": "alice/caption-search-data", "ARTIFACTS_REVISION": NEW}
+def test_deploy_pushes_the_code_in_one_commit_prints_its_sha_then_sets_the_variables(hub, capsys):
+    hub.fail(lambda r: r.url.path.endswith("/variables"), lambda r: error(500, "boom"), times=None)
+    with pytest.raises(ArtifactError, match="setting the variables of alice/caption-search: the Hub failed"):
+        run_deploy(DeployConfig("alice/caption-search", REPO_ID, "b" * 40, token="hf_write"))
+    sha = capsys.readouterr().out.strip()
+    assert sha == hub.head("alice/caption-search", "space")  # printed before the variables were touched
+    [payload] = hub.commits_sent()
+    paths = {op["value"]["path"] for op in payload[1:]}
+    assert {"app.py", "requirements.txt", "README.md", "imagesearch/search.py", "demo/artifacts/manifest.json"} <= paths
+    assert not any(p.startswith(("build/", "tests/")) for p in paths)
+    hub._faults.clear()
+    run_deploy(DeployConfig("alice/caption-search", REPO_ID, "b" * 40, token="hf_write"))
+    assert hub.repos[("space", "alice/caption-search")].variables == {"ARTIFACTS_REPO": REPO_ID, "ARTIFACTS_REVISION": "b" * 40}

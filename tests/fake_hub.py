@@ -1,0 +1,444 @@
+"""A small in-memory Hugging Face Hub behind huggingface_hub's own transport seam.
+
+``huggingface_hub.set_client_factory`` lets us hand the library an
+``httpx2.Client`` whose transport is an ``httpx2.MockTransport`` answering
+from this class. Everything above the transport is the library's real code:
+request building, retries, status handling, the commit payload, LFS batch and
+upload, ``hf_hub_download``'s HEAD + GET and its size checks.
+
+Uploads take the plain LFS path: hf_xet is installed, and huggingface_hub
+2.4 chooses Xet from ``HF_HUB_DISABLE_XET`` alone (not from a server answer),
+and Xet's own Rust client would bypass this transport; so :meth:`install`
+sets ``constants.HF_HUB_DISABLE_XET``. Downloads stay plain HTTP because the
+answers carry no Xet headers.
+
+Faults are injected with :meth:`fail`: a predicate on the request and the
+response to give instead (once, or every time).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from urllib.parse import unquote
+
+import httpx2
+
+ENDPOINT = "https://huggingface.co"
+LFS_MIN_BYTES = 10 * 1024 * 1024
+LFS_SUFFIXES = (".parquet", ".pkl", ".faiss", ".jpg", ".png", ".bin", ".safetensors")
+
+
+def git_blob_oid(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Blob:
+    data: bytes | Path  # a Path is read lazily (benchmark snapshots on disk)
+    size: int
+    sha256: str
+    lfs: bool
+
+    def read(self) -> bytes:
+        return self.data.read_bytes() if isinstance(self.data, Path) else self.data
+
+    @classmethod
+    def of(cls, data: bytes, path: str) -> "Blob":
+        lfs = len(data) >= LFS_MIN_BYTES or path.endswith(LFS_SUFFIXES)
+        return cls(data, len(data), hashlib.sha256(data).hexdigest(), lfs)
+
+
+@dataclass
+class Repo:
+    repo_type: str
+    repo_id: str
+    commits: dict[str, dict[str, Blob]] = field(default_factory=dict)
+    branches: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+
+    def resolve(self, revision: str) -> str | None:
+        revision = unquote(revision)
+        if revision in self.branches:
+            return self.branches[revision]
+        if revision in self.tags:
+            return self.tags[revision]
+        return revision if revision in self.commits else None
+
+
+@dataclass(frozen=True)
+class Sent:
+    method: str
+    path: str
+    body: bytes
+
+    def ndjson(self) -> list[dict]:
+        return [json.loads(line) for line in self.body.splitlines() if line.strip()]
+
+
+def _json(status: int, payload, headers: dict | None = None) -> httpx2.Response:
+    return httpx2.Response(status, json=payload, headers=headers or {})
+
+
+def error(status: int, message: str, code: str | None = None) -> httpx2.Response:
+    headers = {"X-Error-Message": message}
+    if code:
+        headers["X-Error-Code"] = code
+    return _json(status, {"error": message}, headers)
+
+
+class FakeHub:
+    """Repos, tokens and a request log; ``handle`` answers one request."""
+
+    def __init__(self, tokens: dict[str, dict] | None = None):
+        self.tokens = tokens if tokens is not None else {"hf_write": whoami("alice", "write")}
+        self.repos: dict[tuple[str, str], Repo] = {}
+        self.lfs: dict[str, bytes] = {}
+        self.sent: list[Sent] = []
+        self._faults: list[tuple[Callable[[httpx2.Request], bool], Callable[[httpx2.Request], httpx2.Response], bool]] = []
+        self._oids = (hashlib.sha1(f"commit {i}".encode()).hexdigest() for i in itertools.count())
+
+    # -- set-up ---------------------------------------------------------------------------
+    def install(self, monkeypatch) -> "FakeHub":
+        import huggingface_hub
+        from huggingface_hub import constants
+        from huggingface_hub.utils._http import hf_request_event_hook
+
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+        monkeypatch.setattr(constants, "ENDPOINT", ENDPOINT)
+        transport = httpx2.MockTransport(self.handle)
+        huggingface_hub.set_client_factory(lambda: httpx2.Client(
+            transport=transport, event_hooks={"request": [hf_request_event_hook]}, follow_redirects=True, timeout=None))
+        monkeypatch.setattr("huggingface_hub.utils._http.time.sleep", lambda seconds: None)  # retries without waiting
+        return self
+
+    @staticmethod
+    def uninstall() -> None:
+        import huggingface_hub
+        from huggingface_hub.utils._http import default_client_factory
+
+        huggingface_hub.set_client_factory(default_client_factory)
+
+    def repo(self, repo_id: str, repo_type: str = "dataset", files: dict[str, bytes | Path] | None = None) -> Repo:
+        """Create (or get) a repo; ``files`` become its first commit on main."""
+        key = (repo_type, repo_id)
+        if key not in self.repos:
+            repo = self.repos[key] = Repo(repo_type, repo_id)
+            self._commit(repo, {".gitattributes": Blob.of(b"*.parquet filter=lfs\n", ".gitattributes")}, None)
+        repo = self.repos[key]
+        if files:
+            tree = dict(repo.commits[repo.branches["main"]])
+            for path, data in files.items():
+                if isinstance(data, Path):
+                    tree[path] = Blob(data, data.stat().st_size, hashlib.sha256(data.read_bytes()).hexdigest(),
+                                      path.endswith(LFS_SUFFIXES))
+                else:
+                    tree[path] = Blob.of(data, path)
+            self._commit(repo, tree, None)
+        return repo
+
+    def head(self, repo_id: str, repo_type: str = "dataset") -> str:
+        return self.repos[(repo_type, repo_id)].branches["main"]
+
+    def files(self, repo_id: str, revision: str = "main", repo_type: str = "dataset") -> dict[str, Blob]:
+        repo = self.repos[(repo_type, repo_id)]
+        return repo.commits[repo.resolve(revision)]
+
+    def push_elsewhere(self, repo_id: str, path: str = "other.txt", data: bytes = b"someone else") -> str:
+        """Another writer commits to main (for the 'moved on' conflict)."""
+        repo = self.repos[("dataset", repo_id)]
+        return self._commit(repo, dict(repo.commits[repo.branches["main"]], **{path: Blob.of(data, path)}), None)
+
+    def fail(self, when: Callable[[httpx2.Request], bool], respond: Callable[[httpx2.Request], httpx2.Response],
+             times: int | None = 1) -> None:
+        """Answer matching requests with ``respond`` (``times`` times; None: always)."""
+        for _ in range(times or 1):
+            self._faults.append((when, respond, times is None))
+
+    def requests(self, method: str | None = None, contains: str = "") -> list[Sent]:
+        return [s for s in self.sent if (method is None or s.method == method) and contains in s.path]
+
+    def commits_sent(self) -> list[list[dict]]:
+        """The ndjson payload of every commit request that reached the server."""
+        return [s.ndjson() for s in self.sent if s.method == "POST" and "/commit/" in s.path]
+
+    # -- protocol ---------------------------------------------------------------------------
+    def handle(self, request: httpx2.Request) -> httpx2.Response:
+        body = request.read() if request.method in ("POST", "PUT") else b""
+        self.sent.append(Sent(request.method, request.url.path, body))
+        for number, (when, respond, sticky) in enumerate(self._faults):
+            if when(request):
+                if not sticky:
+                    del self._faults[number]
+                return respond(request)
+        path = request.url.path
+        routes = [
+            ("GET", r"^/api/whoami-v2$", self._whoami),
+            ("POST", r"^/api/repos/create$", self._create),
+            ("POST", r"^/api/validate-yaml$", lambda r: _json(200, {"errors": [], "warnings": []})),
+            ("GET", r"^/api/(?P<t>dataset|space|model)s/(?P<id>[^/]+/[^/]+)(/revision/(?P<rev>.+))?$", self._info),
+            ("GET", r"^/api/(?P<t>dataset|space|model)s/(?P<id>[^/]+/[^/]+)/auth-check/write$", self._auth_check),
+            ("GET", r"^/api/(?P<t>dataset|space|model)s/(?P<id>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?P<sub>/.*)?$", self._tree),
+            ("POST", r"^/api/(?P<t>dataset|space|model)s/(?P<id>[^/]+/[^/]+)/preupload/(?P<rev>.+)$", self._preupload),
+            ("POST", r"^/(?P<t>dataset|space|model)s/(?P<id>[^/]+/[^/]+)\.git/info/lfs/objects/batch$", self._lfs_batch),
+            ("PUT", r"^/lfs-upload/(?P<oid>[0-9a-f]{64})$", self._lfs_put),
+            ("POST", r"^/api/(?P<t>dataset|space|model)s/(?P<id>[^/]+/[^/]+)/commit/(?P<rev>.+)$", self._commit_request),
+            ("POST", r"^/api/(?P<t>dataset|space|model)s/(?P<id>[^/]+/[^/]+)/tag/(?P<rev>.+)$", self._create_tag),
+            ("DELETE", r"^/api/(?P<t>dataset|space|model)s/(?P<id>[^/]+/[^/]+)/tag/(?P<tag>.+)$", self._delete_tag),
+            ("POST", r"^/api/spaces/(?P<id>[^/]+/[^/]+)/variables$", self._variable),
+            ("HEAD", r"^/(?P<t>dataset|space)s/(?P<id>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$", self._resolve),
+            ("GET", r"^/(?P<t>dataset|space)s/(?P<id>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$", self._resolve),
+        ]
+        for method, pattern, answer in routes:
+            match = re.match(pattern, path)
+            if match and request.method == method:
+                if not path.startswith(("/api/whoami", "/lfs-upload")) and not self._authorised(request):
+                    return error(401, "Invalid credentials in Authorization header")
+                return answer(request, **match.groupdict())
+        return error(404, f"fake hub: no route for {request.method} {path}")
+
+    def _token(self, request: httpx2.Request) -> dict | None:
+        header = request.headers.get("authorization", "")
+        return self.tokens.get(header.removeprefix("Bearer ").strip()) if header else None
+
+    def _authorised(self, request: httpx2.Request) -> bool:
+        return not request.headers.get("authorization") or self._token(request) is not None
+
+    def _can_write(self, request: httpx2.Request, repo_id: str) -> bool:
+        token = self._token(request)
+        if token is None:
+            return False
+        access = token["auth"]["accessToken"]
+        if access["role"] == "write":
+            return True
+        if access["role"] != "fineGrained":
+            return False
+        owner = repo_id.split("/")[0]
+        for scope in access["fineGrained"]["scoped"]:
+            entity = scope["entity"]
+            if (entity["name"] == owner or entity["name"] == repo_id) and "repo.write" in scope["permissions"]:
+                return True
+        return False
+
+    def _repo(self, t: str, repo_id: str) -> Repo | None:
+        return self.repos.get((t, repo_id))
+
+    def _whoami(self, request):
+        token = self._token(request)
+        return _json(200, token) if token else error(401, "Invalid credentials in Authorization header")
+
+    def _create(self, request):
+        payload = json.loads(request.content)
+        repo_id = f"{payload.get('organization') or self._token(request)['name']}/{payload['name']}"
+        repo_type = payload.get("type", "model")
+        if (repo_type, repo_id) in self.repos:  # the Hub names the existing repo's url in its 409
+            return _json(409, {"error": "You already created this repo", "url": f"{ENDPOINT}/{repo_type}s/{repo_id}"},
+                         {"X-Error-Message": "You already created this repo"})
+        if not self._can_write(request, repo_id):
+            return error(403, "You don't have the rights to create a repo under this namespace")
+        self.repo(repo_id, repo_type)
+        return _json(200, {"url": f"{ENDPOINT}/{repo_type}s/{repo_id}"})
+
+    def _missing(self, t, repo_id):
+        return error(404, f"Repository {repo_id} not found", "RepoNotFound")
+
+    def _info(self, request, t, id, rev=None):
+        repo = self._repo(t, id)
+        if repo is None:
+            return self._missing(t, id)
+        sha = repo.resolve(rev or "main")
+        if sha is None:
+            return error(404, f"Invalid rev id: {rev}", "RevisionNotFound")
+        siblings = [{"rfilename": p} for p in sorted(repo.commits[sha])]
+        return _json(200, {"id": id, "sha": sha, "siblings": siblings, "private": False, "tags": [], "downloads": 0})
+
+    def _auth_check(self, request, t, id):
+        if self._repo(t, id) is None:
+            return self._missing(t, id)
+        if not self._can_write(request, id):
+            return error(403, f"You don't have write access to {id}")
+        return _json(200, {})
+
+    def _tree(self, request, t, id, rev, sub=None):
+        repo = self._repo(t, id)
+        if repo is None:
+            return self._missing(t, id)
+        sha = repo.resolve(rev)
+        if sha is None:
+            return error(404, f"Invalid rev id: {rev}", "RevisionNotFound")
+        prefix = unquote(sub or "").strip("/")
+        prefix = f"{prefix}/" if prefix else ""
+        recursive = request.url.params.get("recursive") in ("true", "True", "1")
+        entries, folders = [], set()
+        for path, blob in sorted(repo.commits[sha].items()):
+            if not path.startswith(prefix):
+                continue
+            rest = path[len(prefix):]
+            parts = rest.split("/")
+            for depth in range(1, len(parts)):
+                folder = prefix + "/".join(parts[:depth])
+                if (recursive or depth == 1) and folder not in folders:
+                    folders.add(folder)
+                    entries.append({"type": "directory", "oid": "0" * 40, "size": 0, "path": folder})
+            if recursive or len(parts) == 1:
+                entry = {"type": "file", "oid": git_blob_oid(blob.read()) if not blob.lfs else "1" * 40,
+                         "size": blob.size, "path": path}
+                if blob.lfs:
+                    entry["lfs"] = {"oid": blob.sha256, "size": blob.size, "pointerSize": 134}
+                entries.append(entry)
+        return _json(200, entries)
+
+    def _preupload(self, request, t, id, rev):
+        repo = self._repo(t, id)
+        if repo is None:
+            return self._missing(t, id)
+        if not self._can_write(request, id):
+            return error(403, f"You don't have write access to {id}")
+        tree = repo.commits[repo.resolve(rev) or repo.branches["main"]]
+        files = []
+        for item in json.loads(request.content)["files"]:
+            path = item["path"]
+            lfs = item["size"] >= LFS_MIN_BYTES or path.endswith(LFS_SUFFIXES)
+            remote = tree.get(path)
+            oid = None if remote is None else (remote.sha256 if remote.lfs else git_blob_oid(remote.read()))
+            files.append({"path": path, "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False, "oid": oid})
+        return _json(200, {"files": files})
+
+    def _lfs_batch(self, request, t, id):
+        if not self._can_write(request, id):
+            return error(403, f"You don't have write access to {id}")
+        objects = []
+        for item in json.loads(request.content)["objects"]:
+            entry = {"oid": item["oid"], "size": item["size"]}
+            if item["oid"] not in self.lfs:  # already stored: no upload action, the library skips it
+                entry["actions"] = {"upload": {"href": f"{ENDPOINT}/lfs-upload/{item['oid']}"}}
+            objects.append(entry)
+        return _json(200, {"transfer": "basic", "objects": objects})
+
+    def _lfs_put(self, request, oid):
+        data = request.content
+        if hashlib.sha256(data).hexdigest() != oid:
+            return error(400, "sha256 mismatch")
+        self.lfs[oid] = data
+        return httpx2.Response(200)
+
+    def _commit(self, repo: Repo, tree: dict[str, Blob], parent: str | None) -> str:
+        oid = next(self._oids)
+        repo.commits[oid] = tree
+        repo.branches["main"] = oid
+        return oid
+
+    def _commit_request(self, request, t, id, rev):
+        repo = self._repo(t, id)
+        if repo is None:
+            return self._missing(t, id)
+        if not self._can_write(request, id):
+            return error(403, f"You don't have write access to {id}")
+        lines = [json.loads(line) for line in request.content.splitlines() if line.strip()]
+        header = lines[0]["value"]
+        head = repo.branches["main"]
+        parent = header.get("parentCommit")
+        if parent and parent != head:
+            return error(412, "A commit has happened since. Please refresh and try again.")
+        tree = dict(repo.commits[head])
+        for line in lines[1:]:
+            key, value = line["key"], line["value"]
+            if key == "file":
+                data = base64.b64decode(value["content"])
+                tree[value["path"]] = Blob(data, len(data), hashlib.sha256(data).hexdigest(), False)
+            elif key == "lfsFile":
+                if value["oid"] not in self.lfs:
+                    return error(422, f"LFS object {value['oid']} was never uploaded")
+                data = self.lfs[value["oid"]]
+                tree[value["path"]] = Blob(data, len(data), value["oid"], True)
+            elif key == "deletedFile":
+                if value["path"] not in tree:
+                    return error(404, "A file with this name doesn't exist", "EntryNotFound")
+                del tree[value["path"]]
+            elif key == "deletedFolder":
+                folder = value["path"].rstrip("/") + "/"
+                for path in [p for p in tree if p.startswith(folder)]:
+                    del tree[path]
+        oid = self._commit(repo, tree, head)
+        return _json(200, {"commitUrl": f"{ENDPOINT}/{t}s/{id}/commit/{oid}", "commitOid": oid})
+
+    def _create_tag(self, request, t, id, rev):
+        repo = self._repo(t, id)
+        tag = json.loads(request.content)["tag"]
+        if tag in repo.tags:
+            return error(409, f"Tag {tag} already exists")
+        repo.tags[tag] = repo.resolve(rev)
+        return _json(200, {})
+
+    def _delete_tag(self, request, t, id, tag):
+        repo = self._repo(t, id)
+        if repo.tags.pop(unquote(tag), None) is None:
+            return error(404, f"Tag {tag} not found", "RevisionNotFound")
+        return _json(200, {})
+
+    def _variable(self, request, id):
+        payload = json.loads(request.content)
+        self._repo("space", id).variables[payload["key"]] = payload["value"]
+        return _json(200, {})
+
+    def _resolve(self, request, t, id, rev, file):
+        repo = self._repo(t, id)
+        if repo is None:
+            return self._missing(t, id)
+        sha = repo.resolve(rev)
+        if sha is None:
+            return error(404, f"Invalid rev id: {rev}", "RevisionNotFound")
+        blob = repo.commits[sha].get(unquote(file))
+        if blob is None:
+            return error(404, f"Entry not found: {file}", "EntryNotFound")
+        etag = blob.sha256 if blob.lfs else git_blob_oid(blob.read())
+        headers = {"X-Repo-Commit": sha, "ETag": f'"{etag}"', "Content-Length": str(blob.size)}
+        if blob.lfs:
+            headers.update({"X-Linked-Etag": f'"{etag}"', "X-Linked-Size": str(blob.size)})
+        if request.method == "HEAD":
+            return httpx2.Response(200, headers=headers)
+        data = blob.read()
+        match = re.match(r"bytes=(\d+)-$", request.headers.get("range", ""))
+        if match:  # huggingface_hub resumes a broken download with a Range request
+            start = int(match.group(1))
+            headers.update({"Content-Length": str(len(data) - start), "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"})
+            return httpx2.Response(206, headers=headers, content=data[start:])
+        return httpx2.Response(200, headers=headers, content=data)
+
+
+def whoami(name: str, role: str, write_to: tuple[str, ...] = ()) -> dict:
+    """A /api/whoami-v2 answer; ``role`` fineGrained with ``write_to`` the repos or owners it may write."""
+    access: dict = {"displayName": "token", "role": role}
+    if role == "fineGrained":
+        access["fineGrained"] = {"canReadGatedRepos": False, "global": [],
+                                 "scoped": [{"entity": {"type": "user" if "/" not in w else "dataset", "name": w},
+                                             "permissions": ["repo.content.read", "repo.write"]} for w in write_to]}
+    return {"type": "user", "name": name, "auth": {"type": "access_token", "accessToken": access}}
+
+
+class _DiesHalfWay(httpx2.SyncByteStream):
+    def __init__(self, data: bytes, request: httpx2.Request):
+        self.data, self.request = data, request
+
+    def __iter__(self):
+        yield self.data[: len(self.data) // 2]
+        raise httpx2.RemoteProtocolError("peer closed connection without sending complete message body", request=self.request)
+
+
+def dies_half_way(hub: FakeHub) -> Callable[[httpx2.Request], httpx2.Response]:
+    """A GET answer whose headers promise the whole file and whose body breaks off at half."""
+
+    def respond(request: httpx2.Request) -> httpx2.Response:
+        match = re.match(r"^/datasets/(?P<id>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$", request.url.path)
+        data = hub.files(match["id"], match["rev"])[unquote(match["file"])].read()
+        return httpx2.Response(200, headers={"Content-Length": str(len(data))}, stream=_DiesHalfWay(data, request))
+
+    return respond
