@@ -72,6 +72,10 @@ def main() -> int:
     except (ArtifactError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print("error: not enough memory to load the artifact set; give the Space more memory (a larger hardware "
+              "tier) or serve a smaller set", file=sys.stderr)
+        return 2
     log.info("serving %d images from %s", engine.artifacts.count, engine.artifacts.folder)
     launch(blocks, engine, config)
     return 0

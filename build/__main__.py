@@ -217,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ArtifactError, ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"error: {args_folder(args) or args.step}: not enough memory for this step; nothing was replaced "
+              "(use a machine with more memory, or a smaller --batch-size)", file=sys.stderr)
+        return 2
     except OSError as exc:  # a full disk, a read-only folder, ...
         if type(exc).__module__.startswith(("huggingface_hub", "httpx")):  # HTTP errors derive from OSError
             from imagesearch.hub_errors import explain

@@ -27,15 +27,45 @@ _ALLOWED_GLOBALS = {
     ("numpy", "dtype"),
     ("_codecs", "encode"),
 }
-_RESOLVED = {
-    "_reconstruct": np._core.multiarray._reconstruct,
-    "_frombuffer": np._core.numeric._frombuffer,
-    "ndarray": np.ndarray,
-    "dtype": np.dtype,
-}
 
 
 class _ArrayOnlyUnpickler(pickle.Unpickler):
+    """Admits numpy's array globals only, each wrapped so that no array can be larger than the file.
+
+    A real array pickle carries its data, so its array is never larger than
+    the file; ``ndarray((10**9,), 'f8')`` as a 40-byte pickle would ask numpy
+    for 8 GB. The wrappers refuse such a shape before numpy allocates anything.
+    """
+
+    def __init__(self, stream: io.BytesIO, limit: int):
+        super().__init__(stream)
+        self.limit = limit
+
+    def _bound(self, shape, dtype) -> None:
+        try:
+            count = 1
+            for side in (shape if isinstance(shape, (tuple, list)) else (shape,)):
+                count *= int(side)
+            size = count * np.dtype(dtype).itemsize
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise pickle.UnpicklingError(f"bad array shape or dtype ({exc})") from None
+        if size > self.limit:
+            raise pickle.UnpicklingError(f"asks for an array of {size:,} bytes from a file of {self.limit:,} bytes")
+
+    def _ndarray(self, shape, dtype=float, *args, **kwargs):
+        self._bound(shape, dtype)
+        return np.ndarray(shape, dtype, *args, **kwargs)
+
+    def _reconstruct(self, subtype, shape, dtype):
+        if subtype != self._ndarray:  # the "numpy.ndarray" this unpickler handed out
+            raise pickle.UnpicklingError("refused array subtype")
+        self._bound(shape, dtype)
+        return np._core.multiarray._reconstruct(np.ndarray, shape, dtype)
+
+    def _frombuffer(self, buffer, dtype, shape, order):
+        self._bound(shape, dtype)
+        return np._core.numeric._frombuffer(buffer, dtype, shape, order)
+
     def find_class(self, module: str, name: str):  # noqa: D401 - pickle API
         if (module, name) not in _ALLOWED_GLOBALS:
             raise pickle.UnpicklingError(f"refused global {module}.{name}")
@@ -43,7 +73,8 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
             import _codecs
 
             return _codecs.encode
-        return _RESOLVED[name]
+        return {"_reconstruct": self._reconstruct, "_frombuffer": self._frombuffer, "ndarray": self._ndarray,
+                "dtype": np.dtype}[name]
 
     def persistent_load(self, pid):
         raise pickle.UnpicklingError("refused persistent id")
@@ -57,7 +88,10 @@ def load_array(path: Path) -> np.ndarray:
     except OSError as exc:
         raise ArtifactError(f"{path}: cannot read ({exc.strerror}); rerun `python -m build embed`") from None
     try:
-        value = _ArrayOnlyUnpickler(io.BytesIO(data)).load()
+        value = _ArrayOnlyUnpickler(io.BytesIO(data), limit=len(data)).load()
+    except MemoryError:
+        raise ArtifactError(f"{path.name}: not enough memory to load it ({len(data):,} bytes); "
+                            "give the process more memory or rebuild a smaller set") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         raise ArtifactError(
             f"{path.name}: not a plain numpy array pickle ({exc}); refusing to load it, "

@@ -64,3 +64,48 @@ def test_pickled_list_is_not_an_array(tmp_path):
     (tmp_path / "e.pkl").write_bytes(pickle.dumps([[1.0, 2.0]]))
     with pytest.raises(ArtifactError, match="holds a list"):
         load_array(tmp_path / "e.pkl")
+
+
+class Calls:
+    """Pickles to ``function(*args)``: how a hostile file asks numpy for a huge array."""
+
+    def __init__(self, function, *args):
+        self.call = (function, args)
+
+    def __reduce__(self):
+        return self.call
+
+
+HUGE_PICKLES = {  # each a few dozen bytes asking for gigabytes
+    "ndarray call": pickle.dumps(Calls(np.ndarray, (10**9,), "f8")),
+    "reconstruct": pickle.dumps(Calls(np._core.multiarray._reconstruct, np.ndarray, (10**9,), "f8")),
+    "huge dtype": pickle.dumps(Calls(np.ndarray, (1,), np.dtype("V2000000000"))),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HUGE_PICKLES))
+def test_an_array_larger_than_its_file_is_refused_before_numpy_allocates_it(tmp_path, monkeypatch, name):
+    import tracemalloc
+
+    (tmp_path / "e.pkl").write_bytes(HUGE_PICKLES[name])
+    assert len(HUGE_PICKLES[name]) < 200
+    tracemalloc.start()
+    try:
+        with pytest.raises(ArtifactError, match=r"^e.pkl: not a plain numpy array pickle \(asks for an array of [\d,]+ bytes from a file of \d+ bytes\)"):
+            load_array(tmp_path / "e.pkl")
+        assert tracemalloc.get_traced_memory()[1] < 10_000_000  # nothing near the asked-for size was allocated
+    finally:
+        tracemalloc.stop()
+
+
+def test_memory_error_while_loading_is_one_line(tmp_path, monkeypatch):
+    import imagesearch.safe_pickle as module
+
+    dump_array(tmp_path / "e.pkl", np.ones((4, 4), dtype=np.float32))
+
+    def out_of_memory(self):
+        raise MemoryError()
+
+    monkeypatch.setattr(module._ArrayOnlyUnpickler, "load", out_of_memory)
+    with pytest.raises(ArtifactError, match=r"^e.pkl: not enough memory to load it \(\d+ bytes\)"):
+        load_array(tmp_path / "e.pkl")
