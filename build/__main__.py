@@ -46,6 +46,9 @@ def _add_describe_options(parser: argparse.ArgumentParser, alone: bool) -> None:
                         help=f"comma-separated built-in names ({', '.join(SEED_DATASETS)}) and/or local image folders "
                              "(label = sub-folder name); default: all six")
     parser.add_argument("--limit", type=_positive, default=None, help="at most N images per dataset")
+    parser.add_argument("--allow-missing", action="append", default=[], metavar="NAME",
+                        help="build even if this dataset cannot be loaded (repeatable); otherwise any dataset that "
+                             "fails to load stops the build")
     parser.add_argument("--model" if alone else "--captioner", dest="captioner", default=DEFAULT_CAPTIONER,
                         help=f"InstructBLIP hub id or local folder (default {DEFAULT_CAPTIONER})")
     parser.add_argument("--prompts", nargs="+", default=list(SEED_PROMPTS), metavar="PROMPT",
@@ -164,6 +167,7 @@ def _describe_config(args: argparse.Namespace, env) -> "DescribeConfig":
                                       quantization=args.quantization),
         shard=Shard(*shard) if shard else Shard(),
         device=device,
+        allow_missing=tuple(name.strip() for value in args.allow_missing for name in value.split(",") if name.strip()),
     )
 
 

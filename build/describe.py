@@ -63,6 +63,7 @@ class DescribeConfig:
     generation: GenerationSettings = GenerationSettings()
     shard: Shard = Shard()
     device: str | None = None
+    allow_missing: tuple[str, ...] = ()  # datasets that may fail to load; any other failure stops the build
 
 
 @dataclass
@@ -170,17 +171,21 @@ def _assemble(folder: Path, order: list[Planned], cache: CaptionCache, config: D
             previous = {(r.dataset, r.source): r.id for r in read_records(csv_path)}
         except ArtifactError as exc:
             log.warning("ignoring the existing %s for id stability: %s", mf.DESCRIPTIONS, exc)
+    manifest = mf.load_or_create(folder)
     kept = sorted((p for p in captioned if (p.item.dataset, p.item.source) in previous),
                   key=lambda p: previous[(p.item.dataset, p.item.source)])
     new = [p for p in captioned if (p.item.dataset, p.item.source) not in previous]
+    # ids of removed rows are never reused: a stale link to one finds nothing rather than another image
+    next_id = max([manifest.get("next_id", 0), *(i + 1 for i in previous.values())])
+    ids = [previous[(p.item.dataset, p.item.source)] for p in kept] + list(range(next_id, next_id + len(new)))
     records = []
-    for position, planned in enumerate(kept + new):
+    for row_id, planned in zip(ids, kept + new):
         entry = cache.get(planned.key)
-        records.append(Record(position, planned.item.dataset, planned.item.source, planned.item.label,
+        records.append(Record(row_id, planned.item.dataset, planned.item.source, planned.item.label,
                               entry["image"], entry["description"]))
     if not records:
         raise ArtifactError(f"{folder}: no image could be captioned; see the reasons above")
-    manifest = mf.load_or_create(folder)
+    manifest["next_id"] = max(next_id, records[-1].id + 1)
     manifest["captioner"] = captioner_manifest(config)
     manifest["sources"] = {name: SEED_DATASETS[name].repo if name in SEED_DATASETS else "local folder"
                            for name in config.datasets}
@@ -192,6 +197,16 @@ def _assemble(folder: Path, order: list[Planned], cache: CaptionCache, config: D
     return records
 
 
+def refuse_missing(report: LoadReport, allowed: tuple[str, ...]) -> None:
+    """A dataset that was asked for and did not load stops the build, unless it was allowed to be missing."""
+    missing = {name: reason for name, reason in report.failed.items() if name not in allowed}
+    if missing:
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in missing.items())
+        flags = " ".join(f"--allow-missing {name}" for name in missing)
+        raise ArtifactError(f"{len(missing)} dataset{'s' if len(missing) > 1 else ''} could not be loaded ({reasons}); "
+                            f"no image was captioned. Fix the source, or pass {flags} to build without it")
+
+
 def run_describe(config: DescribeConfig, captioner: Captioner | None = None) -> Summary:
     folder = Path(config.artifacts)
     (folder / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
@@ -199,6 +214,7 @@ def run_describe(config: DescribeConfig, captioner: Captioner | None = None) -> 
     key_suffix = fingerprint(captioner_manifest(config))
     report, summary = LoadReport(), Summary()
     order, todo = _plan(config, cache, key_suffix, report, summary)
+    refuse_missing(report, config.allow_missing)
 
     progress = tqdm(total=len(todo), desc="captioning", unit="img")
     for start in range(0, len(todo), config.batch_size):
@@ -234,7 +250,7 @@ def run_describe(config: DescribeConfig, captioner: Captioner | None = None) -> 
     progress.close()
 
     for name, reason in report.failed.items():
-        print(f"dataset {name}: not loaded: {reason}")
+        print(f"dataset {name}: not loaded (allowed by --allow-missing): {reason}")
     if config.shard.count > 1:
         print(f"shard {config.shard.index}/{config.shard.count} done; run the same command without --shard to merge")
     else:

@@ -1,5 +1,10 @@
 """description.csv: one row per image, row position = vector position.
 
+``id`` is a row's stable name, not its position: ids increase down the file
+and may have gaps. A row keeps its id for as long as its item (dataset +
+source) stays in the set; the id of a removed row is never given to another
+(the manifest's ``next_id``).
+
 Columns (header required): id, dataset, source, label, image, description.
 ``image`` is a path relative to the artifact folder, always under images/.
 Real CSV quoting is used, so descriptions may hold commas, quotes and newlines.
@@ -45,9 +50,11 @@ def check_image_path(value: str, where: str) -> str:
 
 def write_records(path: Path, records: list[Record]) -> None:
     """Write description.csv atomically, validating ids and image paths first."""
+    previous = -1
     for position, record in enumerate(records):
-        if record.id != position:
-            raise ValueError(f"record at position {position} has id {record.id}")
+        if record.id <= previous:
+            raise ValueError(f"record at position {position} has id {record.id}, not above the previous {previous}")
+        previous = record.id
         check_image_path(record.image, f"{Path(path).name} row {position}")
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
@@ -94,10 +101,11 @@ def read_records(path: Path) -> list[Record]:
                 row_id = int(raw_id)
             except ValueError:
                 raise ArtifactError(f"{name} line {line}: id {raw_id!r} is not an integer") from None
-            if row_id != len(records):
-                problem = "duplicated" if row_id < len(records) else "out of order"
+            last = records[-1].id if records else -1
+            if row_id <= last or row_id < 0:
+                problem = "duplicated" if row_id == last else "out of order"
                 raise ArtifactError(
-                    f"{name} line {line}: id {row_id} is {problem}; ids must run 0..N-1 in row order"
+                    f"{name} line {line}: id {row_id} is {problem}; ids must be non-negative and increase down the file"
                 )
             check_image_path(image, f"{name} line {line}")
             records.append(Record(row_id, dataset, source, label, image, description))

@@ -17,3 +17,13 @@ def test_caption_benchmark_prints_a_row_per_batch_size(capsys):
     assert caption_main(["--batches", "1,4", "--images", "4", "--new-tokens", "2"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "x |" in line]
     assert [row.split("|")[1].strip() for row in rows] == ["1", "4"]
+
+
+def test_hub_start_benchmark_counts_a_bounded_cold_start_and_a_request_free_warm_one(tmp_path, capsys):
+    from benchmarks.hub_start import main as hub_start_main
+
+    assert hub_start_main(["--rows", "40", "--workdir", str(tmp_path)]) == 0
+    [row] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 40 |")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[1] == "1" and cells[5] == "10 (5 files)"  # HEAD + GET for manifest, CSV, pickle, index, 1 shard
+    assert cells[8] == "0"  # warm: no request

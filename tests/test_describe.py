@@ -20,6 +20,7 @@ from build.caption_cache import CACHE_DIR, CaptionCache
 from build.captioner import SEED_PROMPTS, Captioner, GenerationSettings
 from build.describe import DescribeConfig, Shard, run_describe
 from imagesearch import manifest as mf
+from imagesearch.errors import ArtifactError
 from imagesearch.records import read_records
 from tests.conftest import REPO
 
@@ -214,14 +215,46 @@ def test_caption_then_embed_and_index_then_the_app_serves_it(tmp_path, photo_fol
     assert engine.search("x", 20, None)[0].label in {"animals", "space", "things"}
 
 
-def test_unreachable_hub_dataset_is_reported_and_the_folder_still_runs(tmp_path, photo_folder, tiny, tiny_captioner_path, capsys):
+def test_a_dataset_that_cannot_be_loaded_fails_the_build_with_its_reasons(tmp_path, photo_folder, tiny, tiny_captioner_path):
     config = DescribeConfig(artifacts=tmp_path / "set", datasets=("nfl", str(photo_folder)), model=str(tiny_captioner_path),
                             generation=SETTINGS, limit=2)
+    with pytest.raises(ArtifactError) as caught:
+        run_describe(config, captioner=tiny)
+    message = str(caught.value)
+    assert message.startswith("1 dataset could not be loaded (nfl: keremberke/nfl-object-detection could not be loaded "
+                              "(parquet conversion:")
+    assert "raw files:" in message and message.endswith("pass --allow-missing nfl to build without it")
+    assert "\n" not in message and not (tmp_path / "set" / mf.DESCRIPTIONS).exists()
+
+
+def test_allow_missing_builds_without_the_dataset_and_says_so(tmp_path, photo_folder, tiny, tiny_captioner_path, capsys):
+    config = DescribeConfig(artifacts=tmp_path / "set", datasets=("nfl", str(photo_folder)), model=str(tiny_captioner_path),
+                            generation=SETTINGS, limit=2, allow_missing=("nfl",))
     summary = run_describe(config, captioner=tiny)
     out = capsys.readouterr().out
-    assert summary.captioned == 2
-    assert "dataset nfl: not loaded: keremberke/nfl-object-detection could not be loaded (parquet conversion:" in out
-    assert "raw files:" in out
+    assert summary.captioned == 2 and len(read_records(tmp_path / "set" / mf.DESCRIPTIONS)) == 2
+    assert "dataset nfl: not loaded (allowed by --allow-missing): keremberke/nfl-object-detection could not be loaded" in out
+
+
+def test_ids_stay_with_their_images_when_rows_are_removed_and_are_never_reused(tmp_path, photo_folder, tiny, tiny_captioner_path):
+    source = tmp_path / "shrinks"
+    shutil.copytree(photo_folder, source)
+    config = _config(tmp_path / "set", source, tiny_captioner_path)
+    run_describe(config, captioner=tiny)
+    before = {r.source: r.id for r in read_records(tmp_path / "set" / mf.DESCRIPTIONS)}
+    (source / "animals" / "chelsea.png").unlink()  # a row in the middle goes away
+    (source / "space" / "rocket.jpg").rename(source / "things" / "zzz_rocket.jpg")  # and another comes back as new
+    run_describe(config, captioner=tiny)
+    after = {r.source: r.id for r in read_records(tmp_path / "set" / mf.DESCRIPTIONS)}
+    assert all(after[name] == before[name] for name in after if name in before)  # every remaining image keeps its id
+    assert after["things/zzz_rocket.jpg"] == max(before.values()) + 1  # a new id, never a freed one
+    assert before["animals/chelsea.png"] not in after.values() and before["space/rocket.jpg"] not in after.values()
+    (source / "things" / "zzz_rocket.jpg").unlink()
+    run_describe(config, captioner=tiny)
+    (source / "things" / "camera_again.png").write_bytes((source / "things" / "camera.png").read_bytes())
+    run_describe(config, captioner=tiny)
+    last = {r.source: r.id for r in read_records(tmp_path / "set" / mf.DESCRIPTIONS)}
+    assert last["things/camera_again.png"] == max(before.values()) + 2  # the removed last id is not reused either
 
 
 def test_unloadable_captioner_is_one_clear_line(tmp_path, photo_folder):
