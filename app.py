@@ -18,7 +18,7 @@ import torch
 
 from imagesearch.config import AppConfig
 from imagesearch.errors import ArtifactError, ConfigError
-from imagesearch.hub import download_artifacts, invalidate
+from imagesearch.hub import download_artifacts, invalidate, mark_complete
 from imagesearch.memory import limit_malloc_arenas
 from imagesearch.search import SearchEngine
 from imagesearch.startup import open_verified
@@ -42,6 +42,8 @@ def build_app(config: AppConfig):
         if config.artifacts_repo:
             invalidate(folder)  # a downloaded copy that fails its checks is fetched again on the next start
         raise
+    if config.artifacts_repo:
+        mark_complete(folder)  # checked whole: the next start serves it with no request
 
     @spaces.GPU
     def encode_query(text: str):

@@ -12,9 +12,11 @@ from typing import Callable, Iterator
 _CHUNK = 1 << 20
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: Path, follow_symlinks: bool = True) -> str:
+    """sha256 of a file; with ``follow_symlinks=False`` a symlink is refused (OSError) instead of followed."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
+    flags = os.O_RDONLY | (0 if follow_symlinks else os.O_NOFOLLOW)
+    with os.fdopen(os.open(path, flags), "rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(chunk)
     return digest.hexdigest()

@@ -6,8 +6,9 @@ Startup resolves the revision to a commit sha (no request when it already is
 one), then fetches manifest.json and exactly the files it names: two requests
 per file (HEAD + GET), about 50 for a 100,000-image set, never one per image.
 Each shard is checked against its sha256 before it is read; the thumbnails
-are written from it into images/, the shard is removed, every checksum of the
-manifest is verified, and only then is the folder marked complete.
+are written from it into images/, the shard is removed; the app then runs its
+startup checks (every checksum of the manifest included), and only a folder
+that passed them is marked complete.
 
 A folder marked complete is served with no request at all (a warm restart);
 a folder that later fails its checks is unmarked, so the next start fetches
@@ -28,7 +29,7 @@ from tqdm import tqdm
 from .errors import ArtifactError, first_line
 from .fileio import atomic_write_bytes, sha256_file
 from .hub_errors import HubError
-from .manifest import DESCRIPTIONS, MANIFEST, read_manifest, verify_checksums
+from .manifest import DESCRIPTIONS, MANIFEST, read_manifest
 from .records import check_image_path
 
 log = logging.getLogger(__name__)
@@ -114,18 +115,24 @@ def _fetch(repo: str, sha: str, name: str, folder: Path, token: str | None) -> P
 
 
 def _extract(shard: Path, folder: Path, name: str) -> int:
+    """Write every thumbnail of a shard to its path under ``folder`` (paths checked; the sha256s are
+    checked afterwards with the rest of the set)."""
+    made: set[Path] = set()
     count = 0
     for image_path, data in iter_images(shard):
         check_image_path(image_path, f"{name} row {count}")
         target = folder / image_path
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
         target.write_bytes(data)
         count += 1
     return count
 
 
 def fetch_set(repo: str, sha: str, folder: Path, token: str | None) -> None:
-    """Download the set at ``sha`` into ``folder``, unpack the thumbnails, verify everything."""
+    """Download the set at ``sha`` into ``folder`` and unpack the thumbnails; the caller verifies
+    every checksum (the app's own startup checks) and then calls :func:`mark_complete`."""
     shutil.rmtree(folder, ignore_errors=True)  # whatever an earlier try left is not trusted
     folder.mkdir(parents=True)
     _fetch(repo, sha, MANIFEST, folder, token)
@@ -146,8 +153,11 @@ def fetch_set(repo: str, sha: str, folder: Path, token: str | None) -> None:
         _extract(path, folder, name)
         path.unlink()
     shutil.rmtree(folder / "data", ignore_errors=True)
-    verify_checksums(folder, manifest)
-    atomic_write_bytes(folder / COMPLETE, sha256_file(folder / MANIFEST).encode())
+
+
+def mark_complete(folder: Path) -> None:
+    """Call once the folder passed every startup check (checksums included): later starts need no request."""
+    atomic_write_bytes(Path(folder) / COMPLETE, sha256_file(Path(folder) / MANIFEST).encode())
 
 
 def download_artifacts(repo: str, revision: str, cache_root: Path, token: str | None = None, offline: bool = False) -> Path:
