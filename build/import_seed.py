@@ -11,12 +11,13 @@ from imagesearch.errors import ArtifactError
 from imagesearch.fileio import staged
 from imagesearch.records import IMAGES_DIR, Record, read_seed_csv, write_records
 
+from .caption_text import clean_caption
+from .captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, SEED_PROMPTS
+
 SEED_CAPTIONER = {
-    "model": "Salesforce/instructblip-vicuna-7b",
-    "prompts": [
-        "describe this image in full detail. Describe each and every aspect of the image",
-        "create an extensive description of this image",
-    ],
+    "model": DEFAULT_CAPTIONER,
+    "prompts": list(SEED_PROMPTS),
+    "cleaner_version": CLEANER_VERSION,  # the seed's text, cleaned like describe's output
     "generation": {"do_sample": False, "max_length": 512, "min_length": 16, "quantization": "4-bit"},
     "source": "imported from the seed system's description.csv",
 }
@@ -44,7 +45,8 @@ def run_import_seed(config: ImportSeedConfig) -> int:
             shutil.copyfile(source, folder / image)
         if not (folder / image).is_file():
             raise ArtifactError(f"{folder / image}: image for seed row {seed_id} not found; pass the seed's images/ folder with --images")
-        records.append(Record(position, config.dataset, str(seed_id), "", image, description))
+        # the seed's Vicuna often continued the instruction (". The image ...", ", including the people, ...")
+        records.append(Record(position, config.dataset, str(seed_id), "", image, clean_caption(description, SEED_PROMPTS[0])))
     with staged(folder) as stage:
         write_records(stage.path(mf.DESCRIPTIONS), records)
         mf.write_manifest(folder, mf.new_manifest(dict(SEED_CAPTIONER)), records, stage)

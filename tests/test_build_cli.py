@@ -10,7 +10,7 @@ import pytest
 from imagesearch import manifest as mf
 from imagesearch.artifacts import load_artifact_set
 from imagesearch.encoder import MINILM, check_probe, packaged_path
-from imagesearch.records import Record, write_records
+from imagesearch.records import Record, read_records, write_records
 from imagesearch.safe_pickle import load_array
 from imagesearch.search import SearchEngine
 from tests.conftest import REPO
@@ -67,6 +67,19 @@ def test_seed_descriptions_go_through_embed_and_index(seed_set, minilm):
     assert vectors.shape == (147, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     check_probe(minilm, manifest["embedding"])
+
+
+def test_imported_seed_rows_read_like_the_captioners_cleaned_output(seed_set, seed_csv):
+    from imagesearch.records import read_seed_csv
+
+    raw = dict(read_seed_csv(seed_csv))
+    records = read_records(seed_set / mf.DESCRIPTIONS)
+    assert sum(text.startswith((". The image", ", including")) for text in raw.values()) == 147  # what the seed wrote
+    for record in records:
+        assert record.description[:1].isupper(), record.description[:40]
+        assert record.description in " ".join(raw[int(record.source)].split())  # only the echo in front was cut
+    including = [r for r in records if raw[int(r.source)].startswith(", including")]
+    assert including and all(not r.description.lower().startswith("including") for r in including)
 
 
 @pytest.mark.parametrize(
