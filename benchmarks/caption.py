@@ -30,11 +30,9 @@ def instructblip_config(shape: str):
                            num_attention_heads=32, num_key_value_heads=32, pad_token_id=32000)
         queries = 32
     else:
-        small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
-        vision = InstructBlipVisionConfig(image_size=64, patch_size=16, **small)
-        qformer = InstructBlipQFormerConfig(vocab_size=30522, encoder_hidden_size=32, **small)
-        text = LlamaConfig(vocab_size=30523, num_key_value_heads=4, pad_token_id=0, **small)
-        queries = 4
+        from tests.tiny_captioner import tiny_instructblip_config
+
+        return tiny_instructblip_config(30523, 30522, 30522, pad_token_id=0)
     return InstructBlipConfig(vision_config=vision.to_dict(), qformer_config=qformer.to_dict(), text_config=text.to_dict(),
                               num_query_tokens=queries, image_token_index=text.vocab_size - 1)
 

@@ -31,7 +31,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-REPO = Path(__file__).resolve().parent.parent
+from imagesearch.config import REPO
+
 REPO_ID = "bench/caption-search-data"
 log = logging.getLogger("benchmarks.hub_start")
 

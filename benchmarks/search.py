@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import platform
-import socket
 import subprocess
 import sys
 import time
@@ -32,14 +31,14 @@ from tqdm import tqdm
 from build.vector_set import write_vector_set
 from imagesearch import manifest as mf
 from imagesearch.artifacts import load_artifact_set
-from imagesearch.config import DEMO_ARTIFACTS
+from imagesearch.config import DEMO_ARTIFACTS, REPO
 from imagesearch.encoder import MINILM, TextEncoder
 from imagesearch.records import IMAGES_DIR, Record
 from imagesearch.search import SearchEngine
 from imagesearch.vector_index import search_index
+from tests.ports import free_port
 
 log = logging.getLogger("benchmarks.search")
-REPO = Path(__file__).resolve().parent.parent
 QUERIES = [
     "a cat with green eyes", "a red dress with white dots", "a pikachu on grass", "a rocket launch at night",
     "an airplane on a runway", "football players in helmets", "a bowl of fruit salad", "a dog on a sofa",
@@ -99,12 +98,6 @@ def in_process(folder: Path, encoder: TextEncoder, n: int) -> dict[str, float]:
             "fallbacks": artifacts.searcher.fallbacks}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def memory_mb(pid: int, field: str = "VmHWM") -> float:
     """A memory figure of a process from /proc (VmHWM: peak RSS, VmRSS: current RSS), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -142,7 +135,7 @@ def client_floor(n: int) -> tuple[float, float]:
     with gr.Blocks() as blocks:
         gr.api(noop, api_name="search")
     blocks.queue()
-    _, url, _ = blocks.launch(prevent_thread_lock=True, quiet=True, server_port=_free_port())
+    _, url, _ = blocks.launch(prevent_thread_lock=True, quiet=True, server_port=free_port())
     client = Client(url, verbose=False)
     try:
         return _timed(n, "gradio_client floor (no-op endpoint)", lambda q: client.predict(q, 5, api_name="/search"))
@@ -155,7 +148,7 @@ def client_floor(n: int) -> tuple[float, float]:
 def served(folder: Path | None, n: int) -> dict[str, float]:
     from gradio_client import Client
 
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, GRADIO_SERVER_PORT=str(port), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     env.pop("ARTIFACTS_DIR", None)
     if folder is not None:

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.search import QUERIES, _free_port, memory_mb
+from benchmarks.search import QUERIES, memory_mb
+from imagesearch.config import REPO
+from tests.ports import free_port
 
-REPO = Path(__file__).resolve().parent.parent
 
 
 def rss_mb(pid: int) -> float:
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--artifacts", type=Path, default=None, help="an artifact folder (default: the demo)")
     args = parser.parse_args(argv)
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, GRADIO_SERVER_PORT=str(port), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     env.pop("ARTIFACTS_DIR", None)
     if args.artifacts:

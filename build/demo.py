@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from imagesearch import manifest as mf
 from imagesearch.encoder import MINILM
+from imagesearch.config import DEMO_ARTIFACTS, REPO
 from imagesearch.errors import ArtifactError
 from imagesearch.fileio import staged
 from imagesearch.images import save_thumbnail
@@ -25,9 +26,7 @@ from imagesearch.records import IMAGES_DIR, Record, write_records
 from .embed import EmbedConfig, run_embed
 from .index import IndexConfig, run_index
 
-REPO = Path(__file__).resolve().parent.parent
 DEMO_SOURCE = REPO / "demo" / "descriptions.csv"
-DEMO_ARTIFACTS = REPO / "demo" / "artifacts"
 # dataset name in the CSV -> (module whose folder holds the file, sub-folder)
 DEMO_EXAMPLES = [
     "a cat with green eyes",

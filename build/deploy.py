@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from imagesearch.config import REPO
 from imagesearch.hub_errors import hub_call
 
 from .publish import prepare_repo, require_token
@@ -20,7 +21,6 @@ from .publish_plan import KEEP_REMOTE
 
 log = logging.getLogger(__name__)
 
-REPO = Path(__file__).resolve().parent.parent
 SPACE_FILES = ("app.py", "requirements.txt", "README.md")
 SPACE_FOLDERS = (("imagesearch", "*.py"), ("demo", "*"))
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from imagesearch.config import REPO
 from imagesearch.encoder import MINILM, TextEncoder
 
-REPO = Path(__file__).resolve().parent.parent
 SEED_CSV = REPO.parent / "shared" / "data" / "seed_description.csv"
 ARTIFACTS_OUT = REPO / "tests" / "output"
 

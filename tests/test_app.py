@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import urllib.parse
@@ -15,12 +14,7 @@ from PIL import Image
 import app
 from imagesearch.config import DEMO_ARTIFACTS, AppConfig
 from tests.conftest import REPO
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.ports import free_port
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 import app
 from imagesearch.config import AppConfig
 from tests.factory import make_set, unit_rows
-from tests.test_app import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -12,7 +12,8 @@ from imagesearch.artifacts import load_artifact_set
 from imagesearch.config import DEMO_ARTIFACTS
 from imagesearch.search import SearchEngine
 from imagesearch.ui import build_blocks
-from tests.test_app import free_port, served  # noqa: F401
+from tests.ports import free_port
+from tests.test_app import served  # noqa: F401
 
 CLIENTS, QUERIES_EACH = 32, 20
 WORDS = ["a cat", "a rocket at night", "an orange flower", "coins on a table", "a red motorcycle", "the moon", "galaxies"]

