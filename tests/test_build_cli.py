@@ -31,7 +31,7 @@ def test_every_step_has_help_from_this_repos_build_package(step):
 
 
 def test_missing_description_csv_is_one_clear_line(tmp_path):
-    result = run_build("embed", "--artifacts", tmp_path, "--model", packaged_path(MINILM), check=False)
+    result = run_build("embed", "--artifacts", tmp_path, "--embedder", packaged_path(MINILM), check=False)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'description.csv'}: file not found")
 
@@ -53,7 +53,7 @@ def seed_set(tmp_path_factory, seed_csv):
     (root / "images").rename(images)
     folder = root / "set"
     run_build("import-seed", "--csv", seed_csv, "--artifacts", folder, "--images", images)
-    run_build("all", "--no-describe", "--artifacts", folder, "--model", packaged_path(MINILM), "--batch-size", 16)
+    run_build("all", "--no-describe", "--artifacts", folder, "--embedder", packaged_path(MINILM), "--embed-batch-size", 16)
     return folder
 
 

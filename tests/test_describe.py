@@ -81,8 +81,10 @@ def test_folder_is_captioned_with_both_prompts_and_bad_images_are_skipped(tmp_pa
     summary = run_describe(_config(tmp_path / "set", mixed_folder, tiny_captioner_path, batch_size=3), captioner=tiny)
     assert (summary.captioned, summary.skipped, summary.failed) == (13, 4, 0)
     reasons = "\n".join(summary.reasons)
-    for name, why in [("corrupt.jpg", "unreadable"), ("truncated.jpg", "unreadable"), ("one_pixel.png", "too small"), ("huge.png", "too large")]:
+    for name, why in [("corrupt.jpg", "not an image PIL can read"), ("truncated.jpg", "unreadable"),
+                      ("one_pixel.png", "too small"), ("huge.png", "too large")]:
         assert f"odd/{name}: skipped: {why}" in reasons
+    assert "<_io." not in reasons and " at 0x" not in reasons  # causes in words, never an object repr
     records = read_records(tmp_path / "set" / mf.DESCRIPTIONS)
     assert len(records) == 13
     assert {r.label for r in records} == {"animals", "space", "things", "odd"}
@@ -158,7 +160,7 @@ def test_partial_journal_line_from_a_crash_is_dropped(tmp_path):
 
 def _describe_cli(folder, source, model, *extra):
     return [sys.executable, "-m", "build", "describe", "--artifacts", str(folder), "--datasets", str(source),
-            "--model", str(model), "--max-new-tokens", "24", "--batch-size", "1", "--device", "cpu", *extra]
+            "--captioner", str(model), "--max-new-tokens", "24", "--caption-batch-size", "1", "--device", "cpu", *extra]
 
 
 def _count_lines(path):
@@ -233,7 +235,9 @@ def test_allow_missing_builds_without_the_dataset_and_says_so(tmp_path, photo_fo
     summary = run_describe(config, captioner=tiny)
     out = capsys.readouterr().out
     assert summary.captioned == 2 and len(read_records(tmp_path / "set" / mf.DESCRIPTIONS)) == 2
-    assert "dataset nfl: not loaded (allowed by --allow-missing): keremberke/nfl-object-detection could not be loaded" in out
+    [line] = out.strip().splitlines()
+    assert line.startswith("described 2 images -> ") and "not loaded: nfl" in line and line.endswith(
+        f"next: python -m build embed --artifacts {tmp_path / 'set'}")
 
 
 def test_ids_stay_with_their_images_when_rows_are_removed_and_are_never_reused(tmp_path, photo_folder, tiny, tiny_captioner_path):
@@ -257,12 +261,31 @@ def test_ids_stay_with_their_images_when_rows_are_removed_and_are_never_reused(t
     assert last["things/camera_again.png"] == max(before.values()) + 2  # the removed last id is not reused either
 
 
-def test_unloadable_captioner_is_one_clear_line(tmp_path, photo_folder):
+def test_unloadable_captioner_is_one_clear_line_and_leaves_no_folder(tmp_path, photo_folder):
     result = subprocess.run(_describe_cli(tmp_path / "set", photo_folder, tmp_path / "no-such-model"), cwd=REPO,
                             env=dict(os.environ, HF_HUB_OFFLINE="1"), capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "could not be loaded" in errors[0] and "--model" in errors[0]
+    assert len(errors) == 1 and f"--captioner {tmp_path / 'no-such-model'}: no such folder" in errors[0]
+    assert not (tmp_path / "set").exists()
+
+
+def test_a_folder_without_images_says_so_and_leaves_no_folder(tmp_path, tiny, tiny_captioner_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ArtifactError) as caught:
+        run_describe(_config(tmp_path / "set", tmp_path / "empty", tiny_captioner_path), captioner=tiny)
+    assert "hold no image" in str(caught.value) and "reasons" not in str(caught.value)
+    assert not (tmp_path / "set").exists()
+
+
+def test_a_journal_is_repaired_only_by_its_own_writer(tmp_path):
+    other = CaptionCache(tmp_path, "captions-0-of-2")
+    other.append([{"key": "a", "description": "one"}])
+    with open(other.path, "ab") as handle:
+        handle.write(b'{"key": "b", "descr')  # process 0 is in the middle of a write
+    mine = CaptionCache(tmp_path, "captions-1-of-2")
+    assert "a" in mine and "b" not in mine
+    assert other.path.read_bytes().endswith(b'"descr')  # left alone: it is not this process's journal
 
 
 @pytest.mark.parametrize("value", ["3/2", "a/b", "1", "-1/4"])

@@ -52,7 +52,7 @@ def test_disk_full_while_writing_leaves_the_previous_set_whole(tmp_path, monkeyp
             real_write_index(index, path)
 
         monkeypatch.setattr(vi.faiss, "write_index", write_index)
-    code = build_main([step, "--artifacts", str(folder), *(["--model", "sentence-transformers/all-MiniLM-L6-v2"] if step == "embed" else [])])
+    code = build_main([step, "--artifacts", str(folder), *(["--embedder", "sentence-transformers/all-MiniLM-L6-v2"] if step == "embed" else [])])
     assert code == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert "No space left on device" in last and "previous artifact set is unchanged" in last
