@@ -218,9 +218,6 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from .messages import quiet_repeated_warnings
-
-    quiet_repeated_warnings()
     offline = _truthy(os.environ.get("HF_HUB_OFFLINE"))
     try:
         if getattr(args, "ambiguous_model", None) or getattr(args, "ambiguous_batch_size", None):

@@ -33,7 +33,7 @@ from imagesearch.model_source import require_model
 
 from .caption_cache import CACHE_DIR, CaptionCache, fingerprint
 from .captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, OFFLINE_CAPTIONER, SEED_PROMPTS, Captioner, GenerationSettings
-from .messages import in_words, next_step
+from .messages import in_words, next_step, warnings_once
 from .sources import SEED_DATASETS, LoadReport, SourceItem, iter_sources
 
 log = logging.getLogger(__name__)
@@ -267,7 +267,9 @@ def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None)
         if captioner is None:
             captioner = Captioner.load(config.model, config.generation, config.device)
         entries = []
-        for planned, result in zip(batch, _caption_batch(captioner, config.prompts, batch, images)):
+        with warnings_once():
+            results = _caption_batch(captioner, config.prompts, batch, images)
+        for planned, result in zip(batch, results):
             if isinstance(result, Exception):
                 summary.note("failed", planned.item, f"captioning: {first_line(result, 120)}")
                 continue

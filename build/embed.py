@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from tqdm import tqdm
+
 from imagesearch import manifest as mf
 from imagesearch.fileio import staged
 from imagesearch.encoder import DEFAULT_MODEL, OFFLINE_EMBEDDER, TextEncoder, canonical_model_id
@@ -14,7 +17,22 @@ from imagesearch.model_source import require_model
 from imagesearch.records import read_records
 from imagesearch.safe_pickle import dump_array
 
-from .messages import next_step
+from .messages import next_step, warnings_once
+
+CHUNK_ROWS = 4096  # descriptions handed to the encoder at a time: its working memory stays this size
+
+
+def gpus_for_a_pool(device: str | None) -> list[str]:
+    """Every GPU, when there are several and no device was named: one encoding process each.
+
+    On the CPU one process already uses every core (torch's threads); a pool of two CPU processes measured
+    no faster here (53.5 vs 57.8 descriptions/s on 2 cores), so none is started.
+    """
+    import torch
+
+    if device is not None or not torch.cuda.is_available() or torch.cuda.device_count() < 2:
+        return []
+    return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +53,20 @@ def run_embed(config: EmbedConfig) -> dict[str, Any]:
     model_id = canonical_model_id(config.model)
     require_model(model_id, "--embedder", config.offline, OFFLINE_EMBEDDER)
     encoder = TextEncoder.load(model_id, device=config.device)
-    log.info("embedding %d descriptions with %s (batch %d)", len(records), model_id, config.batch_size)
-    vectors = encoder.encode([r.description for r in records], batch_size=config.batch_size, progress=True)
+    devices = gpus_for_a_pool(config.device)
+    log.info("embedding %d descriptions with %s (batch %d, %s)", len(records), model_id, config.batch_size,
+             f"a process on each of {len(devices)} GPUs" if devices else f"one process on {encoder.device}")
+    vectors = np.empty((len(records), encoder.dimension), dtype=np.float32)  # the only array that grows with N
+    pool = encoder.model.start_multi_process_pool(devices) if devices else None
+    try:
+        with warnings_once(), tqdm(total=len(records), desc="embedding", unit="text") as progress:
+            for start in range(0, len(records), CHUNK_ROWS):
+                texts = [r.description for r in records[start:start + CHUNK_ROWS]]
+                vectors[start:start + len(texts)] = encoder.encode(texts, batch_size=config.batch_size, pool=pool)
+                progress.update(len(texts))
+    finally:
+        if pool is not None:
+            encoder.model.stop_multi_process_pool(pool)
     manifest["embedding"] = mf.embedding_section(model_id, encoder.dimension, encoder.probe())
     manifest["index"] = None  # the old index no longer matches these vectors
     with staged(folder) as stage:  # a failed write leaves the previous set whole

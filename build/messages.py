@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
+from typing import Iterator
 
 _REPR = re.compile(r"<_io\.\w+ (?:object|name=[^>]*) at 0x[0-9a-f]+>|<_io\.\w+ name=[^>]*>")
 
 
-def quiet_repeated_warnings() -> None:
-    """Show each library warning once per run, not once per batch."""
-    warnings.filterwarnings("once", category=UserWarning)
-    warnings.filterwarnings("once", category=FutureWarning)
-    from transformers.utils import logging as hf_logging
+_SHOWN: set[tuple[type, str]] = set()
 
-    # transformers logs some per-call advice (e.g. on max_length) through logging.warning_once already;
-    # the rest is noise during a long generate loop
-    hf_logging.set_verbosity_error()
+
+@contextlib.contextmanager
+def warnings_once() -> Iterator[None]:
+    """Let each distinct library warning through once per run, however many batches raise it
+    (transformers warns about max_length on every tokenizer call of a generate loop)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        key = (warning.category, str(warning.message))
+        if key not in _SHOWN:
+            _SHOWN.add(key)
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 def in_words(message: str) -> str:

@@ -102,13 +102,20 @@ class TextEncoder:
             ) from None
         return cls(model, model_id)
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    @property
+    def device(self) -> str:
+        return str(self.model.device)
+
+    def encode(self, texts: Sequence[str], batch_size: int = 32, progress: bool = False, pool: Any = None) -> np.ndarray:
+        """L2-normalised float32 rows; ``pool``: a sentence-transformers multi-process pool to spread the work."""
+        extra = {"pool": pool} if pool is not None else {}
         vectors = self.model.encode(
             list(texts),
             batch_size=batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=progress,
+            **extra,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), self.dimension)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ArtifactError
-from .fileio import atomic_write_bytes
+from .fileio import atomic_path
 
 # (module, name) pairs a numpy ndarray pickle refers to, for numpy 1 and 2.
 _ALLOWED_GLOBALS = {
@@ -109,8 +109,12 @@ def load_array(path: Path) -> np.ndarray:
 
 
 def dump_array(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` as a pickle (atomically) that :func:`load_array` accepts."""
+    """Write ``array`` as a pickle (atomically) that :func:`load_array` accepts.
+
+    Protocol 5 streams the array's own buffer into the file: no second copy of
+    the vectors is made in memory (protocol 4 builds one as bytes first)."""
     array = np.ascontiguousarray(array)
     if array.dtype.hasobject:
         raise ValueError("refusing to pickle an object array")
-    atomic_write_bytes(Path(path), pickle.dumps(array, protocol=4))
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as handle:
+        pickle.dump(array, handle, protocol=5)

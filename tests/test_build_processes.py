@@ -68,6 +68,7 @@ def test_every_step_ends_with_one_plain_line_on_stdout(tmp_path, photo_folder, t
     assert result.stdout.strip().splitlines() == [
         f"described 8 images -> {folder / mf.DESCRIPTIONS} (captioned 8, from cache 0, skipped 0, failed 0); "
         f"next: python -m build embed --artifacts {folder}"]
+    assert result.stderr.count("`max_length` is ignored") == 1  # 2 batches x 2 prompts raise it; shown once
     result, _ = build("embed", "--artifacts", folder, "--embedder", packaged_path(MINILM), env={"HF_HUB_OFFLINE": "1"})
     [line] = result.stdout.strip().splitlines()
     assert line.startswith("embedded 8 descriptions") and line.endswith(f"next: python -m build index --artifacts {folder}")
