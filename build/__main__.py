@@ -227,14 +227,14 @@ def main(argv: list[str] | None = None) -> int:
         _apply_deprecated(args)
         processes = Processes.start() if args.step in ("describe", "all") else Processes()
         if args.step == "describe" or (args.step == "all" and not args.no_describe):
-            from .describe import run_describe
+            from .describe import Shard, run_describe
 
             config = _describe_config(args, processes)
             run_describe(config)
             if processes.count > 1 and args.shard is None:
                 processes.wait_for_everyone()  # every shard's journal is complete
                 if processes.is_main:  # merge them into one description.csv, as one process would write it
-                    run_describe(dataclasses.replace(config, shard=type(config.shard)()))
+                    run_describe(dataclasses.replace(config, shard=Shard()))
         if not processes.is_main:
             processes.wait_for_everyone()
             return 0  # only the main process assembles, embeds, indexes and publishes
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except MemoryError:
         print(f"error: {args_folder(args) or args.step}: not enough memory for this step; nothing was replaced "
-              "(use a machine with more memory, or a smaller --batch-size)", file=sys.stderr)
+              "(use a machine with more memory, or a smaller --caption-batch-size / --embed-batch-size)", file=sys.stderr)
         return 2
     except OSError as exc:  # a full disk, a read-only folder, ...
         if type(exc).__module__.startswith(("huggingface_hub", "httpx")):  # HTTP errors derive from OSError

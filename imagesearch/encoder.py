@@ -129,7 +129,7 @@ def check_probe(encoder: TextEncoder, embedding: dict[str, Any]) -> float:
     if encoder.model_id != embedding["model"]:
         raise ArtifactError(
             f"manifest.json: vectors were made with {embedding['model']!r} but the app loaded {encoder.model_id!r}; "
-            "unset the override or re-embed with `python -m build embed --model ...`"
+            "unset the override or re-embed with `python -m build embed --embedder ...`"
         )
     if encoder.dimension != embedding["dimension"]:
         raise ArtifactError(

@@ -16,7 +16,7 @@ def open_verified(folder: Path, embedding_model: str | None = None, device: str 
     if embedding_model and canonical_model_id(embedding_model) != model_id:
         raise ArtifactError(
             f"manifest.json: vectors were made with {model_id!r} but EMBEDDING_MODEL is {embedding_model!r}; "
-            "unset EMBEDDING_MODEL or re-embed with `python -m build embed --model ...`"
+            "unset EMBEDDING_MODEL or re-embed with `python -m build embed --embedder ...`"
         )
     encoder = TextEncoder.load(model_id, device=device)
     check_probe(encoder, artifacts.manifest["embedding"])

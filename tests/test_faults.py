@@ -29,7 +29,7 @@ def test_disk_full_while_writing_leaves_the_previous_set_whole(tmp_path, monkeyp
     shutil.copytree(DEMO_ARTIFACTS, folder)
     before = _fingerprint(folder)
     writes = {"n": 0}
-    real_write_bytes, real_open = pathlib.Path.write_bytes, open
+    real_write_bytes = pathlib.Path.write_bytes
 
     def full_disk(path):
         if str(path).startswith(str(folder)):
@@ -42,6 +42,16 @@ def test_disk_full_while_writing_leaves_the_previous_set_whole(tmp_path, monkeyp
         return real_write_bytes(self, data)
 
     monkeypatch.setattr(pathlib.Path, "write_bytes", write_bytes)
+    if step == "embed":  # the pickle is streamed into its file: fail that write there
+        import imagesearch.safe_pickle as sp
+
+        real_dump = sp.pickle.dump
+
+        def dump(value, handle, protocol=None):
+            full_disk(handle.name)
+            real_dump(value, handle, protocol=protocol)
+
+        monkeypatch.setattr(sp.pickle, "dump", dump)
     if step == "index":  # faiss writes through its own C++ file handle: fail the staged write there
         import imagesearch.vector_index as vi
 
