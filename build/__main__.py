@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from imagesearch.encoder import DEFAULT_MODEL, MINILM
 from imagesearch.errors import ArtifactError, ConfigError
@@ -17,6 +18,9 @@ from imagesearch.vector_index import KINDS, IndexSpec
 from .embed import EmbedConfig, run_embed
 from .index import IndexConfig, run_index
 from .processes import Processes
+
+if TYPE_CHECKING:
+    from .describe import DescribeConfig
 
 
 def _positive(text: str) -> int:
@@ -181,7 +185,7 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _describe_config(args: argparse.Namespace, processes: "Processes") -> "DescribeConfig":
+def _describe_config(args: argparse.Namespace, processes: Processes) -> DescribeConfig:
     from .captioner import GenerationSettings
     from .describe import DescribeConfig, Shard
 

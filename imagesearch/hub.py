@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from .errors import ArtifactError, first_line
 from .fileio import atomic_write_bytes, sha256_file
-from .hub_errors import HubError
+from .hub_errors import HubError, status_of
 from .manifest import DESCRIPTIONS, MANIFEST, read_manifest
 from .records import check_image_path
 
@@ -91,7 +91,7 @@ def resolve(repo: str, revision: str, cache_root: Path, token: str | None, offli
 
 
 def _download_error(repo: str, revision: str, exc: BaseException) -> str:
-    status = getattr(getattr(exc, "response", None), "status_code", None)
+    status = status_of(exc)
     fix = ("set HF_TOKEN to a token that can read the repo (a Space secret)" if status in (401, 403) else
            "check ARTIFACTS_REPO, ARTIFACTS_REVISION, HF_TOKEN for a private repo, and the network; "
            "the next start tries again")

@@ -20,7 +20,8 @@ class HubError(ArtifactError):
     """A Hub request failed; the message is one line naming the operation, the repo and the fix."""
 
 
-def _status(exc: BaseException) -> int | None:
+def status_of(exc: BaseException) -> int | None:
+    """The HTTP status a Hub error carries, if any."""
     response = getattr(exc, "response", None)
     return getattr(response, "status_code", None)
 
@@ -29,7 +30,7 @@ def _underlying(exc: BaseException) -> BaseException:
     """The HTTP error a wrapper was raised from (the client wraps upload failures in RuntimeError)."""
     seen = exc
     while seen is not None:
-        if _status(seen) is not None:
+        if status_of(seen) is not None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return exc
@@ -41,7 +42,7 @@ def explain(exc: BaseException, operation: str, repo: str) -> str:
                                         RevisionNotFoundError)
 
     exc = _underlying(exc)
-    status = _status(exc)
+    status = status_of(exc)
     if isinstance(exc, OfflineModeIsEnabled):
         return f"{operation} {repo}: HF_HUB_OFFLINE=1 forbids network calls; unset it to reach the Hub"
     if isinstance(exc, RevisionNotFoundError):

@@ -132,7 +132,7 @@ class FakeHub:
         key = (repo_type, repo_id)
         if key not in self.repos:
             repo = self.repos[key] = Repo(repo_type, repo_id)
-            self._commit(repo, {".gitattributes": Blob.of(b"*.parquet filter=lfs\n", ".gitattributes")}, None)
+            self._commit(repo, {".gitattributes": Blob.of(b"*.parquet filter=lfs\n", ".gitattributes")})
         repo = self.repos[key]
         if files:
             tree = dict(repo.commits[repo.branches["main"]])
@@ -142,7 +142,7 @@ class FakeHub:
                                       path.endswith(LFS_SUFFIXES))
                 else:
                     tree[path] = Blob.of(data, path)
-            self._commit(repo, tree, None)
+            self._commit(repo, tree)
         return repo
 
     def head(self, repo_id: str, repo_type: str = "dataset") -> str:
@@ -155,7 +155,7 @@ class FakeHub:
     def push_elsewhere(self, repo_id: str, path: str = "other.txt", data: bytes = b"someone else") -> str:
         """Another writer commits to main (for the 'moved on' conflict)."""
         repo = self.repos[("dataset", repo_id)]
-        return self._commit(repo, dict(repo.commits[repo.branches["main"]], **{path: Blob.of(data, path)}), None)
+        return self._commit(repo, dict(repo.commits[repo.branches["main"]], **{path: Blob.of(data, path)}))
 
     def fail(self, when: Callable[[httpx2.Request], bool], respond: Callable[[httpx2.Request], httpx2.Response],
              times: int | None = 1) -> None:
@@ -330,7 +330,7 @@ class FakeHub:
         self.lfs[oid] = data
         return httpx2.Response(200)
 
-    def _commit(self, repo: Repo, tree: dict[str, Blob], parent: str | None) -> str:
+    def _commit(self, repo: Repo, tree: dict[str, Blob]) -> str:
         oid = next(self._oids)
         repo.commits[oid] = tree
         repo.branches["main"] = oid
@@ -367,7 +367,7 @@ class FakeHub:
                 folder = value["path"].rstrip("/") + "/"
                 for path in [p for p in tree if p.startswith(folder)]:
                     del tree[path]
-        oid = self._commit(repo, tree, head)
+        oid = self._commit(repo, tree)
         return _json(200, {"commitUrl": f"{ENDPOINT}/{t}s/{id}/commit/{oid}", "commitOid": oid})
 
     def _create_tag(self, request, t, id, rev):
