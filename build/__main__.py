@@ -245,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.step in ("embed", "all"):
             run_embed(EmbedConfig(args.artifacts, args.embedder, args.embed_batch_size, args.device, offline=offline))
         if args.step in ("index", "all"):
-            run_index(IndexConfig(args.artifacts, IndexSpec(args.index, args.nlist, args.nprobe)))
+            run_index(IndexConfig(args.artifacts, IndexSpec(args.index, args.nlist, args.nprobe),
+                                  getattr(args, "device", None), offline))
         if args.step == "publish" or (args.step == "all" and args.publish):
             from .publish import PublishConfig, run_publish
 

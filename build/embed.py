@@ -1,4 +1,4 @@
-"""Embed step: description.csv -> embedding.pkl (L2-normalised float32, id order)."""
+"""Embed step: description.csv -> embedding.pkl (L2-normalised float32, id order), streamed."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from imagesearch import manifest as mf
 from imagesearch.fileio import staged
 from imagesearch.encoder import DEFAULT_MODEL, OFFLINE_EMBEDDER, TextEncoder, canonical_model_id
 from imagesearch.model_source import require_model
-from imagesearch.records import read_records
-from imagesearch.safe_pickle import dump_array
+from imagesearch.records import description_chunks, summarize_records
+from imagesearch.safe_pickle import dump_array_chunks
 
 from .messages import next_step, warnings_once
 
@@ -47,31 +47,40 @@ class EmbedConfig:
 
 
 def run_embed(config: EmbedConfig) -> dict[str, Any]:
+    """Stream description.csv through the encoder into embedding.pkl, a chunk at a time.
+
+    Neither the rows nor the vectors are ever held whole: one pass counts the rows and collects
+    the image names (for the manifest), a second feeds CHUNK_ROWS descriptions at a time to the
+    encoder, and each chunk's vectors go straight into the pickle (dump_array_chunks).
+    """
     folder = Path(config.artifacts)
-    records = read_records(folder / mf.DESCRIPTIONS)
+    csv_path = folder / mf.DESCRIPTIONS
+    rows = summarize_records(csv_path)
     manifest = mf.load_or_create(folder)
     model_id = canonical_model_id(config.model)
     require_model(model_id, "--embedder", config.offline, OFFLINE_EMBEDDER)
     encoder = TextEncoder.load(model_id, device=config.device)
     devices = gpus_for_a_pool(config.device)
-    log.info("embedding %d descriptions with %s (batch %d, %s)", len(records), model_id, config.batch_size,
+    log.info("embedding %d descriptions with %s (batch %d, %s)", rows.count, model_id, config.batch_size,
              f"a process on each of {len(devices)} GPUs" if devices else f"one process on {encoder.device}")
-    vectors = np.empty((len(records), encoder.dimension), dtype=np.float32)  # the only array that grows with N
+    manifest["embedding"] = mf.embedding_section(model_id, encoder.dimension, encoder.probe())
+    manifest["index"] = None  # the old index no longer matches these vectors
     pool = encoder.model.start_multi_process_pool(devices) if devices else None
+
+    def encoded(progress: tqdm):
+        for texts in description_chunks(csv_path, CHUNK_ROWS):
+            yield encoder.encode(texts, batch_size=config.batch_size, pool=pool)
+            progress.update(len(texts))
+
     try:
-        with warnings_once(), tqdm(total=len(records), desc="embedding", unit="text") as progress:
-            for start in range(0, len(records), CHUNK_ROWS):
-                texts = [r.description for r in records[start:start + CHUNK_ROWS]]
-                vectors[start:start + len(texts)] = encoder.encode(texts, batch_size=config.batch_size, pool=pool)
-                progress.update(len(texts))
+        with warnings_once(), tqdm(total=rows.count, desc="embedding", unit="text") as progress, \
+                staged(folder) as stage:  # a failed write leaves the previous set whole
+            dump_array_chunks(stage.path(mf.EMBEDDING), (rows.count, encoder.dimension), np.float32,
+                              encoded(progress))
+            manifest = mf.write_manifest(folder, manifest, rows, stage)
     finally:
         if pool is not None:
             encoder.model.stop_multi_process_pool(pool)
-    manifest["embedding"] = mf.embedding_section(model_id, encoder.dimension, encoder.probe())
-    manifest["index"] = None  # the old index no longer matches these vectors
-    with staged(folder) as stage:  # a failed write leaves the previous set whole
-        dump_array(stage.path(mf.EMBEDDING), vectors)
-        manifest = mf.write_manifest(folder, manifest, records, stage)
-    print(f"embedded {len(records):,} descriptions -> {folder / mf.EMBEDDING} ({encoder.dimension}-d, {model_id}); "
+    print(f"embedded {rows.count:,} descriptions -> {folder / mf.EMBEDDING} ({encoder.dimension}-d, {model_id}); "
           f"next: {next_step('embed', folder)}")
     return manifest

@@ -13,7 +13,7 @@ from typing import Any
 
 from .errors import ArtifactError
 from .fileio import Staging, atomic_write_bytes, sha256_file
-from .records import Record
+from .records import Record, RowSummary
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -80,21 +80,28 @@ def load_or_create(folder: Path, captioner: dict[str, Any] | None = None) -> dic
     return new_manifest(captioner or {"model": "unspecified"})
 
 
-def write_manifest(folder: Path, manifest: dict[str, Any], records: list[Record], stage: Staging | None = None) -> dict[str, Any]:
+def write_manifest(folder: Path, manifest: dict[str, Any], records: list[Record] | RowSummary,
+                   stage: Staging | None = None) -> dict[str, Any]:
     """Recompute counts and checksums of every file in the set (staged versions where
-    ``stage`` holds them), then write the manifest: into ``stage``, or atomically."""
+    ``stage`` holds them), then write the manifest: into ``stage``, or atomically.
+
+    ``records`` may be the rows themselves or, for a step that streams them, their RowSummary."""
     folder = Path(folder)
+    if isinstance(records, RowSummary):
+        count, images = records.count, records.images
+    else:
+        count, images = len(records), {record.image for record in records}
     files: dict[str, dict[str, Any]] = {}
     names = [DESCRIPTIONS]
     if manifest.get("embedding"):
         names.append(manifest["embedding"].get("file", EMBEDDING))
     if manifest.get("index"):
         names.append(manifest["index"].get("file", INDEX))
-    names.extend(sorted({record.image for record in records}))
+    names.extend(sorted(images))
     for name in names:
         path = stage.current(name) if stage else folder / name
         files[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
-    manifest = dict(manifest, count=len(records), files=files, updated_at=now_iso())
+    manifest = dict(manifest, count=count, files=files, updated_at=now_iso())
     text = json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
     if stage is not None:
         stage.path(MANIFEST).write_bytes(text.encode("utf-8"))

@@ -19,6 +19,7 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Iterator
 
 from .errors import ArtifactError
 from .fileio import atomic_write_bytes
@@ -64,56 +65,94 @@ def write_records(path: Path, records: list[Record]) -> None:
     atomic_write_bytes(Path(path), buffer.getvalue().encode("utf-8"))
 
 
-def read_records(path: Path) -> list[Record]:
-    """Read and validate description.csv; every problem is one ArtifactError line."""
+def iter_records(path: Path) -> Iterator[Record]:
+    """Read and validate description.csv a row at a time; every problem is one ArtifactError line.
+
+    Only the current row is held, so a step that streams (embed) keeps its memory flat as the file grows.
+    """
     path = Path(path)
     name = path.name
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            text = handle.read()
+        handle = open(path, encoding="utf-8", newline="")
     except FileNotFoundError:
         raise ArtifactError(f"{path}: file not found; build it with `python -m build describe`") from None
-    except UnicodeDecodeError as exc:
-        raise ArtifactError(f"{name}: not UTF-8 text (byte {exc.start}); rewrite it as UTF-8") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise ArtifactError(f"{name}: file is empty; expected the header {','.join(COLUMNS)}") from None
-    except csv.Error as exc:
-        raise ArtifactError(f"{name}: unreadable CSV ({exc})") from None
-    if tuple(header) != COLUMNS:
-        missing = [c for c in COLUMNS if c not in header]
-        extra = [c for c in header if c not in COLUMNS]
-        detail = (f"missing {missing}" if missing else "") + (f" extra {extra}" if extra else "")
-        raise ArtifactError(
-            f"{name}: header is {header[:8]!r} ({detail.strip() or 'wrong order'}); "
-            f"expected {','.join(COLUMNS)} (for the seed's header-less file use `python -m build import-seed`)"
-        )
-    records: list[Record] = []
-    try:
-        for row in reader:
-            line = reader.line_num
-            if len(row) != len(COLUMNS):
-                raise ArtifactError(f"{name} line {line}: {len(row)} fields, expected {len(COLUMNS)}")
-            raw_id, dataset, source, label, image, description = row
-            try:
-                row_id = int(raw_id)
-            except ValueError:
-                raise ArtifactError(f"{name} line {line}: id {raw_id!r} is not an integer") from None
-            last = records[-1].id if records else -1
-            if row_id <= last or row_id < 0:
-                problem = "duplicated" if row_id == last else "out of order"
-                raise ArtifactError(
-                    f"{name} line {line}: id {row_id} is {problem}; ids must be non-negative and increase down the file"
-                )
-            check_image_path(image, f"{name} line {line}")
-            records.append(Record(row_id, dataset, source, label, image, description))
-    except csv.Error as exc:
-        raise ArtifactError(f"{name}: unreadable CSV ({exc})") from None
-    if not records:
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ArtifactError(f"{name}: file is empty; expected the header {','.join(COLUMNS)}") from None
+        except csv.Error as exc:
+            raise ArtifactError(f"{name}: unreadable CSV ({exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ArtifactError(f"{name}: not UTF-8 text (byte {exc.start}); rewrite it as UTF-8") from None
+        if tuple(header) != COLUMNS:
+            missing = [c for c in COLUMNS if c not in header]
+            extra = [c for c in header if c not in COLUMNS]
+            detail = (f"missing {missing}" if missing else "") + (f" extra {extra}" if extra else "")
+            raise ArtifactError(
+                f"{name}: header is {header[:8]!r} ({detail.strip() or 'wrong order'}); "
+                f"expected {','.join(COLUMNS)} (for the seed's header-less file use `python -m build import-seed`)"
+            )
+        last = -1
+        try:
+            for row in reader:
+                line = reader.line_num
+                if len(row) != len(COLUMNS):
+                    raise ArtifactError(f"{name} line {line}: {len(row)} fields, expected {len(COLUMNS)}")
+                raw_id, dataset, source, label, image, description = row
+                try:
+                    row_id = int(raw_id)
+                except ValueError:
+                    raise ArtifactError(f"{name} line {line}: id {raw_id!r} is not an integer") from None
+                if row_id <= last or row_id < 0:
+                    problem = "duplicated" if row_id == last else "out of order"
+                    raise ArtifactError(
+                        f"{name} line {line}: id {row_id} is {problem}; ids must be non-negative and increase down the file"
+                    )
+                last = row_id
+                check_image_path(image, f"{name} line {line}")
+                yield Record(row_id, dataset, source, label, image, description)
+        except csv.Error as exc:
+            raise ArtifactError(f"{name}: unreadable CSV ({exc})") from None
+        except UnicodeDecodeError as exc:
+            raise ArtifactError(f"{name}: not UTF-8 text (byte {exc.start}); rewrite it as UTF-8") from None
+    if last < 0:
         raise ArtifactError(f"{name}: no rows; an artifact set needs at least one image")
-    return records
+
+
+def read_records(path: Path) -> list[Record]:
+    """Read and validate the whole of description.csv."""
+    return list(iter_records(path))
+
+
+@dataclass(frozen=True)
+class RowSummary:
+    """What the manifest needs of the rows, without holding them: how many, and which image files."""
+
+    count: int
+    images: frozenset[str]
+
+
+def summarize_records(path: Path) -> RowSummary:
+    """One validating pass over description.csv, keeping only the count and the image paths."""
+    count, images = 0, set()
+    for record in iter_records(path):
+        count += 1
+        images.add(record.image)
+    return RowSummary(count, frozenset(images))
+
+
+def description_chunks(path: Path, size: int) -> Iterator[list[str]]:
+    """The descriptions of description.csv, ``size`` at a time, in row order."""
+    chunk: list[str] = []
+    for record in iter_records(path):
+        chunk.append(record.description)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def read_seed_csv(path: Path) -> list[tuple[int, str]]:

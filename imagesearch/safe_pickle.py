@@ -11,11 +11,14 @@ from __future__ import annotations
 import io
 import pickle
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
 from .errors import ArtifactError
 from .fileio import atomic_path
+
+_STREAM_MIN_BYTES = 1 << 20  # above pickle's 64 KiB frame target: the buffer is written on its own
 
 # (module, name) pairs a numpy ndarray pickle refers to, for numpy 1 and 2.
 _ALLOWED_GLOBALS = {
@@ -118,3 +121,59 @@ def dump_array(path: Path, array: np.ndarray) -> None:
         raise ValueError("refusing to pickle an object array")
     with atomic_path(Path(path)) as tmp, open(tmp, "wb") as handle:
         pickle.dump(array, handle, protocol=5)
+
+
+class _SpliceWriter:
+    """A file for pickle.Pickler that writes ``chunks`` where the array's own buffer would go.
+
+    Protocol 5 hands a large array's buffer to ``write`` as one PickleBuffer
+    (outside any frame); everything else (opcodes, dtype, shape) passes through.
+    """
+
+    def __init__(self, handle, nbytes: int, dtype: np.dtype, chunks: Iterable[np.ndarray]):
+        self.handle, self.nbytes, self.dtype, self.chunks = handle, nbytes, dtype, chunks
+        self.spliced = False
+
+    def write(self, data) -> int:
+        if isinstance(data, pickle.PickleBuffer) and not self.spliced:
+            if memoryview(data).nbytes != self.nbytes:
+                raise ValueError("unexpected buffer in the pickle stream")
+            written = 0
+            for chunk in self.chunks:
+                chunk = np.ascontiguousarray(chunk, dtype=self.dtype)
+                written += chunk.nbytes
+                if written > self.nbytes:
+                    raise ValueError(f"chunks hold more than the {self.nbytes:,} bytes announced")
+                self.handle.write(chunk.data)
+            if written != self.nbytes:
+                raise ValueError(f"chunks held {written:,} bytes, {self.nbytes:,} announced")
+            self.spliced = True
+            return self.nbytes
+        return self.handle.write(data)
+
+
+def dump_array_chunks(path: Path, shape: tuple[int, ...], dtype, chunks: Iterable[np.ndarray]) -> None:
+    """Write the array whose rows arrive as ``chunks`` (in order) as the same pickle :func:`dump_array` writes.
+
+    The bytes are identical to pickling the whole array; the whole array is never in memory.
+    A placeholder of the final shape is made with ``np.empty``, whose pages are never touched
+    (only its shape goes into the pickle), and its buffer is replaced by the chunks as they come.
+    Small arrays (inside one pickle frame) are simply assembled and dumped.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.hasobject:
+        raise ValueError("refusing to pickle an object array")
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    if nbytes < _STREAM_MIN_BYTES:
+        parts = [np.ascontiguousarray(c, dtype=dtype).reshape(-1, *shape[1:]) for c in chunks]
+        whole = np.concatenate(parts) if parts else np.empty(shape, dtype)
+        if whole.shape != tuple(shape):
+            raise ValueError(f"chunks make an array of shape {whole.shape}, {tuple(shape)} announced")
+        dump_array(path, whole)
+        return
+    placeholder = np.empty(shape, dtype)
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as handle:
+        splice = _SpliceWriter(handle, nbytes, dtype, chunks)
+        pickle.Pickler(splice, protocol=5).dump(placeholder)
+        if not splice.spliced:
+            raise ValueError("the pickle stream carried no array buffer to replace")

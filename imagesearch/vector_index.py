@@ -3,8 +3,12 @@
 - ``flat`` is exact: the default, and what ``auto`` picks up to
   ``AUTO_FLAT_MAX`` vectors.
 - ``ivf`` is approximate. Unless nprobe is given, it is tuned at build time
-  until recall@5 against exact search reaches the target on held-out queries,
-  and the measured recall is returned for the manifest. ``--index ivf
+  until recall@5 against exact search reaches the target on two kinds of
+  queries: stored vectors (their own id excluded) and, when given, encoded
+  query-like texts. Stored vectors sit inside their own cluster and flatter
+  IVF; short text queries fall between clusters (at 100,000 rows nprobe 64
+  gave 0.988 for one and 0.908 for the other), so the stricter of the two
+  decides, and both are returned for the manifest. ``--index ivf
   --nlist 3 --nprobe 1`` reproduces the seed's index for comparison.
 
 Reading an index file is guarded: the header is parsed and checked against
@@ -82,19 +86,45 @@ def held_out_recall(index: Any, vectors: np.ndarray, query_ids: np.ndarray, k: i
     return hits / (k * len(query_ids))
 
 
-def build_index(vectors: np.ndarray, spec: IndexSpec, seed: int = 0) -> BuiltIndex:
+def text_recall(index: Any, vectors: np.ndarray, queries: np.ndarray, k: int = RECALL_K) -> float:
+    """Recall@k of ``index`` against exact search for query vectors that are not rows of the index."""
+    k = min(k, vectors.shape[0])
+    truth = exact_topk(vectors, queries, k)
+    _, got = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    hits = sum(len(set(t) & set(g[g >= 0])) for t, g in zip(truth, got))
+    return hits / (k * len(queries))
+
+
+def resolve_kind(kind: str, n: int) -> str:
+    """``auto`` -> flat (exact) up to AUTO_FLAT_MAX vectors, ivf above."""
+    if kind == "auto":
+        return "flat" if n <= AUTO_FLAT_MAX else "ivf"
+    if kind not in KINDS:
+        raise ValueError(f"unknown index kind {kind!r}; choose from {', '.join(KINDS)}")
+    return kind
+
+
+def measure_recall(index: Any, vectors: np.ndarray, query_ids: np.ndarray,
+                   text_queries: np.ndarray | None) -> dict[str, float]:
+    """recall@5 for stored-vector queries and (when given) text queries; ``strict`` is the lower."""
+    found = {"stored": held_out_recall(index, vectors, query_ids)}
+    if text_queries is not None and len(text_queries):
+        found["text"] = text_recall(index, vectors, text_queries)
+    found["strict"] = min(found.values())
+    return found
+
+
+def build_index(vectors: np.ndarray, spec: IndexSpec, seed: int = 0,
+                text_queries: np.ndarray | None = None) -> BuiltIndex:
+    """Build the index; for IVF, ``text_queries`` (encoded query-like texts) join the nprobe tuning."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, d = vectors.shape
-    kind = spec.kind
-    if kind == "auto":
-        kind = "flat" if n <= AUTO_FLAT_MAX else "ivf"
+    kind = resolve_kind(spec.kind, n)
     if kind == "flat":
         index = faiss.IndexFlatIP(d)
         index.add(vectors)
         return BuiltIndex(index, {"type": "flat", "metric": "inner_product", "params": {}, "exact": True,
                                   "recall_at_5": 1.0})
-    if kind != "ivf":
-        raise ValueError(f"unknown index kind {spec.kind!r}; choose from {', '.join(KINDS)}")
     nlist = spec.nlist or default_nlist(n)
     if nlist < 1 or nlist > n:
         raise ValueError(f"--nlist {nlist} must be between 1 and the number of vectors ({n})")
@@ -111,29 +141,34 @@ def build_index(vectors: np.ndarray, spec: IndexSpec, seed: int = 0) -> BuiltInd
         if not 1 <= spec.nprobe <= nlist:
             raise ValueError(f"--nprobe {spec.nprobe} must be between 1 and nlist ({nlist})")
         index.nprobe = spec.nprobe
-        recall = held_out_recall(index, vectors, query_ids)
+        recall = measure_recall(index, vectors, query_ids, text_queries)
         tuned = False
     else:
-        nprobe, recall = 1, 0.0
+        nprobe = 1
         while True:
             index.nprobe = nprobe
-            recall = held_out_recall(index, vectors, query_ids)
-            log.info("ivf nlist=%d nprobe=%d recall@5=%.4f", nlist, nprobe, recall)
-            if recall >= RECALL_TARGET or nprobe >= nlist:
+            recall = measure_recall(index, vectors, query_ids, text_queries)
+            log.info("ivf nlist=%d nprobe=%d recall@5 %s", nlist, nprobe,
+                     ", ".join(f"{name} {value:.4f}" for name, value in recall.items()))
+            if recall["strict"] >= RECALL_TARGET or nprobe >= nlist:
                 break
             nprobe = min(nlist, nprobe * 2)
         tuned = True
-    if recall < RECALL_TARGET:
+    if recall["strict"] < RECALL_TARGET:
         log.warning("ivf index returns only %.1f%% of the exact top-5 (nlist=%d, nprobe=%d)",
-                    100 * recall, nlist, index.nprobe)
+                    100 * recall["strict"], nlist, index.nprobe)
     info = {
         "type": "ivf",
         "metric": "inner_product",
         "params": {"nlist": nlist, "nprobe": int(index.nprobe), "nprobe_tuned": tuned},
         "exact": False,
-        "recall_at_5": round(recall, 4),
+        "recall_at_5": round(recall["strict"], 4),  # the stricter of the measurements below
+        "recall_at_5_stored": round(recall["stored"], 4),
         "recall_queries": int(len(query_ids)),
     }
+    if "text" in recall:
+        info["recall_at_5_text"] = round(recall["text"], 4)
+        info["recall_text_queries"] = int(len(text_queries))
     return BuiltIndex(index, info)
 
 

@@ -1,6 +1,7 @@
 """The build steps through their real command line, from the repository root."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -17,8 +18,9 @@ from tests.conftest import REPO
 from tests.factory import write_images
 
 
-def run_build(*args, check=True):
-    result = subprocess.run([sys.executable, "-m", "build", *map(str, args)], cwd=REPO, capture_output=True, text=True, timeout=600)
+def run_build(*args, check=True, env=None):
+    result = subprocess.run([sys.executable, "-m", "build", *map(str, args)], cwd=REPO, capture_output=True, text=True,
+                            timeout=600, env=env)
     if check:
         assert result.returncode == 0, result.stderr[-2000:]
     return result
@@ -105,8 +107,24 @@ def test_seed_index_design_loses_results_on_the_real_seed_captions(seed_set, tmp
     info = json.loads((copy / mf.MANIFEST).read_text())["index"]
     assert info["params"]["nlist"] == 3 and info["params"]["nprobe"] == 1
     assert info["recall_at_5"] < 1.0
+    assert info["recall_at_5"] == min(info["recall_at_5_stored"], info["recall_at_5_text"])
+    assert "query-like texts" in run_build("index", "--artifacts", copy, "--index", "ivf", "--nlist", "3",
+                                           "--nprobe", "1").stdout
     loaded = load_artifact_set(copy)
     assert loaded.index.nprobe == 1
+
+
+def test_ivf_without_the_sets_embedder_is_one_line_naming_the_exact_alternative(seed_set, tmp_path):
+    copy = tmp_path / "ivf"
+    subprocess.run(["cp", "-r", str(seed_set), str(copy)], check=True)
+    manifest = json.loads((copy / mf.MANIFEST).read_text())
+    manifest["embedding"]["model"] = "nobody/not-a-model"
+    (copy / mf.MANIFEST).write_text(json.dumps(manifest))
+    result = run_build("index", "--artifacts", copy, "--index", "ivf", check=False,
+                       env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert result.returncode == 2
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("error: manifest.json embedding.model nobody/not-a-model") and "--index flat" in line
 
 
 def test_this_repos_build_wins_over_an_installed_pypa_build(tmp_path):

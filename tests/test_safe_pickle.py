@@ -1,11 +1,14 @@
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from imagesearch.errors import ArtifactError
-from imagesearch.safe_pickle import dump_array, load_array
+from imagesearch.safe_pickle import dump_array, dump_array_chunks, load_array
+from tests.conftest import REPO
 from tests.factory import RunsEval, RunsShell
 
 
@@ -109,3 +112,36 @@ def test_memory_error_while_loading_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(module._ArrayOnlyUnpickler, "load", out_of_memory)
     with pytest.raises(ArtifactError, match=r"^e.pkl: not enough memory to load it \(\d+ bytes\)"):
         load_array(tmp_path / "e.pkl")
+
+
+@pytest.mark.parametrize("rows", [3, 5000])
+def test_array_written_from_chunks_is_byte_identical_to_the_whole_array_pickled(tmp_path, rows):
+    array = np.random.default_rng(rows).normal(size=(rows, 384)).astype(np.float32)
+    path = tmp_path / "embedding.pkl"
+    dump_array_chunks(path, array.shape, np.float32, (array[i:i + 700] for i in range(0, rows, 700)))
+    assert path.read_bytes() == pickle.dumps(array, protocol=5)
+    assert np.array_equal(load_array(path), array)
+
+
+@pytest.mark.parametrize("rows", [10, 4999, 5001])
+def test_chunks_that_do_not_fill_the_announced_shape_leave_no_file(tmp_path, rows):
+    path = tmp_path / "embedding.pkl"
+    with pytest.raises(ValueError, match="announced"):
+        dump_array_chunks(path, (5000, 384), np.float32, (np.zeros((1, 384)) for _ in range(rows)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_streamed_write_of_a_large_array_keeps_memory_flat(tmp_path):
+    """800 MB written from 4 MB chunks: the process grows by far less than the array."""
+    script = f"""
+import resource, numpy as np
+from imagesearch.safe_pickle import dump_array_chunks
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+chunk = np.ones((2600, 384), np.float32)
+dump_array_chunks({str(tmp_path / 'big.pkl')!r}, (2600 * 200, 384), np.float32, (chunk for _ in range(200)))
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
+"""
+    grown_mb = int(subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
+                                  check=True).stdout.split()[-1])
+    assert (tmp_path / "big.pkl").stat().st_size > 2600 * 200 * 384 * 4
+    assert grown_mb < 100, f"grew {grown_mb} MB writing an 800 MB array"

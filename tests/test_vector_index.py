@@ -77,6 +77,31 @@ def test_ivf_tunes_nprobe_until_recall_reaches_the_target():
     assert built.info["params"]["nlist"] == min(int(4 * np.sqrt(6000)), 6000 // 39)
 
 
+def test_ivf_tuning_counts_queries_that_fall_between_clusters():
+    rng = np.random.default_rng(3)
+    centres = unit_rows(rng.normal(size=(60, 32)))
+    vectors = unit_rows(centres[rng.integers(0, 60, 6000)] + 0.1 * rng.normal(size=(6000, 32)))
+    pairs = rng.integers(0, 60, size=(300, 2))
+    # like a short text query: between clusters, near no single one
+    between = unit_rows(centres[pairs[:, 0]] + centres[pairs[:, 1]] + 0.3 * rng.normal(size=(300, 32)))
+    stored_only = build_index(vectors, IndexSpec("ivf", nlist=60))
+    both = build_index(vectors, IndexSpec("ivf", nlist=60), text_queries=between)
+    info = both.info
+    assert info["recall_at_5"] == min(info["recall_at_5_stored"], info["recall_at_5_text"])
+    assert info["recall_text_queries"] == 300 and "recall_at_5_text" not in stored_only.info
+    assert info["recall_at_5"] >= 0.99 or info["params"]["nprobe"] == info["params"]["nlist"]
+    assert info["params"]["nprobe"] > stored_only.info["params"]["nprobe"]
+    # the recall written down is what the chosen nprobe really gives on those queries
+    truth = exact_topk(vectors, between, 5)
+    _, got = both.index.search(between, 5)
+    measured = np.mean([len(set(t) & set(g)) / 5 for t, g in zip(truth, got)])
+    assert measured == pytest.approx(info["recall_at_5_text"], abs=1e-4)
+    # and at the nprobe tuned on stored vectors alone, those queries lose results
+    both.index.nprobe = stored_only.info["params"]["nprobe"]
+    _, got = both.index.search(between, 5)
+    assert np.mean([len(set(t) & set(g)) / 5 for t, g in zip(truth, got)]) < 0.99
+
+
 def test_seed_design_stays_reachable_and_its_recall_is_measured():
     vectors = _embedding_like(6000)
     built = build_index(vectors, IndexSpec("ivf", nlist=3, nprobe=1))
