@@ -19,6 +19,7 @@ import torch
 from imagesearch.config import AppConfig
 from imagesearch.errors import ArtifactError, ConfigError
 from imagesearch.hub import download_artifacts, invalidate, mark_complete
+from imagesearch.image_query import ImageDescriber, query_captioner
 from imagesearch.memory import limit_malloc_arenas
 from imagesearch.search import SearchEngine
 from imagesearch.startup import open_verified
@@ -50,9 +51,36 @@ def build_app(config: AppConfig):
         return encoder.encode([text])[0]
 
     engine = SearchEngine(artifacts, encode_query, max_query_chars=config.max_query_chars)
-    blocks = build_blocks(engine)
+    describer = ImageDescriber(query_captioner(artifacts.manifest, config.captioner, config.captioner_prompts),
+                               lambda model, tokens: load_query_captioner(model, tokens, config.hub_offline))
+
+    @spaces.GPU
+    def describe_image(path: str) -> str:  # the captioner runs (and is loaded, once) on the GPU
+        return describer.describe(path)
+
+    blocks = build_blocks(engine, describe_image, describer)
     blocks.queue(max_size=config.queue_size, default_concurrency_limit=config.concurrency)
     return blocks, engine
+
+
+def load_query_captioner(model: str, max_new_tokens: int, offline: bool):
+    """The build's InstructBLIP loader, behind a check that it can be had and will fit."""
+    import os
+    from pathlib import Path
+
+    from huggingface_hub import try_to_load_from_cache
+
+    from build.captioner import Captioner, GenerationSettings
+    from imagesearch.image_query import check_fits
+    from imagesearch.model_source import require_model
+
+    require_model(model, "CAPTIONER", offline, "set CAPTIONER to a local InstructBLIP folder")
+    local = Path(model) if Path(model).is_dir() else None
+    if local is None:
+        cached = try_to_load_from_cache(model, "config.json")
+        local = Path(cached).parent if isinstance(cached, str) else None
+    check_fits(model, local, torch.cuda.is_available(), os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    return Captioner.load(str(local or model), GenerationSettings(max_new_tokens=max_new_tokens))
 
 
 def launch(blocks, engine: SearchEngine, config: AppConfig, **kwargs):

@@ -12,10 +12,8 @@ in an existing description.csv keep their ids; new images are appended.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import shutil
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +24,7 @@ from tqdm import tqdm
 from imagesearch import manifest as mf
 from imagesearch.errors import ArtifactError, first_line
 from imagesearch.fileio import staged
-from imagesearch.images import save_thumbnail, to_rgb
+from imagesearch.images import BadImage, decode, save_thumbnail
 from imagesearch.records import IMAGES_DIR, Record, read_records, write_records
 
 from imagesearch.model_source import require_model
@@ -38,8 +36,6 @@ from .sources import SEED_DATASETS, LoadReport, SourceItem, iter_sources
 
 log = logging.getLogger(__name__)
 
-MIN_SIDE = 16
-MAX_PIXELS = 64_000_000  # larger images are refused instead of decoded (20000 x 20000 would need 1.2 GB)
 
 
 @dataclass(frozen=True)
@@ -91,32 +87,6 @@ class Planned:
     item: SourceItem
     sha: str
     key: str
-
-
-class BadImage(ValueError):
-    pass
-
-
-def decode(data: bytes) -> Image.Image:
-    """Decode and check an image; BadImage says why one cannot be captioned."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            if image.width * image.height > MAX_PIXELS:
-                raise BadImage(f"too large ({image.width}x{image.height} pixels)")
-            image.load()
-    except BadImage:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise BadImage(f"too large ({exc})") from None
-    except Image.UnidentifiedImageError:
-        raise BadImage("not an image PIL can read (unknown or damaged format)") from None
-    except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for corrupt or truncated files
-        raise BadImage(f"unreadable ({in_words(first_line(exc, 120))})") from None
-    if min(image.size) < MIN_SIDE:
-        raise BadImage(f"too small ({image.width}x{image.height} pixels)")
-    return to_rgb(image)
 
 
 def captioner_manifest(config: DescribeConfig) -> dict[str, Any]:

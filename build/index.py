@@ -1,4 +1,4 @@
-"""Index step: embedding.pkl -> index.faiss, exact by default."""
+"""Index step: embedding.pkl -> index.faiss (exact by default), and description.csv -> lexical.npz (BM25)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from imagesearch.errors import ArtifactError
 from imagesearch.records import read_records
 from imagesearch.safe_pickle import load_array
 from imagesearch.encoder import TextEncoder
+from imagesearch.lexical import build_lexical, lexical_documents, write_lexical
 from imagesearch.model_source import require_model
 from imagesearch.vector_index import IndexSpec, build_index, resolve_kind, write_index
 
@@ -60,8 +61,11 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
         queries = encoded_query_texts(records, embedding["model"], config)
     built = build_index(vectors, config.spec, text_queries=queries)
     manifest["index"] = mf.index_section(built.info)
+    lexical = build_lexical(lexical_documents(records))
+    manifest["lexical"] = mf.lexical_section(manifest.get("lexical"), lexical.nbytes)
     with staged(folder) as stage:  # a failed write leaves the previous set whole
         write_index(stage.path(mf.INDEX), built.index)
+        write_lexical(stage.path(mf.LEXICAL), lexical)
         manifest = mf.write_manifest(folder, manifest, records, stage)
     info = manifest["index"]
     params = ", ".join(f"{k} {v}" for k, v in sorted(info["params"].items()))

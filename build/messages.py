@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import warnings
 from typing import Iterator
 
-_REPR = re.compile(r"<_io\.\w+ (?:object|name=[^>]*) at 0x[0-9a-f]+>|<_io\.\w+ name=[^>]*>")
-
+from imagesearch.errors import in_words  # noqa: F401 - re-exported for the build steps
 
 _SHOWN: set[tuple[type, str]] = set()
 
@@ -25,11 +23,6 @@ def warnings_once() -> Iterator[None]:
         if key not in _SHOWN:
             _SHOWN.add(key)
             warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
-
-
-def in_words(message: str) -> str:
-    """A library message without Python object reprs (PIL names a BytesIO by its address)."""
-    return _REPR.sub("the file", message)
 
 
 def next_step(step: str, folder) -> str:

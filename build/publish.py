@@ -82,7 +82,7 @@ def stage(folder: Path, staging: Path, repo: str, shard_bytes: int = SHARD_BYTES
     (staging / mf.MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     (staging / CARD).write_text(dataset_card(repo, manifest, artifacts.records, [s.path for s in shards]), encoding="utf-8")
     # the set's own files were just verified against these checksums: no need to hash them again
-    names = [mf.DESCRIPTIONS, manifest["embedding"]["file"], manifest["index"]["file"]]
+    names = mf.set_files(manifest)
     set_files = [LocalFile(n, artifacts.folder / n, manifest["files"][n]["bytes"], manifest["files"][n]["sha256"]) for n in names]
     for name in (mf.MANIFEST, CARD):
         path = staging / name

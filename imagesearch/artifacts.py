@@ -17,6 +17,7 @@ import numpy as np
 
 from . import manifest as mf
 from .errors import ArtifactError
+from .lexical import LexicalIndex, read_lexical
 from .records import Record, read_records
 from .safe_pickle import load_array
 from .vector_index import FlatSearcher, IndexSearcher, make_searcher, read_index
@@ -36,10 +37,22 @@ class ArtifactSet:
     searcher: FlatSearcher | IndexSearcher
     datasets: tuple[str, ...]
     dataset_of_row: np.ndarray  # int index into ``datasets`` for each row
+    lexical: LexicalIndex | None = None  # None for a set built before the lexical index existed
+    labels: tuple[str, ...] = ()  # distinct labels of the rows ("" not among them)
+    label_of_row: np.ndarray | None = None  # int index into ``labels``, -1 for an unlabelled row
+    row_of_id: dict[int, int] | None = None
 
     @property
     def count(self) -> int:
         return len(self.records)
+
+    def vectors_of(self, rows: np.ndarray) -> np.ndarray:
+        """The stored (normalised) vectors of ``rows``, read from the index: no second copy is kept."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if isinstance(self.searcher, FlatSearcher):
+            return self.searcher.vectors[rows]
+        return np.vstack([self.index.reconstruct(int(row)) for row in rows]) if len(rows) else \
+            np.empty((0, self.index.d), dtype=np.float32)
 
     def image_path(self, record: Record) -> Path:
         return self.folder / record.image
@@ -108,9 +121,28 @@ def load_artifact_set(folder: Path) -> ArtifactSet:
     index = read_index(folder / index_file, index_info["type"], dimension, count)
     _self_check(index, vectors, index_file)
     del vectors  # the index holds the only copy from here on
+    if index_info["type"] == "ivf":
+        index.make_direct_map()  # lets "more like this" read a stored vector back (8 bytes a row)
+
+    lexical = None
+    lexical_info = manifest.get("lexical")
+    if lexical_info:
+        lexical_file = lexical_info.get("file", mf.LEXICAL)
+        if lexical_file not in manifest["files"]:
+            raise ArtifactError(f"{mf.MANIFEST}: has no checksum for {lexical_file}; rebuild the set")
+        lexical = read_lexical(folder / lexical_file, count)
+    else:
+        log.warning("artifact set %s has no lexical index: search is dense only (rebuild with `python -m build index`)",
+                    folder)
 
     datasets = tuple(sorted({r.dataset for r in records}))
     position = {name: i for i, name in enumerate(datasets)}
     dataset_of_row = np.fromiter((position[r.dataset] for r in records), dtype=np.int32, count=count)
-    log.info("artifact set %s: %d images, %d datasets, %s index", folder, count, len(datasets), index_info["type"])
-    return ArtifactSet(folder, manifest, tuple(records), index, make_searcher(index), datasets, dataset_of_row)
+    labels = tuple(sorted({r.label for r in records if r.label}))
+    label_position = {name: i for i, name in enumerate(labels)}
+    label_of_row = np.fromiter((label_position.get(r.label, -1) for r in records), dtype=np.int32, count=count)
+    row_of_id = {r.id: row for row, r in enumerate(records)}
+    log.info("artifact set %s: %d images, %d datasets, %d labels, %s index%s", folder, count, len(datasets), len(labels),
+             index_info["type"], ", lexical index" if lexical else "")
+    return ArtifactSet(folder, manifest, tuple(records), index, make_searcher(index), datasets, dataset_of_row,
+                       lexical, labels, label_of_row, row_of_id)

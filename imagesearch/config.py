@@ -24,6 +24,9 @@ class AppConfig:
     artifacts_cache: Path = DEFAULT_ARTIFACTS_CACHE
     hub_offline: bool = False  # HF_HUB_OFFLINE: serve only what is already downloaded, never call the Hub
     embedding_model: str | None = None  # override; must equal the manifest's model
+    # Search by image: the captioner and prompts uploads are described with (default: the manifest's).
+    captioner: str | None = None
+    captioner_prompts: tuple[str, ...] = ()
     max_query_chars: int = 512
     queue_size: int = 64
     concurrency: int = 4
@@ -66,6 +69,8 @@ class AppConfig:
             artifacts_cache=Path(cache).expanduser() if cache else DEFAULT_ARTIFACTS_CACHE,
             hub_offline=env.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE"),
             embedding_model=env.get("EMBEDDING_MODEL", "").strip() or None,
+            captioner=env.get("CAPTIONER", "").strip() or None,
+            captioner_prompts=tuple(line.strip() for line in env.get("CAPTIONER_PROMPTS", "").splitlines() if line.strip()),
             max_query_chars=integer("MAX_QUERY_CHARS", 512, 16, 4096),
             queue_size=integer("QUEUE_MAX_SIZE", 64, 1, 10_000),
             concurrency=integer("CONCURRENCY_LIMIT", 4, 1, 64),

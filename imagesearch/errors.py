@@ -1,5 +1,7 @@
 """Errors that reach users as one actionable line."""
 
+import re
+
 
 def first_line(exc: BaseException, limit: int = 300) -> str:
     """``Type: first line of the message`` of an exception, for one-line errors."""
@@ -20,3 +22,11 @@ class QueryError(ValueError):
 
 class ConfigError(ValueError):
     """A setting from the command line or the environment is invalid."""
+
+
+_REPR = re.compile(r"<_io\.\w+ (?:object|name=[^>]*) at 0x[0-9a-f]+>|<_io\.\w+ name=[^>]*>")
+
+
+def in_words(message: str) -> str:
+    """A library message without Python object reprs (PIL names a BytesIO by its address)."""
+    return _REPR.sub("the file", message)

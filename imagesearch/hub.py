@@ -29,12 +29,13 @@ from tqdm import tqdm
 from .errors import ArtifactError, first_line
 from .fileio import atomic_write_bytes, sha256_file
 from .hub_errors import HubError, status_of
-from .manifest import DESCRIPTIONS, MANIFEST, read_manifest
+from .manifest import MANIFEST, read_manifest, set_files
 from .records import check_image_path
 
 log = logging.getLogger(__name__)
 
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
+_SET_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _SHARD_NAME = re.compile(r"^data/[A-Za-z0-9_.-]+\.parquet$")
 COMPLETE = ".complete"  # holds the sha256 of the manifest it certifies
 REFS = "refs"
@@ -141,7 +142,10 @@ def fetch_set(repo: str, sha: str, folder: Path, token: str | None) -> None:
     if not isinstance(published, dict) or not isinstance(published.get("shards"), dict):
         raise ArtifactError(f"{repo}@{sha}: {MANIFEST} has no parquet shards (published by an older version?); "
                             "republish it with `python -m build publish`")
-    names = [DESCRIPTIONS, manifest["embedding"]["file"], manifest["index"]["file"]]
+    names = set_files(manifest)
+    for name in names:
+        if not _SET_FILE_NAME.match(name):
+            raise ArtifactError(f"{MANIFEST}: file name {name!r} is not a plain file name; republish the set")
     for name in tqdm(names, desc="fetching the set", unit="file"):
         _fetch(repo, sha, name, folder, token)
     for name, entry in tqdm(sorted(published["shards"].items()), desc="fetching images (parquet shards)", unit="shard"):

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from .errors import first_line, in_words
 from .fileio import atomic_path
 
 DEFAULT_MAX_SIDE = 512
+MIN_SIDE = 16
+MAX_PIXELS = 64_000_000  # larger images are refused instead of decoded (20000 x 20000 would need 1.2 GB)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -40,3 +45,29 @@ def save_thumbnail(image: Image.Image, path: Path, max_side: int = DEFAULT_MAX_S
     rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     with atomic_path(Path(path)) as tmp:
         rgb.save(tmp, format="JPEG", quality=quality, optimize=True)
+
+
+class BadImage(ValueError):
+    pass
+
+
+def decode(data: bytes) -> Image.Image:
+    """Decode and check an image; BadImage says why one cannot be captioned."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.width * image.height > MAX_PIXELS:
+                raise BadImage(f"too large ({image.width}x{image.height} pixels)")
+            image.load()
+    except BadImage:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise BadImage(f"too large ({exc})") from None
+    except Image.UnidentifiedImageError:
+        raise BadImage("not an image PIL can read (unknown or damaged format)") from None
+    except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for corrupt or truncated files
+        raise BadImage(f"unreadable ({in_words(first_line(exc, 120))})") from None
+    if min(image.size) < MIN_SIDE:
+        raise BadImage(f"too small ({image.width}x{image.height} pixels)")
+    return to_rgb(image)

@@ -20,6 +20,7 @@ MANIFEST = "manifest.json"
 DESCRIPTIONS = "description.csv"
 EMBEDDING = "embedding.pkl"
 INDEX = "index.faiss"
+LEXICAL = "lexical.npz"
 HAND_WRITTEN = "hand-written"
 
 
@@ -48,6 +49,33 @@ def embedding_section(model: str, dimension: int, probe: dict[str, Any]) -> dict
 def index_section(info: dict[str, Any]) -> dict[str, Any]:
     """The manifest's description of index.faiss, from what build_index measured."""
     return dict(info, file=INDEX)
+
+
+def set_files(manifest: dict[str, Any]) -> list[str]:
+    """The set's own files besides images and the manifest: CSV, vectors, index, lexical index (where built)."""
+    names = [DESCRIPTIONS]
+    for section in ("embedding", "index", "lexical"):
+        if manifest.get(section):
+            names.append(manifest[section]["file"])
+    return names
+
+
+# Weight of the lexical score in hybrid search (0 = dense only, 1 = lexical only) until
+# `python -m build evaluate` measures one for the set; the value the seed captions and a labelled folder gave (README).
+DEFAULT_FUSION_WEIGHT = 0.3
+
+
+def lexical_section(previous: dict[str, Any] | None, nbytes: int) -> dict[str, Any]:
+    """The manifest's description of lexical.npz; a weight measured earlier by `evaluate` is kept."""
+    from .lexical import B, K1
+
+    previous = previous or {}
+    measured = previous.get("weight_source", "").startswith("evaluate")
+    return {"file": LEXICAL, "method": "BM25 (bm25s, lucene)", "k1": K1, "b": B,
+            "terms": "description + label + dataset; lower-cased, English stop words dropped, Snowball stems",
+            "bytes_in_memory": nbytes,
+            "weight": previous["weight"] if measured else DEFAULT_FUSION_WEIGHT,
+            "weight_source": previous["weight_source"] if measured else "default"}
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -92,11 +120,7 @@ def write_manifest(folder: Path, manifest: dict[str, Any], records: list[Record]
     else:
         count, images = len(records), {record.image for record in records}
     files: dict[str, dict[str, Any]] = {}
-    names = [DESCRIPTIONS]
-    if manifest.get("embedding"):
-        names.append(manifest["embedding"].get("file", EMBEDDING))
-    if manifest.get("index"):
-        names.append(manifest["index"].get("file", INDEX))
+    names = set_files(manifest)
     names.extend(sorted(images))
     for name in names:
         path = stage.current(name) if stage else folder / name

@@ -63,9 +63,11 @@ def test_bad_requests_get_a_clear_message_and_the_server_keeps_answering(served,
     assert len(client.predict("a cat", 3, api_name="/search")) == 3
 
 
-def test_only_the_search_endpoint_is_public(served):
+def test_only_the_three_search_endpoints_are_public(served):
     _, client, _ = served
-    assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/search"]
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert sorted(endpoints) == ["/search", "/search_by_image", "/similar"]
+    assert [p["parameter_name"] for p in endpoints["/search"]["parameters"]] == ["query", "k", "datasets", "mode", "labels"]
 
 
 def _file_status(url, target):

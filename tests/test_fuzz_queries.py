@@ -1,5 +1,6 @@
 """Whatever a caller sends, the search answers with results or a clear message, and keeps answering."""
 
+import json
 import math
 
 import httpx
@@ -69,7 +70,7 @@ def test_api_answers_anything_and_the_server_keeps_answering(served, query, k, d
 
 
 @pytest.mark.parametrize("body", ['{"data": ["cat", NaN, null]}', '{"data": ["cat", 1e999, null]}', '{"data": [null, 5, null]}',
-                                  '{"data": ["cat"]}', '{"data": "cat"}', "not json", '{"data": ["cat", 5, {"a": 1}]}'])
+                                  '{"data": []}', '{"data": "cat"}', "not json", '{"data": ["cat", 5, {"a": 1}]}'])
 def test_malformed_raw_requests_get_an_error_not_a_crash(served, body):  # noqa: F811
     url, client, _ = served
     with httpx.Client(base_url=url, timeout=30) as http:
@@ -81,3 +82,16 @@ def test_malformed_raw_requests_get_an_error_not_a_crash(served, body):  # noqa:
         else:
             assert 400 <= response.status_code < 500
     assert len(client.predict("a rocket", 3, None, api_name="/search")) == 3
+
+
+@pytest.mark.parametrize("data, count", [(["a cat"], 5), (["a cat", 3], 3), (["a cat", 3, None], 3),
+                                         (["a cat", 3, None, "dense"], 3)])
+def test_raw_callers_may_leave_out_trailing_parameters(served, data, count):  # noqa: F811
+    """Plain HTTP callers written when /search took three values keep working: the rest take their defaults."""
+    url, _, _ = served
+    with httpx.Client(base_url=url, timeout=30) as http:
+        event = http.post("/gradio_api/call/search", json={"data": data}).json()["event_id"]
+        stream = http.get(f"/gradio_api/call/search/{event}").text
+    assert "event: complete" in stream, stream[-300:]
+    results = json.loads(stream.split("event: complete\ndata: ", 1)[1].strip())[0]
+    assert len(results) == count and results[0]["description"]

@@ -1,0 +1,145 @@
+"""Search by image: describe an uploaded image with the set's own captioner, then search with that text.
+
+The captioner and prompts come from the manifest (what the build used), so an
+uploaded photo is described the way the stored images were; CAPTIONER and
+CAPTIONER_PROMPTS override them (AppConfig). The model is loaded on first use
+and kept; when it cannot be loaded, every later call gets the same one line
+and the rest of the app is untouched.
+
+Uploads get the checks ``describe`` applies to a dataset's images
+(:func:`imagesearch.images.decode`): unreadable, truncated, tiny or huge
+images are refused with the reason; any mode (CMYK, palette, 16-bit) is
+converted to RGB; an animated GIF is described by its first frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .errors import ArtifactError, QueryError, first_line
+from .images import BadImage, decode
+
+log = logging.getLogger(__name__)
+
+MAX_UPLOAD_BYTES = 50 * 2**20
+HAND_WRITTEN = "hand-written"
+
+
+class CaptionerUnavailable(QueryError):
+    """Search by image cannot work on this Space; the message says why and what to set."""
+
+
+@dataclass(frozen=True)
+class QueryCaptioner:
+    model: str | None  # hub id or folder; None: the set has no captioner to use
+    prompts: tuple[str, ...]
+    max_new_tokens: int = 256
+    reason: str = ""  # why model is None
+
+
+def query_captioner(manifest: dict[str, Any], model_override: str | None = None,
+                    prompts_override: Sequence[str] | None = None, max_new_tokens: int = 256) -> QueryCaptioner:
+    """The captioner and prompts an uploaded image is described with: the build's, unless overridden."""
+    built = manifest.get("captioner") or {}
+    prompts = tuple(prompts_override or built.get("prompts") or ())
+    model = model_override or built.get("model")
+    if not model or model in (HAND_WRITTEN, "unspecified") or str(model).startswith(("synthetic", "benchmark")):
+        how = "hand-written" if model == HAND_WRITTEN else "not made by a captioner"
+        return QueryCaptioner(None, prompts, max_new_tokens,
+                              f"this set's descriptions are {how}, so there is no captioner to describe an upload; "
+                              "set CAPTIONER to an InstructBLIP hub id or folder to enable it")
+    if not prompts:
+        return QueryCaptioner(None, prompts, max_new_tokens,
+                              "the manifest names no captioner prompts; set CAPTIONER_PROMPTS (one per line)")
+    return QueryCaptioner(str(model), prompts, max_new_tokens)
+
+
+def public_name(model: str) -> str:
+    """What visitors see of a model: its hub id, or only a local folder's name (never a path)."""
+    path = Path(model)
+    if model.startswith(("/", ".", "~")) or path.is_dir():
+        return path.name
+    return model
+
+
+class ImageDescriber:
+    """Turns an uploaded file into a description, loading the captioner once (thread-safe)."""
+
+    def __init__(self, spec: QueryCaptioner, load: Callable[[str, int], Any]):
+        self.spec = spec
+        self._load = load  # (model, max_new_tokens) -> object with describe(images, prompts) -> list[str]
+        self._captioner: Any = None
+        self._failure: str | None = None if spec.model else spec.reason
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        return self._failure is None
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        return self._failure
+
+    def captioner(self) -> Any:
+        with self._lock:
+            if self._failure:
+                raise CaptionerUnavailable(f"Search by image is not available: {self._failure}.")
+            if self._captioner is None:
+                try:
+                    self._captioner = self._load(self.spec.model, self.spec.max_new_tokens)
+                except (ArtifactError, OSError, ValueError, RuntimeError, ImportError, MemoryError) as exc:
+                    self._failure = (f"the captioner {public_name(self.spec.model)} could not be loaded "
+                                     f"({first_line(exc, 160)})")
+                    log.error("search by image disabled: %s", self._failure)
+                    raise CaptionerUnavailable(f"Search by image is not available: {self._failure}.") from None
+            return self._captioner
+
+    def describe(self, path: Any) -> str:
+        image = read_upload(path)
+        captioner = self.captioner()
+        description = captioner.describe([image], list(self.spec.prompts))[0].strip()
+        if not description:
+            raise QueryError("The captioner returned no words for this image; try another image.")
+        return description
+
+
+def read_upload(path: Any) -> Any:
+    """The uploaded file as an RGB PIL image, or a QueryError naming what is wrong with it."""
+    if isinstance(path, dict):  # gradio_client / API payloads may send FileData as a dict
+        path = path.get("path")
+    if not isinstance(path, (str, Path)) or not str(path):
+        raise QueryError("Upload an image (JPEG, PNG, WebP, GIF, ...).")
+    file = Path(path)
+    try:
+        size = file.stat().st_size
+        if size > MAX_UPLOAD_BYTES:
+            raise QueryError(f"The upload is {size / 2**20:.0f} MB; images up to {MAX_UPLOAD_BYTES // 2**20} MB are accepted.")
+        data = file.read_bytes()
+    except OSError:
+        raise QueryError("The upload could not be read; upload it again.") from None
+    try:
+        return decode(data)
+    except BadImage as exc:
+        raise QueryError(f"The upload cannot be described: {exc}.") from None
+
+
+def weights_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.suffix in (".safetensors", ".bin", ".pt"))
+
+
+def check_fits(model: str, local_folder: Path | None, cuda: bool, memory_bytes: int) -> None:
+    """Refuse a load that would take the Space down: without a GPU, only a local copy whose weights
+    fit in half the machine's memory is loaded (the 7B captioner needs about 28 GB in float32)."""
+    if cuda:
+        return
+    if local_folder is None:
+        raise ArtifactError(f"{public_name(model)} is not on this machine and there is no GPU to run it; "
+                            "run the Space on GPU hardware (ZeroGPU) or set CAPTIONER to a small local model")
+    size = weights_bytes(local_folder)
+    if size * 2 > memory_bytes:  # bf16/fp16 files become float32 on the CPU
+        raise ArtifactError(f"{public_name(model)} has {size / 2**30:.1f} GB of weights, too large for this machine's "
+                            f"{memory_bytes / 2**30:.0f} GB without a GPU; run the Space on GPU hardware (ZeroGPU)")

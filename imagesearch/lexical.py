@@ -1,0 +1,187 @@
+"""The lexical index: BM25 over each row's description, label and dataset name.
+
+Why BM25 (bm25s) beside the vectors: a sentence encoder places "pikachu" near
+other cartoon words, but a row whose *label* is pikachu and whose caption says
+"a yellow cartoon mouse" is only found by the exact word. bm25s is a small,
+pure-Python BM25 whose scores are one sparse-matrix lookup per query term
+(milliseconds at 100,000 rows), with no server to run.
+
+Words are lower-cased, English stop words dropped, and stemmed with the
+Snowball stemmer (PyStemmer), so "beagles" finds "beagle". The same
+:func:`terms` tokenises documents, queries and the words marked in a result.
+
+Stored as ``lexical.npz``: plain arrays only (the score matrix in CSC form and
+the vocabulary as a unicode array), read with ``allow_pickle=False`` after
+every member's header is checked against its size in the file, so a hostile
+file can neither run code nor ask for more memory than it holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .errors import ArtifactError
+from .fileio import atomic_path
+
+LEXICAL = "lexical.npz"
+K1, B = 1.5, 0.75  # BM25's usual values (Lucene's defaults)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+_WORD = re.compile(r"\w+", re.UNICODE)
+_ARRAYS = ("data", "indices", "indptr", "vocab")
+
+
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+_STOP = _stopwords()
+
+
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+_STEM = _stemmer()
+
+
+def words(text: str) -> list[str]:
+    """The words of ``text`` as written (underscores and hyphens split words)."""
+    return [w for w in _WORD.findall(text.replace("_", " ")) if w]
+
+
+def term(word: str) -> str | None:
+    """A word's index term (lower-cased stem), or None for a stop word or a single letter."""
+    lowered = word.lower()
+    if lowered in _STOP or (len(lowered) < 2 and not lowered.isdigit()):
+        return None
+    return _STEM.stemWord(lowered)
+
+
+def terms(text: str) -> list[str]:
+    return [t for t in (term(w) for w in words(text)) if t]
+
+
+def document(description: str, label: str, dataset: str) -> str:
+    """The text a row is found by: its description, its label and its dataset's name."""
+    return f"{description} {label} {dataset}"
+
+
+def matched_words(query: str, description: str) -> list[str]:
+    """The distinct words of ``description`` (as written) that share a term with ``query``, in order."""
+    wanted = set(terms(query))
+    seen: set[str] = set()
+    found: list[str] = []
+    for word in words(description):
+        key = word.lower()
+        if key not in seen and term(word) in wanted:
+            seen.add(key)
+            found.append(word)
+    return found
+
+
+@dataclass
+class LexicalIndex:
+    """BM25 scores of every row for a query: one sparse lookup per query term."""
+
+    bm25: Any  # bm25s.BM25
+    count: int
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every row (float32, length ``count``); all zero when no query word is indexed."""
+        ids = self.bm25.get_tokens_ids(terms(query))
+        if not ids:
+            return np.zeros(self.count, dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(ids), dtype=np.float32)
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(self.bm25.scores[name].nbytes for name in ("data", "indices", "indptr")))
+
+
+def _bm25():
+    import bm25s
+
+    return bm25s.BM25(k1=K1, b=B, method="lucene", backend="numpy", csc_backend="numpy")
+
+
+def build_lexical(documents: Iterable[str]) -> LexicalIndex:
+    """Index the documents (row order) with BM25."""
+    tokenised = [terms(text) or [""] for text in documents]  # an empty row keeps its place, scores 0
+    bm25 = _bm25()
+    bm25.index(tokenised, show_progress=False)
+    return LexicalIndex(bm25, len(tokenised))
+
+
+def write_lexical(path: Path, index: LexicalIndex) -> None:
+    columns = len(index.bm25.scores["indptr"]) - 1  # bm25s adds an empty token with no column after indexing
+    vocab = sorted(((t, i) for t, i in index.bm25.vocab_dict.items() if i < columns), key=lambda item: item[1])
+    if [i for _, i in vocab] != list(range(len(vocab))):
+        raise ValueError("bm25s vocabulary ids are not 0..V-1")
+    arrays = {name: np.asarray(index.bm25.scores[name]) for name in ("data", "indices", "indptr")}
+    arrays["vocab"] = np.array([token for token, _ in vocab], dtype=str)
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)  # stored, not compressed: sizes in the zip are the array sizes
+
+
+def _check_members(path: Path) -> None:
+    """Every member is a stored .npy whose header asks for no more bytes than the member holds."""
+    fix = "rebuild it with `python -m build index`"
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = {info.filename: info for info in archive.infolist()}
+            if sorted(infos) != sorted(f"{name}.npy" for name in _ARRAYS):
+                raise ArtifactError(f"{path.name}: holds {sorted(infos)[:6]}, expected {', '.join(_ARRAYS)}; {fix}")
+            for name, info in infos.items():
+                if info.compress_type != zipfile.ZIP_STORED:
+                    raise ArtifactError(f"{path.name}: member {name} is compressed; {fix}")
+                with archive.open(info) as member:
+                    version = np.lib.format.read_magic(member)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read_header(member)
+                    if dtype.hasobject:
+                        raise ArtifactError(f"{path.name}: member {name} holds objects; refusing to load it; {fix}")
+                    if int(np.prod(shape)) * dtype.itemsize > info.file_size:
+                        raise ArtifactError(f"{path.name}: member {name} claims more data than it holds; {fix}")
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
+        raise ArtifactError(f"{path.name}: not a lexical index ({str(exc)[:80]}); {fix}") from None
+
+
+def read_lexical(path: Path, count: int) -> LexicalIndex:
+    """Read ``lexical.npz`` written by :func:`write_lexical` for ``count`` rows, refusing anything else."""
+    path = Path(path)
+    fix = "rebuild it with `python -m build index`"
+    _check_members(path)
+    with np.load(path, allow_pickle=False) as npz:
+        data, indices, indptr, vocab = (npz[name] for name in _ARRAYS)
+    if vocab.dtype.kind != "U" or data.dtype.kind != "f" or indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
+        raise ArtifactError(f"{path.name}: unexpected array types; {fix}")
+    if (indptr.ndim != 1 or len(indptr) != len(vocab) + 1 or indptr[0] != 0 or indptr[-1] != len(data)
+            or len(indices) != len(data) or (np.diff(indptr) < 0).any()):
+        raise ArtifactError(f"{path.name}: score matrix and vocabulary do not fit together; {fix}")
+    if len(indices) and (indices.min() < 0 or indices.max() >= count):
+        raise ArtifactError(f"{path.name}: refers to rows beyond the set's {count}; {fix}")
+    if not np.isfinite(data).all():
+        raise ArtifactError(f"{path.name}: holds non-finite scores; {fix}")
+    bm25 = _bm25()
+    bm25.scores = {"data": data.astype(np.float32), "indices": indices.astype(np.int32),
+                   "indptr": indptr.astype(np.int32), "num_docs": count}
+    bm25.vocab_dict = {str(token): i for i, token in enumerate(vocab.tolist())}
+    bm25.unique_token_ids_set = set(bm25.vocab_dict.values())
+    bm25.nonoccurrence_array = None  # lucene BM25 has none
+    return LexicalIndex(bm25, count)
+
+
+def lexical_documents(records: Sequence[Any]) -> list[str]:
+    return [document(r.description, r.label, r.dataset) for r in records]
