@@ -43,6 +43,7 @@ class HubDataset:
     config: str | None = None  # parquet-conversion folder (data_dir), for script-based repos
     id_column: str | None = None
     label_column: str | None = None
+    objects_column: str | None = None  # detection datasets: label = the distinct categories of the image's objects
     raw_zip: str | None = None  # fallback: a zip of images (+ COCO json) inside the repo
     licence: str = ""
 
@@ -50,10 +51,12 @@ class HubDataset:
 SEED_DATASETS: dict[str, HubDataset] = {
     d.name: d
     for d in (
-        HubDataset("fashionpedia", "detection-datasets/fashionpedia", "val", id_column="image_id", licence="CC-BY-4.0"),
+        HubDataset("fashionpedia", "detection-datasets/fashionpedia", "val", id_column="image_id",
+                   objects_column="objects", licence="CC-BY-4.0"),
         HubDataset("nfl", "keremberke/nfl-object-detection", "test", config="mini", id_column="image_id",
-                   raw_zip="data/valid-mini.zip", licence="public domain"),
-        HubDataset("planes", "keremberke/plane-detection", "train", config="mini", id_column="image_id", licence="CC-BY-4.0"),
+                   objects_column="objects", raw_zip="data/valid-mini.zip", licence="public domain"),
+        HubDataset("planes", "keremberke/plane-detection", "train", config="mini", id_column="image_id",
+                   objects_column="objects", licence="CC-BY-4.0"),
         HubDataset("snacks", "Matthijs/snacks", "validation", config="default", label_column="label", licence="CC-BY-4.0"),
         HubDataset("pets", "rokmr/pets", "test", label_column="label", licence="MIT"),
         HubDataset("pokemon", "keremberke/pokemon-classification", "train", config="mini", label_column="labels",
@@ -80,6 +83,42 @@ def _label_names(features, column: str | None) -> Callable[[object], str]:
     return lambda value: "" if value is None else str(value)
 
 
+def _class_names(feature) -> list[str] | None:
+    """The names of the ClassLabel called ``category`` inside an objects feature (dict, Sequence or List of dict)."""
+    if getattr(feature, "names", None) is not None and not isinstance(feature, dict):
+        return list(feature.names)
+    if isinstance(feature, dict):
+        return _class_names(feature.get("category")) if "category" in feature else None
+    inner = getattr(feature, "feature", None)
+    return _class_names(inner) if inner is not None else None
+
+
+def _object_labels(features, column: str | None) -> Callable[[object], str]:
+    """A row's objects -> their distinct category names, in order of first appearance: "dress, shoe, bag"."""
+    if not column or column not in features:
+        return lambda value: ""
+    names = _class_names(features[column])
+    if not names:
+        log.warning("%s: no ClassLabel 'category' in its features; images get no object labels", column)
+        return lambda value: ""
+
+    def label(value: object) -> str:
+        if isinstance(value, dict):  # Sequence of dict: a dict of lists
+            categories = value.get("category") or []
+        elif isinstance(value, list):  # List of dict
+            categories = [item.get("category") for item in value if isinstance(item, dict)]
+        else:
+            categories = []
+        seen: list[str] = []
+        for category in categories:
+            name = names[category] if isinstance(category, int) and 0 <= category < len(names) else None
+            if name and name not in seen:
+                seen.append(name)
+        return ", ".join(seen)
+
+    return label
+
+
 def _from_hf_dataset(spec: HubDataset, dataset) -> Iterator[SourceItem]:
     from datasets import Image
 
@@ -88,6 +127,7 @@ def _from_hf_dataset(spec: HubDataset, dataset) -> Iterator[SourceItem]:
         raise ValueError(f"no image column in {dataset.column_names}")
     dataset = dataset.cast_column(image_column, Image(decode=False))
     label_of = _label_names(dataset.features, spec.label_column)
+    objects_of = _object_labels(dataset.features, spec.objects_column)
     metadata = dataset.remove_columns([image_column])
     images = dataset.select_columns([image_column])
 
@@ -97,7 +137,7 @@ def _from_hf_dataset(spec: HubDataset, dataset) -> Iterator[SourceItem]:
 
     for position, row in enumerate(metadata):
         source = row.get(spec.id_column) if spec.id_column else None
-        label = label_of(row.get(spec.label_column))
+        label = label_of(row.get(spec.label_column)) or objects_of(row.get(spec.objects_column))
         yield SourceItem(spec.name, str(position if source is None else source), label, lambda p=position: read(p))
 
 

@@ -38,8 +38,8 @@ class ArtifactSet:
     datasets: tuple[str, ...]
     dataset_of_row: np.ndarray  # int index into ``datasets`` for each row
     lexical: LexicalIndex | None = None  # None for a set built before the lexical index existed
-    labels: tuple[str, ...] = ()  # distinct labels of the rows ("" not among them)
-    label_of_row: np.ndarray | None = None  # int index into ``labels``, -1 for an unlabelled row
+    labels: tuple[str, ...] = ()  # distinct labels ("dress, shoe" counts as dress and shoe)
+    label_rows: dict[str, np.ndarray] | None = None  # label -> the rows that carry it
     row_of_id: dict[int, int] | None = None
 
     @property
@@ -56,6 +56,13 @@ class ArtifactSet:
 
     def image_path(self, record: Record) -> Path:
         return self.folder / record.image
+
+
+LABEL_SEPARATOR = ", "  # a detection image's label lists its object categories: "dress, shoe, bag"
+
+
+def split_labels(label: str) -> list[str]:
+    return [part.strip() for part in label.split(LABEL_SEPARATOR.strip()) if part.strip()] if label else []
 
 
 def check_vectors(vectors: np.ndarray, count: int, dimension: int, name: str = mf.EMBEDDING) -> None:
@@ -138,11 +145,14 @@ def load_artifact_set(folder: Path) -> ArtifactSet:
     datasets = tuple(sorted({r.dataset for r in records}))
     position = {name: i for i, name in enumerate(datasets)}
     dataset_of_row = np.fromiter((position[r.dataset] for r in records), dtype=np.int32, count=count)
-    labels = tuple(sorted({r.label for r in records if r.label}))
-    label_position = {name: i for i, name in enumerate(labels)}
-    label_of_row = np.fromiter((label_position.get(r.label, -1) for r in records), dtype=np.int32, count=count)
+    rows_by_label: dict[str, list[int]] = {}
+    for row, record in enumerate(records):
+        for name in split_labels(record.label):
+            rows_by_label.setdefault(name, []).append(row)
+    labels = tuple(sorted(rows_by_label))
+    label_rows = {name: np.asarray(rows, dtype=np.int64) for name, rows in rows_by_label.items()}
     row_of_id = {r.id: row for row, r in enumerate(records)}
     log.info("artifact set %s: %d images, %d datasets, %d labels, %s index%s", folder, count, len(datasets), len(labels),
              index_info["type"], ", lexical index" if lexical else "")
     return ArtifactSet(folder, manifest, tuple(records), index, make_searcher(index), datasets, dataset_of_row,
-                       lexical, labels, label_of_row, row_of_id)
+                       lexical, labels, label_rows, row_of_id)

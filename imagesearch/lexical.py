@@ -154,6 +154,8 @@ def _check_members(path: Path) -> None:
                         raise ArtifactError(f"{path.name}: member {name} holds objects; refusing to load it; {fix}")
                     if int(np.prod(shape)) * dtype.itemsize > info.file_size:
                         raise ArtifactError(f"{path.name}: member {name} claims more data than it holds; {fix}")
+    except ArtifactError:
+        raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:
         raise ArtifactError(f"{path.name}: not a lexical index ({str(exc)[:80]}); {fix}") from None
 

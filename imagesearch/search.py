@@ -146,21 +146,27 @@ class SearchEngine:
 
     def _allowed_rows(self, datasets: Iterable[str] | None, labels: Iterable[str] | None = None) -> np.ndarray | None:
         allowed = None
-        for what, wanted, known, of_row in (("datasets", datasets, self.datasets, self.artifacts.dataset_of_row),
-                                            ("labels", labels, self.labels, self.artifacts.label_of_row)):
-            names = self._names(wanted, what)
-            if not names:
-                continue
-            unknown = sorted(set(names) - set(known))
-            if unknown:
-                choices = ", ".join(known[:30]) + (", ..." if len(known) > 30 else "") if known else "none in this set"
-                raise QueryError(f"Unknown {what[:-1]} {unknown[0][:60]!r}; choose from: {choices}.")
-            codes = [known.index(name) for name in set(names)]
-            if len(codes) == len(known) and what == "datasets":
-                continue
-            mask = np.isin(of_row, codes)
+        names = self._names(datasets, "datasets")
+        if names:
+            self._known(names, self.datasets, "dataset")
+            codes = [self.datasets.index(name) for name in set(names)]
+            if len(codes) < len(self.datasets):
+                allowed = np.isin(self.artifacts.dataset_of_row, codes)
+        names = self._names(labels, "labels")
+        if names:
+            self._known(names, self.labels, "label")
+            mask = np.zeros(self.artifacts.count, dtype=bool)
+            for name in set(names):
+                mask[self.artifacts.label_rows[name]] = True
             allowed = mask if allowed is None else allowed & mask
         return allowed
+
+    @staticmethod
+    def _known(names: list[str], known: tuple[str, ...], what: str) -> None:
+        unknown = sorted(set(names) - set(known))
+        if unknown:
+            choices = (", ".join(known[:30]) + (", ..." if len(known) > 30 else "")) if known else f"this set has no {what}s"
+            raise QueryError(f"Unknown {what} {unknown[0][:60]!r}; choose from: {choices}.")
 
     def _dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> _Ranked:
         scores, ids = self.artifacts.searcher.search(vector, min(k, self.artifacts.count), allowed)
