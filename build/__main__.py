@@ -133,6 +133,19 @@ def make_parser() -> argparse.ArgumentParser:
     _add_artifacts(index)
     _add_index_options(index)
 
+    evaluate = steps.add_parser("evaluate", help="measure search quality per mode; pick the hybrid weight",
+                                description="Recall@1/5/10, MRR@10 and nDCG@10 of dense, lexical and hybrid search on a "
+                                            "query file and on label-derived queries; writes the figures and the hybrid "
+                                            "weight into the manifest and a Markdown table on stdout.")
+    _add_artifacts(evaluate)
+    evaluate.add_argument("--queries", type=Path, default=None, metavar="TSV",
+                          help="query<TAB>relevant ids per line (ids: description.csv's id column)")
+    evaluate.add_argument("--mode", default="hybrid,dense,lexical",
+                          help="comma-separated modes to measure (default all three; hybrid also picks the weight)")
+    evaluate.add_argument("--no-labels", action="store_true", help="skip the label-derived queries")
+    evaluate.add_argument("--no-write", action="store_true", help="print the figures, leave the manifest as it is")
+    _add_device(evaluate)
+
     describe = steps.add_parser("describe", help="images -> images/ + description.csv (InstructBLIP)",
                                 description="Caption every image with InstructBLIP; resumable, cached, batched and shardable.")
     _add_artifacts(describe)
@@ -247,6 +260,16 @@ def main(argv: list[str] | None = None) -> int:
         if args.step in ("index", "all"):
             run_index(IndexConfig(args.artifacts, IndexSpec(args.index, args.nlist, args.nprobe),
                                   getattr(args, "device", None), offline))
+        if args.step == "evaluate":
+            from imagesearch.search import MODES
+
+            from .evaluate import EvaluateConfig, run_evaluate
+
+            modes = tuple(m.strip() for m in args.mode.split(",") if m.strip())
+            if not modes or set(modes) - set(MODES):
+                raise ConfigError(f"--mode {args.mode!r}: choose among {', '.join(MODES)} (comma-separated)")
+            run_evaluate(EvaluateConfig(args.artifacts, args.queries, modes, not args.no_labels, not args.no_write,
+                                        args.device, offline))
         if args.step == "publish" or (args.step == "all" and args.publish):
             from .publish import PublishConfig, run_publish
 

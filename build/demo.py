@@ -24,6 +24,7 @@ from imagesearch.images import save_thumbnail
 from imagesearch.records import IMAGES_DIR, Record, write_records
 
 from .embed import EmbedConfig, run_embed
+from .evaluate import EvaluateConfig, run_evaluate
 from .index import IndexConfig, run_index
 
 DEMO_SOURCE = REPO / "demo" / "descriptions.csv"
@@ -67,7 +68,7 @@ def run_demo(config: DemoConfig) -> None:
         image = f"{IMAGES_DIR}/{position}.jpg"
         with Image.open(_package_file(row["dataset"], row["file"])) as picture:
             save_thumbnail(picture, out / image, max_side=config.max_side)
-        records.append(Record(position, row["dataset"], row["source"], "", image, row["description"]))
+        records.append(Record(position, row["dataset"], row["source"], row.get("label", ""), image, row["description"]))
         licences[f"{row['dataset']}/{row['file']}"] = row["license"]
     manifest = mf.new_manifest({"model": mf.HAND_WRITTEN, "prompts": [], "licences": licences})
     manifest["examples"] = DEMO_EXAMPLES
@@ -76,3 +77,4 @@ def run_demo(config: DemoConfig) -> None:
         mf.write_manifest(out, manifest, records, stage)
     run_embed(EmbedConfig(artifacts=out, model=config.model))
     run_index(IndexConfig(artifacts=out))
+    run_evaluate(EvaluateConfig(artifacts=out))  # its labels give queries: the hybrid weight is measured, not assumed

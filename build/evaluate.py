@@ -1,0 +1,190 @@
+"""Evaluate step: how good is the search, per mode, and which fusion weight hybrid search should use.
+
+Queries come from (a) a TSV of ``query<TAB>relevant ids`` (ids separated by spaces or commas; blank
+lines and lines starting with # are skipped) and (b), for a set whose rows carry labels, one query per
+label, "a photo of a {label}", whose relevant rows are those with that label. Every query is searched
+through the app's own SearchEngine in each mode; recall@1/5/10, MRR@10 and nDCG@10 are averaged per
+query set (build/metrics.py).
+
+The hybrid weight is swept over 0, 0.1, ..., 1; the one kept is the best mean nDCG@10 over the query
+sets among the weights where hybrid is no worse than dense on any set (0 is dense itself, so one always
+qualifies; ties go to the smaller weight). It is written to the manifest (lexical.weight) with the
+figures (evaluation), and the app uses it from the next start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from imagesearch import manifest as mf
+from imagesearch.artifacts import ArtifactSet, load_artifact_set
+from imagesearch.errors import ArtifactError, ConfigError
+from imagesearch.fileio import atomic_write_bytes
+from imagesearch.search import MODES, SearchEngine, clean_query
+
+from .messages import warnings_once
+from .metrics import METRICS, mean_metrics, query_metrics
+
+log = logging.getLogger(__name__)
+
+WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
+CUTOFF = 10
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    artifacts: Path
+    queries: Path | None = None
+    modes: tuple[str, ...] = MODES
+    label_queries: bool = True
+    write: bool = True
+    device: str | None = None
+    offline: bool = False
+
+
+@dataclass(frozen=True)
+class QuerySet:
+    name: str
+    queries: tuple[tuple[str, frozenset[int]], ...]
+
+
+def read_query_file(path: Path, known_ids: set[int]) -> QuerySet:
+    """Parse a ``query<TAB>relevant ids`` file; every problem is one line naming the file and line."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ConfigError(f"--queries {path}: file not found") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"--queries {path}: not UTF-8 text") from None
+    queries = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        query, tab, ids = line.partition("\t")
+        if not tab or not query.strip():
+            raise ConfigError(f"{path.name} line {number}: expected `query<TAB>relevant ids`, got {line[:60]!r}")
+        try:
+            relevant = frozenset(int(part) for part in re.split(r"[\s,]+", ids.strip()) if part)
+        except ValueError:
+            raise ConfigError(f"{path.name} line {number}: relevant ids must be integers, got {ids.strip()[:40]!r}") from None
+        unknown = sorted(relevant - known_ids)
+        if not relevant or unknown:
+            problem = f"id {unknown[0]} is not in the set" if unknown else "no relevant ids"
+            raise ConfigError(f"{path.name} line {number}: {problem} (ids are description.csv's id column)")
+        queries.append((query.strip(), relevant))
+    if not queries:
+        raise ConfigError(f"--queries {path}: no queries in it")
+    return QuerySet(path.stem, tuple(queries))
+
+
+def label_query_set(artifacts: ArtifactSet) -> QuerySet | None:
+    """One query per label ("a photo of a beagle"), relevant = the rows carrying that label."""
+    if not artifacts.labels:
+        return None
+    queries = []
+    for label in artifacts.labels:
+        rows = artifacts.label_rows[label]
+        queries.append((f"a photo of a {label.replace('_', ' ')}", frozenset(artifacts.records[r].id for r in rows)))
+    return QuerySet("labels", tuple(queries))
+
+
+def _encoder(artifacts: ArtifactSet, config: EvaluateConfig) -> Callable[[list[str]], np.ndarray]:
+    from imagesearch.encoder import OFFLINE_EMBEDDER, TextEncoder, check_probe
+    from imagesearch.model_source import require_model
+
+    embedding = artifacts.manifest["embedding"]
+    require_model(embedding["model"], f"{mf.MANIFEST} embedding.model", config.offline, OFFLINE_EMBEDDER)
+    encoder = TextEncoder.load(embedding["model"], device=config.device)
+    check_probe(encoder, embedding)
+    return lambda texts: encoder.encode(texts, batch_size=64)
+
+
+def _ranked(engine: SearchEngine, query: str, mode: str) -> list[int]:
+    return [r.id for r in engine.search(query, CUTOFF, mode=mode)]
+
+
+def _measure(engine: SearchEngine, query_set: QuerySet, mode: str) -> dict[str, float]:
+    return mean_metrics([query_metrics(_ranked(engine, q, mode), set(rel)) for q, rel in query_set.queries])
+
+
+def choose_weight(by_weight: dict[float, dict[str, dict[str, float]]], dense: dict[str, dict[str, float]]) -> float:
+    """Best mean nDCG@10 over the query sets, never below dense on any set; ties to the smaller weight."""
+    allowed = [w for w, sets in by_weight.items()
+               if all(sets[name]["ndcg@10"] >= dense[name]["ndcg@10"] - 1e-9 for name in sets)]
+    return max(sorted(allowed), key=lambda w: (round(float(np.mean([s["ndcg@10"] for s in by_weight[w].values()])), 6), -w))
+
+
+def markdown(evaluation: dict[str, Any]) -> str:
+    lines = ["| query set | queries | mode | " + " | ".join(METRICS) + " |", "|---|---|---|" + "---|" * len(METRICS)]
+    for name, entry in evaluation["sets"].items():
+        for mode, values in entry["modes"].items():
+            shown = mode if mode != "hybrid" else f"hybrid (w {evaluation.get('weight')})"
+            lines.append(f"| {name} | {entry['queries']} | {shown} | " + " | ".join(f"{values[m]:.3f}" for m in METRICS) + " |")
+    if evaluation.get("weights"):
+        names = list(evaluation["sets"])
+        lines += ["", "| hybrid weight | " + " | ".join(f"nDCG@10 {n}" for n in names) + " |", "|---|" + "---|" * len(names)]
+        for weight, sets in evaluation["weights"].items():
+            mark = " (kept)" if float(weight) == evaluation["weight"] else ""
+            lines.append(f"| {weight}{mark} | " + " | ".join(f"{sets[n]['ndcg@10']:.3f}" for n in names) + " |")
+    return "\n".join(lines)
+
+
+def run_evaluate(config: EvaluateConfig, encode: Callable[[list[str]], np.ndarray] | None = None) -> dict[str, Any]:
+    folder = Path(config.artifacts)
+    artifacts = load_artifact_set(folder)
+    modes = tuple(m for m in config.modes if m in MODES)
+    if artifacts.lexical is None and set(modes) - {"dense"}:
+        raise ArtifactError(f"{folder}: no lexical index; rebuild it with `python -m build index --artifacts {folder}` "
+                            "or evaluate with --mode dense")
+    sets: list[QuerySet] = []
+    if config.queries:
+        sets.append(read_query_file(config.queries, {r.id for r in artifacts.records}))
+    labelled = label_query_set(artifacts) if config.label_queries else None
+    if labelled:
+        sets.append(labelled)
+    if not sets:
+        raise ConfigError(f"{folder}: nothing to evaluate: its rows have no labels; give --queries FILE.tsv "
+                          "(query<TAB>relevant ids)")
+    texts = sorted({clean_query(q) for s in sets for q, _ in s.queries})
+    with warnings_once():
+        vectors = (encode or _encoder(artifacts, config))(texts)
+    by_text = dict(zip(texts, np.asarray(vectors, dtype=np.float32)))
+    engine = SearchEngine(artifacts, by_text.__getitem__)
+    log.info("evaluating %s on %s", ", ".join(modes), ", ".join(f"{s.name} ({len(s.queries)} queries)" for s in sets))
+    evaluation: dict[str, Any] = {"created_at": mf.now_iso(), "cutoff": CUTOFF,
+                                  "sets": {s.name: {"queries": len(s.queries), "modes": {}} for s in sets}}
+    for mode in (m for m in modes if m != "hybrid"):
+        for s in sets:
+            evaluation["sets"][s.name]["modes"][mode] = _measure(engine, s, mode)
+    if "hybrid" in modes:
+        dense = {s.name: evaluation["sets"][s.name]["modes"].get("dense") or _measure(engine, s, "dense") for s in sets}
+        by_weight = {}
+        for weight in WEIGHTS:
+            engine.weight = weight
+            by_weight[weight] = {s.name: _measure(engine, s, "hybrid") for s in sets}
+        chosen = choose_weight(by_weight, dense)
+        for s in sets:
+            evaluation["sets"][s.name]["modes"]["hybrid"] = by_weight[chosen][s.name]
+        evaluation["weight"] = chosen
+        evaluation["weights"] = {str(w): {n: {"ndcg@10": v["ndcg@10"]} for n, v in sets_.items()}
+                                 for w, sets_ in by_weight.items()}
+    if config.write:
+        manifest = dict(artifacts.manifest, evaluation=evaluation)
+        if "weight" in evaluation:
+            manifest["lexical"] = dict(manifest["lexical"], weight=evaluation["weight"],
+                                       weight_source=f"evaluate ({', '.join(s.name for s in sets)}; best mean nDCG@10, "
+                                                     "never below dense)")
+        atomic_write_bytes(folder / mf.MANIFEST, (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
+    print(markdown(evaluation))
+    where = f"written to {folder / mf.MANIFEST}" if config.write else "not written (--no-write)"
+    weight = f"; hybrid weight {evaluation['weight']}" if "weight" in evaluation else ""
+    print(f"evaluated {sum(len(s.queries) for s in sets)} queries{weight}; figures {where}")
+    return evaluation

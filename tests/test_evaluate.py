@@ -1,0 +1,114 @@
+"""The evaluation: metrics computed by hand, the weight it picks, what it writes, and its errors."""
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from build.evaluate import EvaluateConfig, choose_weight, read_query_file, run_evaluate
+from build.metrics import mrr_at, ndcg_at, query_metrics, recall_at
+from build.vector_set import write_vector_set
+from imagesearch import manifest as mf
+from imagesearch.config import DEMO_ARTIFACTS
+from imagesearch.errors import ConfigError
+from imagesearch.records import Record
+from tests.factory import unit_rows, write_images
+
+
+def test_metrics_of_one_ranking_match_the_hand_computed_values():
+    ranked, relevant = [3, 1, 2, 7], {1, 2}
+    assert recall_at(ranked, relevant, 1) == 0.0
+    assert recall_at(ranked, relevant, 5) == 1.0  # capped: 2 of min(5, 2)
+    assert recall_at([3, 1], {1, 2, 9, 10, 11, 12}, 1) == 0.0 and recall_at([1], {1, 2, 9}, 1) == 1.0
+    assert mrr_at(ranked, relevant) == 0.5 and mrr_at([4, 5], relevant) == 0.0
+    assert ndcg_at(ranked, relevant) == pytest.approx((1 / math.log2(3) + 1 / math.log2(4)) / (1 + 1 / math.log2(3)))
+    assert query_metrics([1, 2], relevant)["ndcg@10"] == pytest.approx(1.0)
+
+
+def _set(folder, labels=("", "", "", "")):
+    descriptions = ["a red car", "a blue car", "a green tree", "a red apple"]
+    vectors = np.eye(4, dtype=np.float32)
+    images = write_images(folder, 4)
+    records = [Record(i * 10, "d", str(i), labels[i], images[i], descriptions[i]) for i in range(4)]  # ids 0, 10, 20, 30
+    write_vector_set(folder, records, vectors, "test/fake", {"text": "x", "vector": [0.0] * 4}, {"model": mf.HAND_WRITTEN})
+    return folder
+
+
+QUERY_VECTORS = {"crimson vehicle": unit_rows([[0.9, 0.1, 0.0, 0.3]])[0],   # ranks rows 0, 3, 1, 2
+                 "fruit": unit_rows([[0.05, 0.01, 0.2, 1.0]])[0]}          # ranks rows 3, 2, 0, 1
+
+
+def _encode(texts):
+    return np.stack([QUERY_VECTORS[t] for t in texts])
+
+
+def test_evaluate_on_a_small_set_gives_the_hand_computed_figures_and_writes_them(tmp_path, capsys):
+    folder = _set(tmp_path / "set")
+    queries = tmp_path / "q.tsv"
+    queries.write_text("# comment\ncrimson vehicle\t0 10\n\nfruit\t30\n")
+    evaluation = run_evaluate(EvaluateConfig(folder, queries), encode=_encode)
+    dense = evaluation["sets"]["q"]["modes"]["dense"]
+    # query 1: relevant {0, 10} at ranks 1 and 3; query 2: relevant {30} at rank 1
+    ndcg_1 = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
+    assert dense == {"recall@1": 1.0, "recall@5": 1.0, "recall@10": 1.0, "mrr@10": 1.0,
+                     "ndcg@10": pytest.approx(round((ndcg_1 + 1) / 2, 4))}
+    # no query word is in any description: lexical finds nothing, hybrid is dense at every weight
+    assert evaluation["sets"]["q"]["modes"]["lexical"]["ndcg@10"] == 0.0
+    assert evaluation["sets"]["q"]["modes"]["hybrid"] == dense and evaluation["weight"] == 0.0
+    manifest = json.loads((folder / mf.MANIFEST).read_text())
+    assert manifest["evaluation"]["sets"]["q"]["queries"] == 2
+    assert manifest["lexical"]["weight"] == 0.0 and manifest["lexical"]["weight_source"].startswith("evaluate")
+    out = capsys.readouterr().out
+    assert "| q | 2 | dense | 1.000 | 1.000 | 1.000 | 1.000 |" in out and "hybrid weight 0.0" in out
+
+
+def test_label_queries_are_one_per_label_with_that_labels_rows_relevant(tmp_path):
+    folder = _set(tmp_path / "set", labels=("vehicle", "vehicle", "plant", "fruit"))
+    QUERY_VECTORS.update({"a photo of a vehicle": unit_rows([[1, 1, 0, 0]])[0], "a photo of a plant": unit_rows([[0, 0, 1, 0]])[0],
+                          "a photo of a fruit": unit_rows([[0, 0, 0, 1]])[0]})
+    evaluation = run_evaluate(EvaluateConfig(folder, write=False, modes=("dense",)), encode=_encode)
+    assert evaluation["sets"]["labels"]["queries"] == 3
+    assert evaluation["sets"]["labels"]["modes"]["dense"]["recall@1"] == 1.0
+    assert "evaluation" not in json.loads((folder / mf.MANIFEST).read_text())  # --no-write
+
+
+def test_the_weight_kept_is_the_best_that_is_never_below_dense():
+    dense = {"a": {"ndcg@10": 0.5}, "b": {"ndcg@10": 0.5}}
+    by_weight = {0.0: {"a": {"ndcg@10": 0.5}, "b": {"ndcg@10": 0.5}},
+                 0.5: {"a": {"ndcg@10": 0.95}, "b": {"ndcg@10": 0.45}},  # best mean, but worse than dense on b
+                 1.0: {"a": {"ndcg@10": 0.6}, "b": {"ndcg@10": 0.6}}}
+    assert choose_weight(by_weight, dense) == 1.0
+    by_weight[1.0] = {"a": {"ndcg@10": 0.5}, "b": {"ndcg@10": 0.5}}
+    assert choose_weight(by_weight, dense) == 0.0  # ties go to the smaller weight
+
+
+@pytest.mark.parametrize("text, message", [("no tab here\n", "line 1: expected `query<TAB>relevant ids`"),
+                                           ("q\t1 x\n", "line 1: relevant ids must be integers"),
+                                           ("# c\nq\t99\n", "line 2: id 99 is not in the set"),
+                                           ("q\t\n", "line 1: no relevant ids"), ("# only comments\n", "no queries")])
+def test_a_bad_query_file_is_one_line_naming_the_line(tmp_path, text, message):
+    path = tmp_path / "q.tsv"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        read_query_file(path, {0, 1, 2})
+
+
+def test_evaluate_command_on_the_labelled_demo_prints_the_table_and_the_app_uses_the_weight(tmp_path, minilm):
+    from imagesearch.artifacts import load_artifact_set
+    from imagesearch.search import SearchEngine
+    from tests.test_build_cli import run_build
+
+    copy = tmp_path / "demo"
+    shutil.copytree(DEMO_ARTIFACTS, copy)
+    manifest = json.loads((copy / mf.MANIFEST).read_text())
+    manifest["lexical"]["weight"] = 0.123
+    (copy / mf.MANIFEST).write_text(json.dumps(manifest))
+    result = run_build("evaluate", "--artifacts", copy)
+    assert "| labels |" in result.stdout and "hybrid weight" in result.stdout
+    written = json.loads((copy / mf.MANIFEST).read_text())
+    hybrid, dense = (written["evaluation"]["sets"]["labels"]["modes"][m]["ndcg@10"] for m in ("hybrid", "dense"))
+    assert hybrid >= dense and written["lexical"]["weight"] != 0.123
+    engine = SearchEngine(load_artifact_set(copy), lambda text: minilm.encode([text])[0])
+    assert engine.weight == written["lexical"]["weight"]
