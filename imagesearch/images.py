@@ -62,8 +62,9 @@ def decode(data: bytes) -> Image.Image:
             image.load()
     except BadImage:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise BadImage(f"too large ({exc})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadImage(f"too large (more than {MAX_PIXELS:,} pixels; PIL refused it unread as a possible "
+                       "decompression bomb)") from None
     except Image.UnidentifiedImageError:
         raise BadImage("not an image PIL can read (unknown or damaged format)") from None
     except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for corrupt or truncated files

@@ -177,8 +177,8 @@ def read_lexical(path: Path, count: int) -> LexicalIndex:
     if not np.isfinite(data).all():
         raise ArtifactError(f"{path.name}: holds non-finite scores; {fix}")
     bm25 = _bm25()
-    bm25.scores = {"data": data.astype(np.float32), "indices": indices.astype(np.int32),
-                   "indptr": indptr.astype(np.int32), "num_docs": count}
+    bm25.scores = {"data": data.astype(np.float32, copy=False), "indices": indices.astype(np.int32, copy=False),
+                   "indptr": indptr.astype(np.int64, copy=False), "num_docs": count}
     bm25.vocab_dict = {str(token): i for i, token in enumerate(vocab.tolist())}
     bm25.unique_token_ids_set = set(bm25.vocab_dict.values())
     bm25.nonoccurrence_array = None  # lucene BM25 has none

@@ -149,7 +149,8 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
             results = engine.similar(item, k, datasets or None, labels or None)
         except QueryError as exc:
             return failed(exc)
-        return shown(results, None, started, f" like #{evt.index + 1} (id {item})")
+        record = engine.artifacts.records[engine.artifacts.row_of_id[item]]
+        return shown(results, None, started, f" like #{evt.index + 1}, {record.source} (id {item})")
 
     def ui_by_image(image: str | None, k: float, mode: str, datasets: list[str], labels: list[str]) -> tuple:
         started = time.perf_counter()

@@ -34,7 +34,7 @@ def _serve(config):
 
 
 def _search(page, url, query):
-    page.goto(url, wait_until="networkidle")
+    page.goto(url, wait_until="load")  # not networkidle: the session heartbeat stream stays open
     box = page.locator("#query textarea, #query input").first
     box.fill(query)
     box.press("Enter")
@@ -69,5 +69,23 @@ def test_descriptions_are_shown_as_text_never_as_html(browser, tmp_path, minilm)
         assert page.evaluate("window.__injected") is None
         assert "<b>bold</b>" in page.locator("#details").inner_text()
         assert page.locator("#details b").count() == 0
+    finally:
+        blocks.close()
+
+
+def test_matched_words_are_marked_and_clicking_a_result_shows_more_like_it(browser, output_dir):
+    blocks, url = _serve(AppConfig(port=free_port()))
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        _search(page, url, "a cat with green eyes")
+        marked = page.locator("#details strong").all_inner_texts()
+        assert "cat" in [word.lower() for word in marked] and "green" in [word.lower() for word in marked]
+        page.locator("#results button img, #results img").first.click()
+        page.wait_for_function("document.querySelector('#status').innerText.includes('like #1, chelsea')", timeout=30_000)
+        page.wait_for_timeout(500)
+        details = page.locator("#details").inner_text()
+        assert "chelsea" not in details  # the clicked image itself is left out
+        assert page.locator("#results img").count() == 5
+        page.screenshot(path=str(output_dir / "more_like_this.png"), full_page=True)
     finally:
         blocks.close()
