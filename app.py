@@ -70,7 +70,7 @@ def load_query_captioner(model: str, max_new_tokens: int, offline: bool):
 
     from huggingface_hub import try_to_load_from_cache
 
-    from build.captioner import Captioner, GenerationSettings
+    from imagesearch.captioner import Captioner, GenerationSettings
     from imagesearch.image_query import check_fits
     from imagesearch.model_source import require_model
 

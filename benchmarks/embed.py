@@ -30,7 +30,7 @@ SEED_CSV = REPO.parent / "shared" / "data" / "seed_description.csv"
 
 def seed_sentences(path: Path) -> tuple[list[str], int]:
     """The seed's caption sentences, and how many of them make a description of the seed's mean length."""
-    from build.caption_text import clean_caption
+    from imagesearch.caption_text import clean_caption
     from imagesearch.records import read_seed_csv
 
     texts = [clean_caption(text) for _, text in read_seed_csv(path)]

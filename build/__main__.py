@@ -45,7 +45,7 @@ def _shard(text: str) -> tuple[int, int]:
 
 def _add_describe_options(parser: argparse.ArgumentParser, alone: bool) -> None:
     """The captioner's flags: the same names in ``describe`` and ``all``."""
-    from .captioner import DEFAULT_CAPTIONER, SEED_PROMPTS
+    from imagesearch.captioner import DEFAULT_CAPTIONER, SEED_PROMPTS
     from .sources import SEED_DATASETS
 
     parser.add_argument("--datasets", default=",".join(SEED_DATASETS),
@@ -199,7 +199,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def _describe_config(args: argparse.Namespace, processes: Processes) -> DescribeConfig:
-    from .captioner import GenerationSettings
+    from imagesearch.captioner import GenerationSettings
     from .describe import DescribeConfig, Shard
 
     datasets = tuple(name.strip() for name in args.datasets.split(",") if name.strip())

@@ -30,7 +30,7 @@ from imagesearch.records import IMAGES_DIR, Record, read_records, write_records
 from imagesearch.model_source import require_model
 
 from .caption_cache import CACHE_DIR, CaptionCache, fingerprint
-from .captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, OFFLINE_CAPTIONER, SEED_PROMPTS, Captioner, GenerationSettings
+from imagesearch.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, OFFLINE_CAPTIONER, SEED_PROMPTS, Captioner, GenerationSettings
 from .messages import in_words, next_step, warnings_once
 from .sources import SEED_DATASETS, LoadReport, SourceItem, iter_sources
 

@@ -11,8 +11,8 @@ from imagesearch.errors import ArtifactError
 from imagesearch.fileio import staged
 from imagesearch.records import IMAGES_DIR, Record, read_seed_csv, write_records
 
-from .caption_text import clean_caption
-from .captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, SEED_PROMPTS
+from imagesearch.caption_text import clean_caption
+from imagesearch.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, SEED_PROMPTS
 
 SEED_CAPTIONER = {
     "model": DEFAULT_CAPTIONER,

@@ -1,6 +1,6 @@
 import pytest
 
-from build.caption_text import clean_caption, join_answers
+from imagesearch.caption_text import clean_caption, join_answers
 from imagesearch.records import read_seed_csv
 
 

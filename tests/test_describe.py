@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from build.caption_cache import CACHE_DIR, CaptionCache
-from build.captioner import SEED_PROMPTS, Captioner, GenerationSettings
+from imagesearch.captioner import SEED_PROMPTS, Captioner, GenerationSettings
 from build.describe import DescribeConfig, Shard, run_describe
 from imagesearch import manifest as mf
 from imagesearch.errors import ArtifactError

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from PIL import Image
 
-from imagesearch.errors import ArtifactError, first_line
+from .errors import ArtifactError, first_line
 
 from .caption_text import clean_caption, join_answers
 
