@@ -23,7 +23,7 @@ from imagesearch.image_query import ImageDescriber, query_captioner
 from imagesearch.memory import limit_malloc_arenas
 from imagesearch.search import SearchEngine
 from imagesearch.startup import open_verified
-from imagesearch.ui import build_blocks
+from imagesearch.ui import CSS, build_blocks
 
 log = logging.getLogger("app")
 
@@ -90,6 +90,8 @@ def launch(blocks, engine: SearchEngine, config: AppConfig, **kwargs):
         server_port=config.port,
         allowed_paths=[str(engine.artifacts.folder / "images")],
         state_session_capacity=config.session_capacity,
+        mcp_server=config.mcp_server,
+        css=CSS,
         **kwargs,
     )
 

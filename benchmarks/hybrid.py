@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import faiss
 
-    from build.query_texts import query_like_texts
+    from imagesearch.query_texts import query_like_texts
     from imagesearch import manifest as mf
     from imagesearch.artifacts import load_artifact_set
     from imagesearch.encoder import MINILM, TextEncoder

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import faiss
 
-    from build.query_texts import query_like_texts
+    from imagesearch.query_texts import query_like_texts
     from imagesearch.encoder import MINILM, TextEncoder
     from imagesearch.records import Record
     from imagesearch.vector_index import IndexSpec, build_index, default_nlist, measure_recall

@@ -72,6 +72,7 @@ def run_demo(config: DemoConfig) -> None:
         licences[f"{row['dataset']}/{row['file']}"] = row["license"]
     manifest = mf.new_manifest({"model": mf.HAND_WRITTEN, "prompts": [], "licences": licences})
     manifest["examples"] = DEMO_EXAMPLES
+    manifest["examples_source"] = mf.HAND_WRITTEN
     with staged(out) as stage:
         write_records(stage.path(mf.DESCRIPTIONS), records)
         mf.write_manifest(out, manifest, records, stage)

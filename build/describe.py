@@ -18,20 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
 from tqdm import tqdm
 
 from imagesearch import manifest as mf
-from imagesearch.errors import ArtifactError, first_line
+from imagesearch.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, OFFLINE_CAPTIONER, SEED_PROMPTS, Captioner, GenerationSettings
+from imagesearch.errors import ArtifactError, first_line, in_words
 from imagesearch.fileio import staged
 from imagesearch.images import BadImage, decode, save_thumbnail
+from imagesearch.model_source import require_model
 from imagesearch.records import IMAGES_DIR, Record, read_records, write_records
 
-from imagesearch.model_source import require_model
-
 from .caption_cache import CACHE_DIR, CaptionCache, fingerprint
-from imagesearch.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, OFFLINE_CAPTIONER, SEED_PROMPTS, Captioner, GenerationSettings
-from .messages import in_words, next_step, warnings_once
+from .messages import next_step, warnings_once
 from .sources import SEED_DATASETS, LoadReport, SourceItem, iter_sources
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from imagesearch.model_source import require_model
 from imagesearch.vector_index import IndexSpec, build_index, resolve_kind, write_index
 
 from .messages import next_step, warnings_once
-from .query_texts import query_like_texts
+from imagesearch.query_texts import example_queries, query_like_texts
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +36,27 @@ class IndexConfig:
 
 
 def encoded_query_texts(records: list, model_id: str, config: IndexConfig) -> np.ndarray:
-    """The set's embedder applied to query-like texts drawn from its rows (for IVF recall)."""
+    """The set's embedder applied to query-like texts drawn from its rows (IVF recall, score bands)."""
     require_model(model_id, f"{mf.MANIFEST} embedding.model", config.offline,
                   "an ivf index is measured with the set's own embedder on query-like texts: make the model "
                   "available, or use --index flat (exact)")
     texts = query_like_texts(records, config.text_queries)
     encoder = TextEncoder.load(model_id, device=config.device)
-    log.info("measuring the ivf index on %d query-like texts, e.g. %r", len(texts), texts[:3])
+    log.info("encoding %d query-like texts to measure the set, e.g. %r", len(texts), texts[:3])
     with warnings_once():
         return encoder.encode(texts, batch_size=64)
+
+
+def score_bands(vectors: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
+    """Where a result's cosine counts as a strong or a weak match, measured on this set: the best match of
+    each query-like text is found, and a result is strong at or above the median of those best scores
+    (as good as a typical query's best) and weak below their 10th percentile (worse than what 9 in 10
+    typical queries find as their best). Cosines differ between models and sets, so no fixed cut is used."""
+    best = np.full(len(queries), -np.inf, dtype=np.float32)
+    for start in range(0, len(vectors), 65536):
+        best = np.maximum(best, (queries @ vectors[start:start + 65536].T).max(axis=1))
+    return {"strong": round(float(np.percentile(best, 50)), 4), "weak": round(float(np.percentile(best, 10)), 4),
+            "basis": f"best cosine of {len(queries)} query-like texts drawn from the set: median and 10th percentile"}
 
 
 def run_index(config: IndexConfig) -> dict[str, Any]:
@@ -56,13 +68,22 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
     records = read_records(folder / mf.DESCRIPTIONS)
     vectors = load_array(folder / embedding["file"])
     check_vectors(vectors, len(records), embedding["dimension"], embedding["file"])
-    queries = None
-    if resolve_kind(config.spec.kind, len(vectors)) == "ivf":
+    ivf = resolve_kind(config.spec.kind, len(vectors)) == "ivf"
+    try:
         queries = encoded_query_texts(records, embedding["model"], config)
-    built = build_index(vectors, config.spec, text_queries=queries)
+    except ArtifactError as exc:
+        if ivf:  # an IVF index is not built unmeasured
+            raise
+        log.warning("no score bands for this set (the UI will not mark strong and weak matches): %s", exc)
+        queries = None
+    built = build_index(vectors, config.spec, text_queries=queries if ivf else None)
     manifest["index"] = mf.index_section(built.info)
+    manifest["score_bands"] = score_bands(vectors, queries) if queries is not None else None
     lexical = build_lexical(lexical_documents(records))
     manifest["lexical"] = mf.lexical_section(manifest.get("lexical"), lexical.nbytes)
+    if manifest.get("examples_source") != mf.HAND_WRITTEN:  # the UI's example queries come from the set itself
+        manifest["examples"] = example_queries(records)
+        manifest["examples_source"] = "drawn from the set's labels and descriptions"
     with staged(folder) as stage:  # a failed write leaves the previous set whole
         write_index(stage.path(mf.INDEX), built.index)
         write_lexical(stage.path(mf.LEXICAL), lexical)

@@ -1,12 +1,11 @@
-"""What the build tells a person: library warnings once, reasons in words, a closing line per step."""
+"""What the build tells a person: library warnings once and a closing line per step (reasons in words:
+imagesearch.errors.in_words)."""
 
 from __future__ import annotations
 
 import contextlib
 import warnings
 from typing import Iterator
-
-from imagesearch.errors import in_words  # noqa: F401 - re-exported for the build steps
 
 _SHOWN: set[tuple[type, str]] = set()
 

@@ -17,6 +17,8 @@ from imagesearch.records import Record, write_records
 from imagesearch.safe_pickle import dump_array
 from imagesearch.vector_index import IndexSpec, build_index, write_index
 
+from imagesearch.query_texts import example_queries
+
 
 def write_vector_set(folder: Path, records: Sequence[Record], vectors: np.ndarray, model: str, probe: dict[str, Any],
                      captioner: dict[str, Any], spec: IndexSpec = IndexSpec(),
@@ -27,6 +29,7 @@ def write_vector_set(folder: Path, records: Sequence[Record], vectors: np.ndarra
     manifest = mf.new_manifest(captioner)
     manifest["embedding"] = mf.embedding_section(model, int(vectors.shape[1]), probe)
     manifest["index"] = mf.index_section(built.info)
+    manifest["examples"] = example_queries(records)
     lexical = build_lexical(lexical_documents(records)) if with_lexical else None
     if lexical is not None:
         manifest["lexical"] = mf.lexical_section(None, lexical.nbytes)

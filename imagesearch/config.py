@@ -27,6 +27,7 @@ class AppConfig:
     # Search by image: the captioner and prompts uploads are described with (default: the manifest's).
     captioner: str | None = None
     captioner_prompts: tuple[str, ...] = ()
+    mcp_server: bool = True  # also serve the public endpoints as MCP tools at /gradio_api/mcp/
     max_query_chars: int = 512
     queue_size: int = 64
     concurrency: int = 4
@@ -70,6 +71,7 @@ class AppConfig:
             hub_offline=env.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE"),
             embedding_model=env.get("EMBEDDING_MODEL", "").strip() or None,
             captioner=env.get("CAPTIONER", "").strip() or None,
+            mcp_server=env.get("GRADIO_MCP_SERVER", "true").strip().lower() not in ("0", "false", "no", "off"),
             captioner_prompts=tuple(line.strip() for line in env.get("CAPTIONER_PROMPTS", "").splitlines() if line.strip()),
             max_query_chars=integer("MAX_QUERY_CHARS", 512, 16, 4096),
             queue_size=integer("QUEUE_MAX_SIZE", 64, 1, 10_000),

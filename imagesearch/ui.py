@@ -1,18 +1,21 @@
-"""The Gradio Blocks: search by words or by image, "more like this", and the public API.
+"""The Gradio Blocks: search by words or by image, "more like this", deep links, and the public API.
 
 The UI events and the API endpoints all call :class:`SearchEngine`, which
 validates its inputs, so API callers get the same checks as the browser.
-Public endpoints: /search (text), /similar (more like a result), /search_by_image.
+Public endpoints (also MCP tools): /search (text), /similar (more like a result), /search_by_image.
+
+Results are cards (gr.HTML, every text escaped): image with its description as alternative text,
+rank, score, match band, dataset, label and the whole description with the matched words marked, and a
+"More like this" link. The page is driven by its URL: ``?q=a+cat&k=8&mode=dense&dataset=D&label=L``
+runs that search on load, ``?like=ID`` shows more like an image; every search shows its link.
 """
 
-from __future__ import annotations
-
 import html
-import math
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypedDict
+from urllib.parse import urlencode
 
 import gradio as gr
 from gradio.data_classes import FileData
@@ -20,7 +23,7 @@ from gradio.data_classes import FileData
 from .errors import QueryError
 from .image_query import ImageDescriber, public_name
 from .lexical import term, terms
-from .search import DEFAULT_K, DEFAULT_MODE, MAX_K, MIN_K, SearchEngine, SearchResult
+from .search import DEFAULT_K, DEFAULT_MODE, MAX_K, MIN_K, SearchEngine, SearchResult, clamp_k, clean_id, clean_query
 
 DEFAULT_EXAMPLES = (
     "a red dress with white dots",
@@ -29,30 +32,57 @@ DEFAULT_EXAMPLES = (
     "an airplane on a runway",
     "football players in helmets",
 )
-GALLERY_COLUMNS = 5
-TABLE_HEADERS = ["#", "score", "dataset", "source", "label", "description"]
+TITLE = "Caption Search"  # the product's name, as in the README
+SCORE_FORMAT = "{:.3f}"  # one precision for every score shown
+ALT_CHARS = 160
 MODE_CHOICES = [("words and meaning (hybrid)", "hybrid"), ("meaning only (dense)", "dense"),
                 ("exact words only (lexical)", "lexical")]
 _WORD = re.compile(r"\w+")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 
-def _caption(result: SearchResult) -> str:
-    return f"#{result.rank} · {result.score:.3f} · {result.dataset}: {result.description}"
+class Result(TypedDict):
+    """One result, as every endpoint returns it."""
+
+    rank: int
+    id: int
+    score: float
+    dense_score: float | None
+    lexical_score: float | None
+    matched: list[str]
+    dataset: str
+    source: str
+    label: str
+    description: str
+    image: FileData
 
 
-def _gallery_height(count: int, columns: int = GALLERY_COLUMNS) -> int:
-    rows = max(1, math.ceil(count / columns))
-    return 40 + 220 * rows
+class ImageSearchAnswer(TypedDict):
+    """/search_by_image's answer: what the captioner saw, and the results for it."""
+
+    description: str
+    results: list[Result]
 
 
-def _plain(text: str) -> str:
-    """Text shown literally inside Markdown: HTML escaped, Markdown punctuation backslashed."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+def _text(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def marked_html(description: str, query: str | None) -> str:
+    """The description as HTML text with the words that share a term with the query in <mark>."""
+    wanted = set(terms(query)) if query else set()
+    out, last = [], 0
+    for match in _WORD.finditer(description):
+        out.append(_text(description[last:match.start()]))
+        word = match.group(0)
+        out.append(f"<mark>{_text(word)}</mark>" if wanted and term(word) in wanted else _text(word))
+        last = match.end()
+    out.append(_text(description[last:]))
+    return "".join(out)
 
 
 def marked(description: str, query: str | None) -> str:
-    """The description as Markdown with the words that share a term with the query in bold."""
+    """The description as Markdown with the matched words in bold (for Markdown surfaces)."""
     wanted = set(terms(query)) if query else set()
     out, last = [], 0
     for match in _WORD.finditer(description):
@@ -62,6 +92,83 @@ def marked(description: str, query: str | None) -> str:
         last = match.end()
     out.append(_plain(description[last:]))
     return "".join(out)
+
+
+def _plain(text: str) -> str:
+    """Text shown literally inside Markdown: HTML escaped, Markdown punctuation backslashed."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def band(result: SearchResult, bands: dict[str, Any] | None) -> str | None:
+    """strong / fair / weak from the result's cosine and the set's measured cuts (manifest score_bands)."""
+    if not bands or result.dense_score is None:
+        return None
+    if result.dense_score >= bands["strong"]:
+        return "strong"
+    return "weak" if result.dense_score < bands["weak"] else "fair"
+
+
+def alt_text(description: str) -> str:
+    if len(description) <= ALT_CHARS:
+        return description
+    return description[:ALT_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def search_link(query: str | None = None, k: int = DEFAULT_K, mode: str = DEFAULT_MODE, datasets=(), labels=(),
+                like: int | None = None) -> str:
+    """The query string of a search (``?q=...&k=...``): what the page runs when opened with it."""
+    params: list[tuple[str, Any]] = [("like", like)] if like is not None else [("q", query)]
+    if k != DEFAULT_K:
+        params.append(("k", k))
+    if mode != DEFAULT_MODE and like is None:
+        params.append(("mode", mode))
+    params += [("dataset", d) for d in datasets or ()] + [("label", label) for label in labels or ()]
+    return "?" + urlencode(params)
+
+
+def cards_html(results: list[SearchResult], query: str | None, bands: dict[str, Any] | None, k: int) -> str:
+    if not results:
+        return ""
+    items = []
+    for r in results:
+        strength = band(r, bands)
+        badge = f'<span class="cs-band">{strength} match</span>' if strength else ""
+        label = f' · <span class="cs-label">{_text(r.label)}</span>' if r.label else ""
+        items.append(
+            f'<li class="cs-card cs-{strength or "unbanded"}" data-id="{r.id}">'
+            f'<img src="gradio_api/file={_text(r.image)}" alt="{_text(alt_text(r.description))}" loading="lazy">'
+            f'<div class="cs-meta"><span class="cs-rank">#{r.rank}</span> '
+            f'<span class="cs-score">{SCORE_FORMAT.format(r.score)}</span> {badge}'
+            f'<span class="cs-where">{_text(r.dataset)}{label}</span></div>'
+            f'<p class="cs-description">{marked_html(r.description, query)}</p>'
+            f'<a class="cs-more" href="{_text(search_link(k=k, like=r.id))}">More like this'
+            f'<span class="cs-hidden"> #{r.rank}</span></a></li>'
+        )
+    return f'<ol class="cs-results" aria-label="Results">{"".join(items)}</ol>'
+
+
+CSS = """
+#results .cs-results { list-style: none; margin: 0; padding: 0; display: grid; gap: 12px;
+  grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); }
+#results .cs-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px; min-width: 0;
+  display: flex; flex-direction: column; gap: 6px; background: var(--block-background-fill); }
+#results .cs-card img { width: 100%; aspect-ratio: 4 / 3; object-fit: contain; background: var(--background-fill-secondary);
+  border-radius: 4px; }
+#results .cs-meta { display: flex; flex-wrap: wrap; gap: 4px 8px; align-items: baseline; font-size: 0.9em; }
+#results .cs-rank { font-weight: 700; }
+#results .cs-score { font-variant-numeric: tabular-nums; }
+#results .cs-band { font-size: 0.8em; padding: 0 6px; border-radius: 10px; border: 1px solid currentColor; }
+#results .cs-strong .cs-band { font-weight: 700; }
+#results .cs-strong { border-width: 2px; border-color: var(--color-accent); }
+#results .cs-weak { opacity: 0.72; border-style: dashed; }
+#results .cs-weak .cs-band { font-style: italic; }
+#results .cs-description { margin: 0; overflow-wrap: anywhere; line-height: 1.35; }
+#results mark { background: var(--color-accent-soft); color: inherit; font-weight: 700; padding: 0 1px; }
+#results .cs-more { margin-top: auto; }
+#results .cs-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+#query-row { flex-wrap: wrap; }
+#query-row > * { min-width: min(100%, 260px); }
+"""
 
 
 def _about(engine: SearchEngine) -> str:
@@ -77,11 +184,11 @@ def _about(engine: SearchEngine) -> str:
         f"Describe the image you want, or upload one. Searching **{engine.artifacts.count:,} images** from "
         f"{count} dataset{'s' if count != 1 else ''} through {how}, embedded with "
         f"`{public_name(manifest['embedding']['model'])}` ({exact}). Each result shows its score and the description "
-        f"that matched.{words} Click a result for more like it."
+        f"that matched.{words} \"More like this\" under a result finds images like it."
     )
 
 
-def _api_results(results: list[SearchResult]) -> list[dict[str, Any]]:
+def _api_results(results: list[SearchResult]) -> list[Result]:
     return [dict(r.as_dict(), image=FileData(path=r.image).model_dump()) for r in results]
 
 
@@ -115,42 +222,54 @@ class SearchBlocks(gr.Blocks):
 
 
 def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | None = None,
-                 describer: ImageDescriber | None = None, title: str = "Text-to-image search") -> gr.Blocks:
+                 describer: ImageDescriber | None = None, title: str = TITLE) -> gr.Blocks:
     has_lexical = engine.artifacts.lexical is not None
+    bands = engine.artifacts.manifest.get("score_bands")
+    default_mode = DEFAULT_MODE if has_lexical else "dense"
 
-    def shown(results: list[SearchResult], query: str | None, started: float, what: str) -> tuple:
+    def base_of(request: gr.Request | None) -> str:
+        """The page's own address (the browser's Referer), so a link is whole; relative where unknown."""
+        referer = request.headers.get("referer", "") if request is not None else ""
+        return referer.split("?", 1)[0].split("#", 1)[0] if referer.startswith(("http://", "https://")) else ""
+
+    def shown(results: list[SearchResult], query: str | None, k: int, started: float, what: str, link: str) -> tuple:
         elapsed = (time.perf_counter() - started) * 1000
-        gallery = [(r.image, _caption(r)) for r in results]
-        table = [[r.rank, r.score, r.dataset, r.source, r.label, marked(r.description, query)] for r in results]
-        status = f"{len(results)} result{'s' if len(results) != 1 else ''}{what} in {elapsed:.0f} ms"
+        count = len(results)
+        status = f"{count} result{'s' if count != 1 else ''}{what} in {elapsed:.0f} ms"
         if not results:
-            status = "No image matches that filter." if what == "" else f"No image matches{what}."
-        return (gr.update(value=gallery, height=_gallery_height(len(results))), table, status,
-                [r.id for r in results])
+            status = f"No image matches{what or ' that filter'}."
+        return cards_html(results, query, bands, k), status, link
 
     def failed(exc: Exception) -> tuple:
-        return gr.update(value=[], height=_gallery_height(0)), [], f"⚠️ {exc}", []
+        return "", f"⚠️ {exc}", ""
 
-    def ui_search(query: str, k: float, mode: str, datasets: list[str], labels: list[str]) -> tuple:
+    def run_search(query, k, mode, datasets, labels, request: gr.Request | None = None) -> tuple:
         started = time.perf_counter()
         try:
             results = engine.search(query, k, datasets or None, mode, labels or None)
+            kk = clamp_k(k)
         except QueryError as exc:
             return failed(exc)
+        link = base_of(request) + search_link(clean_query(query), kk, mode or default_mode, datasets, labels)
         words = "" if results or mode != "lexical" else " those words"
-        return shown(results, query, started, words)
+        return shown(results, query, kk, started, words, link)
 
-    def ui_similar(ids: list[int], k: float, datasets: list[str], labels: list[str], evt: gr.SelectData) -> tuple:
+    def run_similar(item: Any, k: Any, request: gr.Request | None = None) -> tuple:
         started = time.perf_counter()
-        if evt is None or not isinstance(evt.index, int) or not 0 <= evt.index < len(ids or []):
-            return failed(QueryError("Pick a result first."))
-        item = ids[evt.index]
         try:
-            results = engine.similar(item, k, datasets or None, labels or None)
+            results = engine.similar(item, k)
+            item, kk = clean_id(item), clamp_k(k)
         except QueryError as exc:
             return failed(exc)
         record = engine.artifacts.records[engine.artifacts.row_of_id[item]]
-        return shown(results, None, started, f" like #{evt.index + 1}, {record.source} (id {item})")
+        return shown(results, None, kk, started, f" like {record.source} (id {item})",
+                     base_of(request) + search_link(k=kk, like=item))
+
+    def ui_search(query: str, k: float, mode: str, datasets: list[str], labels: list[str], request: gr.Request) -> tuple:
+        return run_search(query, k, mode, datasets, labels, request)
+
+    def ui_example(query: str, request: gr.Request) -> tuple:
+        return run_search(query, DEFAULT_K, default_mode, [], [], request)
 
     def ui_by_image(image: str | None, k: float, mode: str, datasets: list[str], labels: list[str]) -> tuple:
         started = time.perf_counter()
@@ -161,10 +280,26 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
             results = engine.search(description, k, datasets or None, mode, labels or None)
         except QueryError as exc:
             return ("", *failed(exc))
-        return (description, *shown(results, description, started, " for the image's description"))
+        return (description, *shown(results, description, clamp_k(k), started, " for the image's description", ""))
+
+    def on_load(request: gr.Request) -> tuple:
+        """Open the page with ?q=...&k=... (or ?like=ID) and that search runs, its inputs filled in."""
+        params = request.query_params if request is not None else {}
+        get_all = getattr(params, "getlist", lambda name: [params[name]] if name in params else [])
+        q, like = params.get("q", ""), params.get("like")
+        k = params.get("k") or DEFAULT_K
+        mode = params.get("mode") or default_mode
+        datasets = [d for d in get_all("dataset") if d in engine.datasets]
+        labels = [label for label in get_all("label") if label in engine.labels]
+        fields = (q, _k_or_default(k), mode if mode in engine.modes else default_mode, datasets, labels)
+        if like is not None:
+            return (*fields, *run_similar(like, k, request))
+        if q.strip():
+            return (*fields, *run_search(q, k, mode, datasets, labels, request))
+        return tuple(gr.update() for _ in range(len(fields) + 3))  # nothing asked: leave what the visitor typed
 
     def search(query: str, k: int = DEFAULT_K, datasets: list[str] | None = None, mode: str = DEFAULT_MODE,
-               labels: list[str] | None = None) -> list[dict[str, Any]]:
+               labels: list[str] | None = None) -> list[Result]:
         """Top-k images for a text query.
 
         Args:
@@ -184,7 +319,7 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
         except QueryError as exc:
             raise gr.Error(str(exc)) from None
 
-    def similar(id: int, k: int = DEFAULT_K) -> list[dict[str, Any]]:  # noqa: A002 - the API's parameter name
+    def similar(id: int, k: int = DEFAULT_K) -> list[Result]:  # noqa: A002 - the API's parameter name
         """More like this: the k images whose descriptions are nearest to that of image `id`, itself left out.
 
         Args:
@@ -199,7 +334,7 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
         except QueryError as exc:
             raise gr.Error(str(exc)) from None
 
-    def search_by_image(image: FileData, k: int = DEFAULT_K) -> dict[str, Any]:
+    def search_by_image(image: FileData, k: int = DEFAULT_K) -> ImageSearchAnswer:
         """Search with an image: the set's captioner describes it, then that description is searched.
 
         Args:
@@ -220,11 +355,11 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
     examples = engine.artifacts.manifest.get("examples") or list(DEFAULT_EXAMPLES)
     image_note = None if describer is None or describer.available else describer.unavailable_reason
     with SearchBlocks(title=title) as blocks:
-        gr.Markdown(f"# {title}")
+        gr.Markdown(f"# {title}", elem_id="title")
         gr.Markdown(_about(engine))
         with gr.Tabs():
             with gr.Tab("Describe it", id="text-tab"):
-                with gr.Row():
+                with gr.Row(elem_id="query-row"):
                     query = gr.Textbox(label="Query", placeholder="e.g. " + examples[0], max_lines=1, scale=5,
                                        max_length=engine.max_query_chars, autofocus=True, elem_id="query")
                     button = gr.Button("Search", variant="primary", scale=1, elem_id="search-button")
@@ -241,27 +376,34 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
                                                  interactive=False, elem_id="image-description")
         with gr.Accordion("Options", open=False):
             with gr.Row():
-                k = gr.Slider(MIN_K, MAX_K, value=DEFAULT_K, step=1, label="Results", scale=1)
-                mode = gr.Radio(MODE_CHOICES if has_lexical else MODE_CHOICES[1:2], value=DEFAULT_MODE if has_lexical else "dense",
+                k = gr.Slider(MIN_K, MAX_K, value=DEFAULT_K, step=1, label="Results", scale=1, elem_id="k")
+                mode = gr.Radio(MODE_CHOICES if has_lexical else MODE_CHOICES[1:2], value=default_mode,
                                 label="Match by", scale=2, elem_id="mode")
             with gr.Row():
                 datasets = gr.CheckboxGroup(list(engine.datasets), value=[], label="Only these datasets (none ticked: all)",
-                                            scale=3)
+                                            scale=3, elem_id="datasets")
                 labels = gr.Dropdown(list(engine.labels), value=[], multiselect=True, label="Only these labels (none: all)",
                                      visible=bool(engine.labels), scale=2, elem_id="labels")
         status = gr.Markdown(elem_id="status")
-        shown_ids = gr.State([])
-        gallery = gr.Gallery(label="Results (click one for more like it)", columns=GALLERY_COLUMNS,
-                             height=_gallery_height(0), object_fit="contain", elem_id="results", allow_preview=False)
-        table = gr.Dataframe(headers=TABLE_HEADERS, datatype=["number", "number", "str", "str", "str", "markdown"],
-                             interactive=False, wrap=True, label="Why each image matched", elem_id="details",
-                             column_widths=["5%", "8%", "12%", "13%", "9%", "53%"])
-        gr.Examples([[e] for e in examples], inputs=[query], label="Try")
-        outputs = [gallery, table, status, shown_ids]
-        gr.on([query.submit, button.click], ui_search, [query, k, mode, datasets, labels], outputs, api_name=False)
-        gallery.select(ui_similar, [shown_ids, k, datasets, labels], outputs, api_name=False)
+        link = gr.Textbox(label="Link to this search", interactive=False, buttons=["copy"], elem_id="link",
+                          max_lines=1)
+        results = gr.HTML(elem_id="results")
+        outputs = [results, status, link]
+        gr.Examples([[e] for e in examples], inputs=[query], outputs=outputs, fn=ui_example, run_on_click=True,
+                    cache_examples=False, label="Try", api_name=False)
+        keep_url = "(link) => { if (link) { try { history.replaceState(null, '', new URL(link, location.href).search); } catch (e) {} } }"
+        gr.on([query.submit, button.click], ui_search, [query, k, mode, datasets, labels], outputs,
+              api_name=False).then(None, [link], None, js=keep_url)
         image_button.click(ui_by_image, [upload, k, mode, datasets, labels], [description, *outputs], api_name=False)
+        blocks.load(on_load, None, [query, k, mode, datasets, labels, *outputs], api_name=False)
         gr.api(search, api_name="search")
         gr.api(similar, api_name="similar")
         gr.api(search_by_image, api_name="search_by_image")
     return blocks
+
+
+def _k_or_default(k: Any) -> int:
+    try:
+        return clamp_k(k)
+    except QueryError:
+        return DEFAULT_K

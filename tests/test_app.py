@@ -127,3 +127,27 @@ def test_app_refuses_a_bad_setting_with_one_line():
     result = _run_app({"QUEUE_MAX_SIZE": "lots"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "error: QUEUE_MAX_SIZE='lots' is not an integer; set it to a number from 1 to 10000"
+
+
+def test_view_api_gives_real_types_and_docstrings_for_every_endpoint(served):
+    _, client, _ = served
+    text = client.view_api(print_info=False, return_format="str")
+    assert "Any" not in text
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    for name, endpoint in endpoints.items():
+        assert endpoint["description"], name
+        (returned,) = endpoint["returns"]
+        assert returned["type"] and returned["python_type"]["type"] != "Any", name
+    result = endpoints["/search"]["returns"][0]["type"]["items"]["properties"]
+    assert {"rank", "id", "score", "dense_score", "lexical_score", "matched", "description", "image"} <= set(result)
+
+
+def test_without_downloads_the_image_is_a_dict_naming_the_file_on_the_server(served):
+    url, _, _ = served
+    client = Client(url, verbose=False, download_files=False)
+    try:
+        image = client.predict("a cat", 1, api_name="/search")[0]["image"]
+        assert isinstance(image, dict) and image["url"].startswith("http") and "/gradio_api/file=" in image["url"]
+        assert image["path"].endswith(".jpg")
+    finally:
+        client.close()

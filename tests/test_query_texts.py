@@ -1,4 +1,4 @@
-from build.query_texts import phrase_from, query_like_texts
+from imagesearch.query_texts import phrase_from, query_like_texts
 from imagesearch.records import Record
 
 DESCRIPTIONS = [

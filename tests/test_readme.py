@@ -2,7 +2,6 @@
 
 import re
 
-import pytest
 
 from tests.conftest import REPO
 from tests.test_app import served  # noqa: F401  (the launched-app fixture)
