@@ -25,5 +25,5 @@ def test_hub_start_benchmark_counts_a_bounded_cold_start_and_a_request_free_warm
     assert hub_start_main(["--rows", "40", "--workdir", str(tmp_path)]) == 0
     [row] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 40 |")]
     cells = [cell.strip() for cell in row.strip("|").split("|")]
-    assert cells[1] == "1" and cells[5] == "10 (5 files)"  # HEAD + GET for manifest, CSV, pickle, index, 1 shard
+    assert cells[1] == "1" and cells[5] == "12 (6 files)"  # HEAD + GET for manifest, CSV, pickle, index, lexical index, 1 shard
     assert cells[8] == "0"  # warm: no request

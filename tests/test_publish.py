@@ -27,7 +27,7 @@ from tests.conftest import REPO
 from tests.fake_hub import FakeHub, dies_half_way, error, whoami
 
 REPO_ID = "alice/caption-search-data"
-SMALL = dict(limits=Limits(max_operations=5), shard_bytes=60_000)  # the demo's 23 images: 8 shards, 2 shard commits
+SMALL = dict(limits=Limits(max_operations=6), shard_bytes=60_000)  # the demo's 23 images: 8 shards, 2 shard commits; the set commit holds 6 files
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ def test_first_publish_is_shard_commits_then_one_set_commit_each_on_the_last(hub
     assert chain[0] == list(repo.commits)[0]  # the head publish inspected (the repo's first commit)
     assert len(set(chain)) == 3 and all(parent in repo.commits for parent in chain)
     for payload in commits:
-        assert len(payload) - 1 <= 5  # operations per commit, as sent
+        assert len(payload) - 1 <= SMALL["limits"].max_operations  # operations per commit, as sent
     shard_paths = [op["value"]["path"] for c in commits[:2] for op in c[1:]]
     assert all(p.startswith("data/train-") and p.endswith(".parquet") for p in shard_paths)
     files = hub.files(REPO_ID, sha)
@@ -95,7 +95,7 @@ def test_a_space_pinned_to_the_printed_sha_serves_the_whole_set_with_bounded_req
     engine = start(tmp_path, sha)
     fetched = [s for s in hub.sent[before:] if "/resolve/" in s.path]
     shards = json.loads(hub.files(REPO_ID, sha)[mf.MANIFEST].read())["published"]["shards"]
-    assert len(fetched) == 2 * (4 + len(shards))  # HEAD + GET for the manifest, 3 set files and each shard
+    assert len(fetched) == 2 * (5 + len(shards))  # HEAD + GET for the manifest, 4 set files and each shard
     assert len(hub.sent) - before == len(fetched)  # a pinned sha needs no other request
     assert engine.search("a cat with green eyes", 1)[0].source == "chelsea"
     folder = local_folder(tmp_path / "cache", REPO_ID, sha)
@@ -273,7 +273,7 @@ def test_a_new_layout_replaces_a_one_file_per_image_repo_with_one_folder_deletio
     payloads = hub.commits_sent()
     deletions = [op["value"] for c in payloads for op in c[1:] if op["key"].startswith("deleted")]
     assert {"path": "images/"} in deletions and {"path": "embeddings.pkl"} in deletions
-    assert all(len(c) - 1 <= 5 for c in payloads)
+    assert all(len(c) - 1 <= SMALL["limits"].max_operations for c in payloads)
     assert not [p for p in hub.files(REPO_ID) if p.startswith("images/") or p == "embeddings.pkl"]
 
 
