@@ -25,13 +25,6 @@ from .image_query import ImageDescriber, public_name
 from .lexical import term, terms
 from .search import DEFAULT_K, DEFAULT_MODE, MAX_K, MIN_K, SearchEngine, SearchResult, clamp_k, clean_id, clean_query
 
-DEFAULT_EXAMPLES = (
-    "a red dress with white dots",
-    "a pikachu on grass",
-    "a dog sleeping on a sofa",
-    "an airplane on a runway",
-    "football players in helmets",
-)
 TITLE = "Caption Search"  # the product's name, as in the README
 SCORE_FORMAT = "{:.3f}"  # one precision for every score shown
 ALT_CHARS = 160
@@ -352,7 +345,8 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
         except QueryError as exc:
             raise gr.Error(str(exc)) from None
 
-    examples = engine.artifacts.manifest.get("examples") or list(DEFAULT_EXAMPLES)
+    # the set's own examples (written by `index`); a set built before that shows none rather than the demo's
+    examples = [e for e in engine.artifacts.manifest.get("examples") or [] if isinstance(e, str) and e.strip()][:8]
     image_note = None if describer is None or describer.available else describer.unavailable_reason
     with SearchBlocks(title=title) as blocks:
         gr.Markdown(f"# {title}", elem_id="title")
@@ -360,7 +354,7 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
         with gr.Tabs():
             with gr.Tab("Describe it", id="text-tab"):
                 with gr.Row(elem_id="query-row"):
-                    query = gr.Textbox(label="Query", placeholder="e.g. " + examples[0], max_lines=1, scale=5,
+                    query = gr.Textbox(label="Query", placeholder=f"e.g. {examples[0]}" if examples else "Describe the image", max_lines=1, scale=5,
                                        max_length=engine.max_query_chars, autofocus=True, elem_id="query")
                     button = gr.Button("Search", variant="primary", scale=1, elem_id="search-button")
             with gr.Tab("Search by image", id="image-tab"):
@@ -389,8 +383,9 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
                           max_lines=1)
         results = gr.HTML(elem_id="results")
         outputs = [results, status, link]
-        gr.Examples([[e] for e in examples], inputs=[query], outputs=outputs, fn=ui_example, run_on_click=True,
-                    cache_examples=False, label="Try", api_name=False)
+        if examples:
+            gr.Examples([[e] for e in examples], inputs=[query], outputs=outputs, fn=ui_example, run_on_click=True,
+                        cache_examples=False, label="Try", api_name=False)
         keep_url = "(link) => { if (link) { try { history.replaceState(null, '', new URL(link, location.href).search); } catch (e) {} } }"
         gr.on([query.submit, button.click], ui_search, [query, k, mode, datasets, labels], outputs,
               api_name=False).then(None, [link], None, js=keep_url)

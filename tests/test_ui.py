@@ -61,3 +61,18 @@ def test_cards_escape_every_text_and_give_each_image_alternative_text():
     assert "<mark>cat</mark>" in html
     alt = alt_text(hostile)
     assert len(alt) <= 161 and alt.endswith("…") and f'alt="{alt.replace(chr(34), "&quot;").replace("<", "&lt;").replace(">", "&gt;")}"' in html
+
+
+def test_a_set_without_examples_never_shows_the_demos(tmp_path):
+    import json
+
+    from imagesearch.ui import build_blocks
+
+    folder = make_set(tmp_path / "s", unit_rows(np.eye(3)), descriptions=["a red car parked outside", "x", "y"])
+    rewrite_manifest(folder, examples=None)
+    blocks = build_blocks(SearchEngine(load_artifact_set(folder), lambda t: None))
+    config = json.dumps(blocks.get_config_file())
+    assert "pikachu" not in config and "a cat with green eyes" not in config
+    rewrite_manifest(folder, examples=["a red car"])
+    config = json.dumps(build_blocks(SearchEngine(load_artifact_set(folder), lambda t: None)).get_config_file())
+    assert "a red car" in config
