@@ -33,7 +33,7 @@ from .fileio import atomic_path
 LEXICAL = "lexical.npz"
 K1, B = 1.5, 0.75  # BM25's usual values (Lucene's defaults)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
-_WORD = re.compile(r"\w+", re.UNICODE)
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: underscores and hyphens split words
 _ARRAYS = ("data", "indices", "indptr", "vocab")
 
 
@@ -57,7 +57,7 @@ _STEM = _stemmer()
 
 def words(text: str) -> list[str]:
     """The words of ``text`` as written (underscores and hyphens split words)."""
-    return [w for w in _WORD.findall(text.replace("_", " ")) if w]
+    return _WORD.findall(text)
 
 
 def term(word: str) -> str | None:
@@ -77,17 +77,28 @@ def document(description: str, label: str, dataset: str) -> str:
     return f"{description} {label} {dataset}"
 
 
+def segments(text: str, query: str | None) -> list[tuple[str, bool]]:
+    """``text`` cut into pieces that join back to it, each marked True where it is a word sharing a term
+    with ``query``: the one place that decides which words of a description matched."""
+    wanted = set(terms(query)) if query else set()
+    pieces, last = [], 0
+    for match in _WORD.finditer(text):
+        if match.start() > last:
+            pieces.append((text[last:match.start()], False))
+        pieces.append((match.group(0), bool(wanted) and term(match.group(0)) in wanted))
+        last = match.end()
+    if last < len(text):
+        pieces.append((text[last:], False))
+    return pieces
+
+
 def matched_words(query: str, description: str) -> list[str]:
     """The distinct words of ``description`` (as written) that share a term with ``query``, in order."""
-    wanted = set(terms(query))
-    seen: set[str] = set()
-    found: list[str] = []
-    for word in words(description):
-        key = word.lower()
-        if key not in seen and term(word) in wanted:
-            seen.add(key)
-            found.append(word)
-    return found
+    found: dict[str, str] = {}
+    for piece, matched in segments(description, query):
+        if matched:
+            found.setdefault(piece.lower(), piece)
+    return list(found.values())
 
 
 @dataclass

@@ -11,7 +11,6 @@ runs that search on load, ``?like=ID`` shows more like an image; every search sh
 """
 
 import html
-import re
 import time
 from pathlib import Path
 from typing import Any, Callable, TypedDict
@@ -22,7 +21,7 @@ from gradio.data_classes import FileData
 
 from .errors import QueryError
 from .image_query import ImageDescriber, public_name
-from .lexical import term, terms
+from .lexical import segments
 from .search import DEFAULT_K, DEFAULT_MODE, MAX_K, MIN_K, SearchEngine, SearchResult, clamp_k, clean_id, clean_query
 
 TITLE = "Caption Search"  # the product's name, as in the README
@@ -30,8 +29,6 @@ SCORE_FORMAT = "{:.3f}"  # one precision for every score shown
 ALT_CHARS = 160
 MODE_CHOICES = [("words and meaning (hybrid)", "hybrid"), ("meaning only (dense)", "dense"),
                 ("exact words only (lexical)", "lexical")]
-_WORD = re.compile(r"\w+")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
 
 
 class Result(TypedDict):
@@ -63,33 +60,8 @@ def _text(value: str) -> str:
 
 def marked_html(description: str, query: str | None) -> str:
     """The description as HTML text with the words that share a term with the query in <mark>."""
-    wanted = set(terms(query)) if query else set()
-    out, last = [], 0
-    for match in _WORD.finditer(description):
-        out.append(_text(description[last:match.start()]))
-        word = match.group(0)
-        out.append(f"<mark>{_text(word)}</mark>" if wanted and term(word) in wanted else _text(word))
-        last = match.end()
-    out.append(_text(description[last:]))
-    return "".join(out)
-
-
-def marked(description: str, query: str | None) -> str:
-    """The description as Markdown with the matched words in bold (for Markdown surfaces)."""
-    wanted = set(terms(query)) if query else set()
-    out, last = [], 0
-    for match in _WORD.finditer(description):
-        out.append(_plain(description[last:match.start()]))
-        word = match.group(0)
-        out.append(f"**{_plain(word)}**" if wanted and term(word) in wanted else _plain(word))
-        last = match.end()
-    out.append(_plain(description[last:]))
-    return "".join(out)
-
-
-def _plain(text: str) -> str:
-    """Text shown literally inside Markdown: HTML escaped, Markdown punctuation backslashed."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+    return "".join(f"<mark>{_text(piece)}</mark>" if matched else _text(piece)
+                   for piece, matched in segments(description, query))
 
 
 def band(result: SearchResult, bands: dict[str, Any] | None) -> str | None:

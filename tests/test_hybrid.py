@@ -12,7 +12,7 @@ from imagesearch.errors import ArtifactError, QueryError
 from imagesearch.lexical import build_lexical, matched_words, read_lexical, write_lexical
 from imagesearch.records import Record
 from imagesearch.search import SearchEngine
-from imagesearch.ui import marked
+from imagesearch.ui import marked_html
 from build.vector_set import write_vector_set
 from tests.factory import unit_rows, write_images
 
@@ -160,9 +160,9 @@ def test_more_like_this_works_on_an_ivf_set(tmp_path):
 
 def test_matched_words_and_their_marking_are_literal_text():
     assert matched_words("Beagles on a sofa", "A small Beagle sits on the sofa; the beagle naps") == ["Beagle", "sofa"]
-    shown = marked('a <b>red</b> dress *with* dots', "red dresses")
-    assert "**red**" in shown and "**dress**" in shown
-    assert "<b>" not in shown and "&lt;b&gt;" in shown and "\\*with\\*" in shown
+    shown = marked_html('a <b>red</b> dress *with* golden_retriever dots', "red dresses retriever")
+    assert "<mark>red</mark>" in shown and "<mark>dress</mark>" in shown and "<mark>retriever</mark>" in shown
+    assert "<b>" not in shown and "&lt;b&gt;" in shown and "*with*" in shown
 
 
 def _lexical_file(tmp_path):
