@@ -38,8 +38,8 @@ class IndexConfig:
 def encoded_query_texts(records: list, model_id: str, config: IndexConfig) -> np.ndarray:
     """The set's embedder applied to query-like texts drawn from its rows (IVF recall, score bands)."""
     require_model(model_id, f"{mf.MANIFEST} embedding.model", config.offline,
-                  "an ivf index is measured with the set's own embedder on query-like texts: make the model "
-                  "available, or use --index flat (exact)")
+                  "the set's own embedder measures the index (ivf recall) and the score bands on query-like "
+                  "texts: make the model available, or use --index flat (exact; the UI then shows no bands)")
     texts = query_like_texts(records, config.text_queries)
     encoder = TextEncoder.load(model_id, device=config.device)
     log.info("encoding %d query-like texts to measure the set, e.g. %r", len(texts), texts[:3])

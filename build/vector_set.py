@@ -21,8 +21,7 @@ from imagesearch.query_texts import example_queries
 
 
 def write_vector_set(folder: Path, records: Sequence[Record], vectors: np.ndarray, model: str, probe: dict[str, Any],
-                     captioner: dict[str, Any], spec: IndexSpec = IndexSpec(),
-                     with_lexical: bool = True) -> dict[str, Any]:
+                     captioner: dict[str, Any], spec: IndexSpec = IndexSpec()) -> dict[str, Any]:
     """``vectors`` must already be L2-normalised float32 rows in ``records`` order; images must exist."""
     folder = Path(folder)
     built = build_index(vectors, spec)
@@ -30,13 +29,11 @@ def write_vector_set(folder: Path, records: Sequence[Record], vectors: np.ndarra
     manifest["embedding"] = mf.embedding_section(model, int(vectors.shape[1]), probe)
     manifest["index"] = mf.index_section(built.info)
     manifest["examples"] = example_queries(records)
-    lexical = build_lexical(lexical_documents(records)) if with_lexical else None
-    if lexical is not None:
-        manifest["lexical"] = mf.lexical_section(None, lexical.nbytes)
+    lexical = build_lexical(lexical_documents(records))
+    manifest["lexical"] = mf.lexical_section(None, lexical.nbytes)
     with staged(folder) as stage:
         write_records(stage.path(mf.DESCRIPTIONS), list(records))
         dump_array(stage.path(mf.EMBEDDING), vectors)
         write_index(stage.path(mf.INDEX), built.index)
-        if lexical is not None:
-            write_lexical(stage.path(mf.LEXICAL), lexical)
+        write_lexical(stage.path(mf.LEXICAL), lexical)
         return mf.write_manifest(folder, manifest, list(records), stage)

@@ -109,8 +109,6 @@ class ImageDescriber:
 
 def read_upload(path: Any) -> Any:
     """The uploaded file as an RGB PIL image, or a QueryError naming what is wrong with it."""
-    if isinstance(path, dict):  # gradio_client / API payloads may send FileData as a dict
-        path = path.get("path")
     if not isinstance(path, (str, Path)) or not str(path):
         raise QueryError("Upload an image (JPEG, PNG, WebP, GIF, ...).")
     file = Path(path)
