@@ -32,7 +32,7 @@ PROBE_MIN_COSINE = 0.99
 # Each batch is padded to its longest text rounded up to a multiple of this many tokens. Without it every batch
 # has its own tensor shapes, glibc's heap fragments and a long embed run keeps growing (8 chunks of 512
 # descriptions: 811 -> 1,105 MB); rounded to 8 tokens it levels off at once (796 -> 848-879 MB) at the same speed
-# (python -m benchmarks.encoder_memory). The masked padding leaves the vectors as they were (within 1e-6).
+# (python -m benchmarks.encoder_memory). The masked padding moves the vectors by about 1e-7.
 PAD_TO_MULTIPLE_OF = 8
 
 # hub id -> (python package shipping the weights, function giving its folder)
