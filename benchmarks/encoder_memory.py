@@ -13,6 +13,7 @@ size, the chunk's own peak (VmHWM, reset before each chunk), and the description
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
 import statistics
@@ -20,23 +21,13 @@ import sys
 import time
 
 from benchmarks.embed import SEED_CSV, seed_sentences
-
-
-def rss_mb() -> int:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * 4096 // 2**20
+from benchmarks.search import memory_mb
 
 
 def reset_peak() -> None:
     """Start VmHWM (the peak RSS) again from the current RSS (Linux: clear_refs 5)."""
     with open("/proc/self/clear_refs", "w") as handle:
         handle.write("5")
-
-
-def peak_mb() -> int:
-    with open("/proc/self/status") as handle:
-        line = next(line for line in handle if line.startswith("VmHWM:"))
-    return int(line.split()[1]) // 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         encoder.encode(texts, batch_size=32)
         rates.append(len(texts) / (time.perf_counter() - started))
-        peaks.append(peak_mb())
-        after.append(rss_mb())
+        peaks.append(round(memory_mb(os.getpid())))
+        after.append(round(memory_mb(os.getpid(), "VmRSS")))
     label = f"padded to a multiple of {encoder.pad_to_multiple_of}" if encoder.pad_to_multiple_of else "unpadded"
     print(f"{label}: RSS MB after each {args.chunk_rows:,}-text chunk: {after}")
     print(f"{label}: peak RSS MB within each chunk: {peaks}")

@@ -77,14 +77,6 @@ def resolve_model(model_id: str) -> str:
     return str(folder) if folder is not None else model_id
 
 
-def _takes_processing_kwargs(model: Any) -> bool:
-    try:
-        first = model[0]
-    except (TypeError, IndexError, KeyError):
-        return False
-    return isinstance(getattr(first, "processing_kwargs", None), dict)
-
-
 def pick_device() -> str:
     import torch
 
@@ -100,7 +92,8 @@ class TextEncoder:
         get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dimension = int(get_dimension())
         # only a transformers text module takes processing_kwargs; other first modules are left as they are
-        self.pad_to_multiple_of = PAD_TO_MULTIPLE_OF if _takes_processing_kwargs(model) else None
+        takes_kwargs = isinstance(getattr(model[0], "processing_kwargs", None), dict)
+        self.pad_to_multiple_of = PAD_TO_MULTIPLE_OF if takes_kwargs else None
 
     @classmethod
     def load(cls, model_id: str, device: str | None = None) -> "TextEncoder":

@@ -326,7 +326,8 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
         with gr.Tabs():
             with gr.Tab("Describe it", id="text-tab"):
                 with gr.Row(elem_id="query-row"):
-                    query = gr.Textbox(label="Query", placeholder=f"e.g. {examples[0]}" if examples else "Describe the image", max_lines=1, scale=5,
+                    placeholder = f"e.g. {examples[0]}" if examples else "Describe the image"
+                    query = gr.Textbox(label="Query", placeholder=placeholder, max_lines=1, scale=5,
                                        max_length=engine.max_query_chars, autofocus=True, elem_id="query")
                     button = gr.Button("Search", variant="primary", scale=1, elem_id="search-button")
             with gr.Tab("Search by image", id="image-tab"):

@@ -1,12 +1,14 @@
 """What the page says and links, for any set: titles, counts, names, examples, links, bands."""
 
+import json
+
 import numpy as np
 
 from imagesearch.artifacts import load_artifact_set
 from imagesearch.query_texts import example_queries
 from imagesearch.records import Record
 from imagesearch.search import SearchEngine, SearchResult
-from imagesearch.ui import TITLE, _about, alt_text, band, cards_html, search_link
+from imagesearch.ui import TITLE, _about, alt_text, band, build_blocks, cards_html, search_link
 from tests.factory import make_set, rewrite_manifest, unit_rows
 
 
@@ -64,10 +66,6 @@ def test_cards_escape_every_text_and_give_each_image_alternative_text():
 
 
 def test_a_set_without_examples_never_shows_the_demos(tmp_path):
-    import json
-
-    from imagesearch.ui import build_blocks
-
     folder = make_set(tmp_path / "s", unit_rows(np.eye(3)), descriptions=["a red car parked outside", "x", "y"])
     rewrite_manifest(folder, examples=None)
     blocks = build_blocks(SearchEngine(load_artifact_set(folder), lambda t: None))
