@@ -16,14 +16,14 @@ import spaces  # first: on ZeroGPU it must be imported before torch initialises 
 import faiss
 import torch
 
-from imagesearch.config import AppConfig
+from imagesearch.serve.config import AppConfig
 from imagesearch.errors import ArtifactError, ConfigError
-from imagesearch.hub import download_artifacts, invalidate, mark_complete
-from imagesearch.image_query import ImageDescriber, query_captioner
-from imagesearch.memory import limit_malloc_arenas
-from imagesearch.search import SearchEngine
-from imagesearch.startup import open_verified
-from imagesearch.ui import CSS, build_blocks
+from imagesearch.hub.download import download_artifacts, invalidate, mark_complete
+from imagesearch.serve.image_query import ImageDescriber, query_captioner
+from imagesearch.serve.memory import limit_malloc_arenas
+from imagesearch.serve.search import SearchEngine
+from imagesearch.serve.startup import open_verified
+from imagesearch.serve.ui import CSS, build_blocks
 
 log = logging.getLogger("app")
 
@@ -70,9 +70,9 @@ def load_query_captioner(model: str, max_new_tokens: int, offline: bool):
 
     from huggingface_hub import try_to_load_from_cache
 
-    from imagesearch.captioner import Captioner, GenerationSettings
-    from imagesearch.image_query import check_fits
-    from imagesearch.model_source import require_model
+    from imagesearch.models.captioner import Captioner, GenerationSettings
+    from imagesearch.serve.image_query import check_fits
+    from imagesearch.models.model_source import require_model
 
     require_model(model, "CAPTIONER", offline, "set CAPTIONER to a local InstructBLIP folder")
     local = Path(model) if Path(model).is_dir() else None

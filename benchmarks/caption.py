@@ -30,7 +30,7 @@ def instructblip_config(shape: str):
                            num_attention_heads=32, num_key_value_heads=32, pad_token_id=32000)
         queries = 32
     else:
-        from tests.tiny_captioner import tiny_instructblip_config
+        from testkit.tiny_captioner import tiny_instructblip_config
 
         return tiny_instructblip_config(30523, 30522, 30522, pad_token_id=0)
     return InstructBlipConfig(vision_config=vision.to_dict(), qformer_config=qformer.to_dict(), text_config=text.to_dict(),

@@ -23,15 +23,15 @@ import sys
 import time
 from pathlib import Path
 
-from imagesearch.config import REPO
+from imagesearch.serve.config import REPO
 
 SEED_CSV = REPO.parent / "shared" / "data" / "seed_description.csv"
 
 
 def seed_sentences(path: Path) -> tuple[list[str], int]:
     """The seed's caption sentences, and how many of them make a description of the seed's mean length."""
-    from imagesearch.caption_text import clean_caption
-    from imagesearch.records import read_seed_csv
+    from imagesearch.models.caption_text import clean_caption
+    from imagesearch.store.records import read_seed_csv
 
     texts = [clean_caption(text) for _, text in read_seed_csv(path)]
     sentences = [s.strip() + "." for text in texts for s in text.split(".") if len(s.strip()) > 20]
@@ -43,8 +43,8 @@ def seed_sentences(path: Path) -> tuple[list[str], int]:
 def write_set(folder: Path, rows: int, sentences: list[str], per_text: int) -> Path:
     from PIL import Image
 
-    from imagesearch import manifest as mf
-    from imagesearch.records import Record, write_records
+    from imagesearch.store import manifest as mf
+    from imagesearch.store.records import Record, write_records
 
     if (folder / mf.MANIFEST).exists():
         return folder
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         if figures["code"] != 0:
             print(result.stderr[-2000:], file=sys.stderr)
             return 1
-        from imagesearch.records import read_records
+        from imagesearch.store.records import read_records
 
         chars = sum(len(r.description) for r in read_records(folder / "description.csv")) / rows
         lines.append(f"| {rows:,} | {chars:.0f} | {figures['seconds']:.0f} | {rows / figures['seconds']:.1f} "

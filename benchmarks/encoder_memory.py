@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pad-multiple", type=int, default=None, metavar="N",
                         help="pad each batch to a multiple of N tokens; 0: to its longest text only")
     args = parser.parse_args(argv)
-    from imagesearch.encoder import MINILM, TextEncoder
+    from imagesearch.models.encoder import MINILM, TextEncoder
 
     sentences, per_text = seed_sentences(SEED_CSV)
     rng = random.Random(0)

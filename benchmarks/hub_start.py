@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from imagesearch.config import REPO
+from imagesearch.serve.config import REPO
 
 REPO_ID = "bench/caption-search-data"
 log = logging.getLogger("benchmarks.hub_start")
@@ -40,10 +40,10 @@ log = logging.getLogger("benchmarks.hub_start")
 def synthetic_snapshot(workdir: Path, rows: int) -> Path:
     """A set of ``rows`` distinct thumbnails, staged as publish would upload it."""
     from build.publish import stage
-    from build.vector_set import write_vector_set
-    from imagesearch import manifest as mf
-    from imagesearch.encoder import MINILM, TextEncoder
-    from imagesearch.records import IMAGES_DIR, Record
+    from testkit.vector_set import write_vector_set
+    from imagesearch.store import manifest as mf
+    from imagesearch.models.encoder import MINILM, TextEncoder
+    from imagesearch.store.records import IMAGES_DIR, Record
 
     folder, snapshot = workdir / f"set-{rows}", workdir / f"snapshot-{rows}"
     if (snapshot / mf.MANIFEST).exists():
@@ -73,8 +73,8 @@ def child(snapshot: Path, cache: Path) -> dict:
     import pytest
 
     import app
-    from imagesearch.config import AppConfig
-    from tests.fake_hub import FakeHub
+    from imagesearch.serve.config import AppConfig
+    from testkit.fake_hub import FakeHub
 
     hub = FakeHub(tokens={})
     files = {p.relative_to(snapshot).as_posix(): p for p in snapshot.rglob("*") if p.is_file()}

@@ -28,15 +28,15 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from build.vector_set import write_vector_set
-from imagesearch import manifest as mf
-from imagesearch.artifacts import load_artifact_set
-from imagesearch.config import DEMO_ARTIFACTS, REPO
-from imagesearch.encoder import MINILM, TextEncoder
-from imagesearch.records import IMAGES_DIR, Record
-from imagesearch.search import SearchEngine
-from imagesearch.vector_index import search_index
-from tests.ports import free_port
+from testkit.vector_set import write_vector_set
+from imagesearch.store import manifest as mf
+from imagesearch.store.artifacts import load_artifact_set
+from imagesearch.serve.config import DEMO_ARTIFACTS, REPO
+from imagesearch.models.encoder import MINILM, TextEncoder
+from imagesearch.store.records import IMAGES_DIR, Record
+from imagesearch.serve.search import SearchEngine
+from imagesearch.store.vector_index import search_index
+from testkit.ports import free_port
 
 log = logging.getLogger("benchmarks.search")
 QUERIES = [

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.search import QUERIES, memory_mb
-from imagesearch.config import REPO
-from tests.ports import free_port
+from imagesearch.serve.config import REPO
+from testkit.ports import free_port
 
 
 

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from imagesearch.encoder import DEFAULT_MODEL, MINILM
+from imagesearch.models.encoder import DEFAULT_MODEL, MINILM
 from imagesearch.errors import ArtifactError, ConfigError
-from imagesearch.vector_index import KINDS, IndexSpec
+from imagesearch.store.vector_index import KINDS, IndexSpec
 
 from .embed import EmbedConfig, run_embed
 from .index import IndexConfig, run_index
@@ -45,7 +45,7 @@ def _shard(text: str) -> tuple[int, int]:
 
 def _add_describe_options(parser: argparse.ArgumentParser, alone: bool) -> None:
     """The captioner's flags: the same names in ``describe`` and ``all``."""
-    from imagesearch.captioner import DEFAULT_CAPTIONER, SEED_PROMPTS
+    from imagesearch.models.captioner import DEFAULT_CAPTIONER, SEED_PROMPTS
     from .sources import SEED_DATASETS
 
     parser.add_argument("--datasets", default=",".join(SEED_DATASETS),
@@ -199,7 +199,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def _describe_config(args: argparse.Namespace, processes: Processes) -> DescribeConfig:
-    from imagesearch.captioner import GenerationSettings
+    from imagesearch.models.captioner import GenerationSettings
     from .describe import DescribeConfig, Shard
 
     datasets = tuple(name.strip() for name in args.datasets.split(",") if name.strip())
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
             run_index(IndexConfig(args.artifacts, IndexSpec(args.index, args.nlist, args.nprobe),
                                   getattr(args, "device", None), offline))
         if args.step == "evaluate":
-            from imagesearch.search import MODES
+            from imagesearch.serve.search import MODES
 
             from .evaluate import EvaluateConfig, run_evaluate
 
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as exc:  # a full disk, a read-only folder, ...
         if type(exc).__module__.startswith(("huggingface_hub", "httpx")):  # HTTP errors derive from OSError
-            from imagesearch.hub_errors import explain
+            from imagesearch.hub.errors import explain
 
             target = getattr(args, "repo", None) or getattr(args, "publish", None) or getattr(args, "space", None) or "?"
             print(f"error: {explain(exc, args.step, target)}", file=sys.stderr)

@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-from imagesearch import manifest as mf
-from imagesearch.records import Record
+from imagesearch.store import manifest as mf
+from imagesearch.store.records import Record
 
 from .sources import SEED_DATASETS
 

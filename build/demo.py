@@ -15,13 +15,13 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from imagesearch import manifest as mf
-from imagesearch.encoder import MINILM
-from imagesearch.config import DEMO_ARTIFACTS, REPO
+from imagesearch.store import manifest as mf
+from imagesearch.models.encoder import MINILM
+from imagesearch.serve.config import DEMO_ARTIFACTS, REPO
 from imagesearch.errors import ArtifactError
-from imagesearch.fileio import staged
-from imagesearch.images import save_thumbnail
-from imagesearch.records import IMAGES_DIR, Record, write_records
+from imagesearch.store.fileio import staged
+from imagesearch.models.images import save_thumbnail
+from imagesearch.store.records import IMAGES_DIR, Record, write_records
 
 from .embed import EmbedConfig, run_embed
 from .evaluate import EvaluateConfig, run_evaluate

@@ -13,8 +13,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagesearch.config import REPO
-from imagesearch.hub_errors import hub_call
+from imagesearch.serve.config import REPO
+from imagesearch.hub.errors import hub_call
 
 from .publish import prepare_repo, require_token
 from .publish_plan import KEEP_REMOTE

@@ -20,13 +20,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from imagesearch import manifest as mf
-from imagesearch.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, OFFLINE_CAPTIONER, SEED_PROMPTS, Captioner, GenerationSettings
+from imagesearch.store import manifest as mf
+from imagesearch.models.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, OFFLINE_CAPTIONER, SEED_PROMPTS, Captioner, GenerationSettings
 from imagesearch.errors import ArtifactError, first_line, in_words
-from imagesearch.fileio import staged
-from imagesearch.images import BadImage, decode, save_thumbnail
-from imagesearch.model_source import require_model
-from imagesearch.records import IMAGES_DIR, Record, read_records, write_records
+from imagesearch.store.fileio import staged
+from imagesearch.models.images import BadImage, decode, save_thumbnail
+from imagesearch.models.model_source import require_model
+from imagesearch.store.records import IMAGES_DIR, Record, read_records, write_records
 
 from .caption_cache import CACHE_DIR, CaptionCache, fingerprint
 from .messages import next_step, warnings_once

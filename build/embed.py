@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from imagesearch import manifest as mf
-from imagesearch.fileio import staged
-from imagesearch.encoder import DEFAULT_MODEL, OFFLINE_EMBEDDER, TextEncoder, canonical_model_id
-from imagesearch.model_source import require_model
-from imagesearch.records import description_chunks, summarize_records
-from imagesearch.safe_pickle import dump_array_chunks
+from imagesearch.store import manifest as mf
+from imagesearch.store.fileio import staged
+from imagesearch.models.encoder import DEFAULT_MODEL, OFFLINE_EMBEDDER, TextEncoder, canonical_model_id
+from imagesearch.models.model_source import require_model
+from imagesearch.store.records import description_chunks, summarize_records
+from imagesearch.store.safe_pickle import dump_array_chunks
 
 from .messages import next_step, warnings_once
 

@@ -23,11 +23,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from imagesearch import manifest as mf
-from imagesearch.artifacts import ArtifactSet, load_artifact_set
+from imagesearch.store import manifest as mf
+from imagesearch.store.artifacts import ArtifactSet, load_artifact_set
 from imagesearch.errors import ArtifactError, ConfigError
-from imagesearch.fileio import atomic_write_bytes
-from imagesearch.search import MODES, SearchEngine, clean_query
+from imagesearch.store.fileio import atomic_write_bytes
+from imagesearch.serve.search import MODES, SearchEngine, clean_query
 
 from .messages import warnings_once
 from .metrics import METRICS, mean_metrics, query_metrics
@@ -97,8 +97,8 @@ def label_query_set(artifacts: ArtifactSet) -> QuerySet | None:
 
 
 def _encoder(artifacts: ArtifactSet, config: EvaluateConfig) -> Callable[[list[str]], np.ndarray]:
-    from imagesearch.encoder import OFFLINE_EMBEDDER, TextEncoder, check_probe
-    from imagesearch.model_source import require_model
+    from imagesearch.models.encoder import OFFLINE_EMBEDDER, TextEncoder, check_probe
+    from imagesearch.models.model_source import require_model
 
     embedding = artifacts.manifest["embedding"]
     require_model(embedding["model"], f"{mf.MANIFEST} embedding.model", config.offline, OFFLINE_EMBEDDER)

@@ -6,13 +6,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagesearch import manifest as mf
+from imagesearch.store import manifest as mf
 from imagesearch.errors import ArtifactError
-from imagesearch.fileio import staged
-from imagesearch.records import IMAGES_DIR, Record, read_seed_csv, write_records
+from imagesearch.store.fileio import staged
+from imagesearch.store.records import IMAGES_DIR, Record, read_seed_csv, write_records
 
-from imagesearch.caption_text import clean_caption
-from imagesearch.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, SEED_PROMPTS
+from imagesearch.models.caption_text import clean_caption
+from imagesearch.models.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, SEED_PROMPTS
 
 SEED_CAPTIONER = {
     "model": DEFAULT_CAPTIONER,

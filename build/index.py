@@ -9,19 +9,19 @@ from typing import Any
 
 import numpy as np
 
-from imagesearch import manifest as mf
-from imagesearch.fileio import staged
-from imagesearch.artifacts import check_vectors
+from imagesearch.store import manifest as mf
+from imagesearch.store.fileio import staged
+from imagesearch.store.artifacts import check_vectors
 from imagesearch.errors import ArtifactError
-from imagesearch.records import read_records
-from imagesearch.safe_pickle import load_array
-from imagesearch.encoder import TextEncoder
-from imagesearch.lexical import build_lexical, lexical_documents, write_lexical
-from imagesearch.model_source import require_model
-from imagesearch.vector_index import IndexSpec, build_index, resolve_kind, write_index
+from imagesearch.store.records import read_records
+from imagesearch.store.safe_pickle import load_array
+from imagesearch.models.encoder import TextEncoder
+from imagesearch.store.lexical import build_lexical, lexical_documents, write_lexical
+from imagesearch.models.model_source import require_model
+from imagesearch.store.vector_index import IndexSpec, build_index, resolve_kind, write_index
 
 from .messages import next_step, warnings_once
-from imagesearch.query_texts import example_queries, query_like_texts
+from build.query_texts import example_queries, query_like_texts
 
 log = logging.getLogger(__name__)
 

@@ -26,12 +26,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagesearch import manifest as mf
+from imagesearch.store import manifest as mf
 from imagesearch.errors import ArtifactError
-from imagesearch.fileio import sha256_file
-from imagesearch.hub_errors import hub_call
-from imagesearch.records import read_records
-from imagesearch.startup import open_verified
+from imagesearch.store.fileio import sha256_file
+from imagesearch.hub.errors import hub_call
+from imagesearch.store.records import read_records
+from imagesearch.serve.startup import open_verified
 
 from .dataset_card import CARD, dataset_card
 from .publish_plan import Limits, LocalFile, Plan, RemoteFile, plan_commits

@@ -21,8 +21,8 @@ from typing import Iterable, Sequence
 
 from tqdm import tqdm
 
-from imagesearch.fileio import sha256_file
-from imagesearch.records import Record
+from imagesearch.store.fileio import sha256_file
+from imagesearch.store.records import Record
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from imagesearch.config import REPO
-from imagesearch.encoder import MINILM, TextEncoder
+from imagesearch.serve.config import REPO
+from imagesearch.models.encoder import MINILM, TextEncoder
 
 SEED_CSV = REPO.parent / "shared" / "data" / "seed_description.csv"
 ARTIFACTS_OUT = REPO / "tests" / "output"
@@ -43,7 +43,7 @@ def output_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_captioner_path(tmp_path_factory) -> Path:
     """A saved tiny random InstructBLIP (see tests/tiny_captioner.py)."""
-    from tests.tiny_captioner import build_tiny_instructblip
+    from testkit.tiny_captioner import build_tiny_instructblip
 
     return build_tiny_instructblip(tmp_path_factory.mktemp("tiny-instructblip"))
 

@@ -12,9 +12,9 @@ from gradio_client import Client
 from PIL import Image
 
 import app
-from imagesearch.config import DEMO_ARTIFACTS, AppConfig
+from imagesearch.serve.config import DEMO_ARTIFACTS, AppConfig
 from tests.conftest import REPO
-from tests.ports import free_port
+from testkit.ports import free_port
 
 
 @pytest.fixture(scope="module")

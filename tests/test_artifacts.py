@@ -6,13 +6,13 @@ import pickle
 import numpy as np
 import pytest
 
-from imagesearch import manifest as mf
-from imagesearch.artifacts import load_artifact_set
-from imagesearch.encoder import check_probe
+from imagesearch.store import manifest as mf
+from imagesearch.store.artifacts import load_artifact_set
+from imagesearch.models.encoder import check_probe
 from imagesearch.errors import ArtifactError
-from imagesearch.records import COLUMNS
-from imagesearch.safe_pickle import dump_array
-from tests.factory import RunsEval, RunsShell, make_set, refresh_checksums, rewrite_manifest, unit_rows
+from imagesearch.store.records import COLUMNS
+from imagesearch.store.safe_pickle import dump_array
+from testkit.factory import RunsEval, RunsShell, make_set, refresh_checksums, rewrite_manifest, unit_rows
 
 VECTORS = unit_rows(np.random.default_rng(0).normal(size=(6, 8)))
 

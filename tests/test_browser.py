@@ -5,9 +5,9 @@ import shutil
 import pytest
 
 import app
-from imagesearch.config import AppConfig
-from tests.factory import make_set
-from tests.ports import free_port
+from imagesearch.serve.config import AppConfig
+from testkit.factory import make_set
+from testkit.ports import free_port
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -8,14 +8,14 @@ import sys
 import numpy as np
 import pytest
 
-from imagesearch import manifest as mf
-from imagesearch.artifacts import load_artifact_set
-from imagesearch.encoder import MINILM, check_probe, packaged_path
-from imagesearch.records import Record, read_records, write_records
-from imagesearch.safe_pickle import load_array
-from imagesearch.search import SearchEngine
+from imagesearch.store import manifest as mf
+from imagesearch.store.artifacts import load_artifact_set
+from imagesearch.models.encoder import MINILM, check_probe, packaged_path
+from imagesearch.store.records import Record, read_records, write_records
+from imagesearch.store.safe_pickle import load_array
+from imagesearch.serve.search import SearchEngine
 from tests.conftest import REPO
-from tests.factory import write_images
+from testkit.factory import write_images
 
 
 def run_build(*args, check=True, env=None):
@@ -72,7 +72,7 @@ def test_seed_descriptions_go_through_embed_and_index(seed_set, minilm):
 
 
 def test_imported_seed_rows_read_like_the_captioners_cleaned_output(seed_set, seed_csv):
-    from imagesearch.records import read_seed_csv
+    from imagesearch.store.records import read_seed_csv
 
     raw = dict(read_seed_csv(seed_csv))
     records = read_records(seed_set / mf.DESCRIPTIONS)

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from imagesearch import manifest as mf
-from imagesearch.config import DEMO_ARTIFACTS
-from imagesearch.encoder import MINILM, packaged_path
-from imagesearch.records import read_records
+from imagesearch.store import manifest as mf
+from imagesearch.serve.config import DEMO_ARTIFACTS
+from imagesearch.models.encoder import MINILM, packaged_path
+from imagesearch.store.records import read_records
 from tests.conftest import REPO
-from tests.ports import free_port
+from testkit.ports import free_port
 
 UNREACHABLE_HUB = "http://127.0.0.1:9"  # the discard port on loopback: refused at once, nothing leaves the machine
 

@@ -1,7 +1,7 @@
 import pytest
 
-from imagesearch.caption_text import clean_caption, join_answers
-from imagesearch.records import read_seed_csv
+from imagesearch.models.caption_text import clean_caption, join_answers
+from imagesearch.store.records import read_seed_csv
 
 
 def test_every_seed_description_starts_like_a_sentence_after_cleaning(seed_csv):

@@ -7,8 +7,8 @@ bump the schema version and write a migration instead of editing the fixture.
 
 import json
 
-from imagesearch.search import SearchEngine
-from imagesearch.startup import open_verified
+from imagesearch.serve.search import SearchEngine
+from imagesearch.serve.startup import open_verified
 from tests.conftest import REPO
 
 FIXTURE = REPO / "tests" / "fixtures" / "artifacts-v1"

@@ -4,9 +4,9 @@ import sys
 
 import pytest
 
-from imagesearch.config import DEMO_ARTIFACTS, AppConfig
+from imagesearch.serve.config import DEMO_ARTIFACTS, AppConfig
 from imagesearch.errors import ConfigError
-from imagesearch.memory import limit_malloc_arenas
+from imagesearch.serve.memory import limit_malloc_arenas
 
 
 def test_nothing_set_serves_the_demo_on_loopback():

@@ -6,12 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from imagesearch import manifest as mf
-from imagesearch.artifacts import load_artifact_set
-from imagesearch.config import DEMO_ARTIFACTS
-from imagesearch.encoder import MINILM, check_probe
-from imagesearch.safe_pickle import load_array
-from imagesearch.search import SearchEngine
+from imagesearch.store import manifest as mf
+from imagesearch.store.artifacts import load_artifact_set
+from imagesearch.serve.config import DEMO_ARTIFACTS
+from imagesearch.models.encoder import MINILM, check_probe
+from imagesearch.store.safe_pickle import load_array
+from imagesearch.serve.search import SearchEngine
 from tests.conftest import REPO
 
 

@@ -17,11 +17,11 @@ import pytest
 from PIL import Image
 
 from build.caption_cache import CACHE_DIR, CaptionCache
-from imagesearch.captioner import SEED_PROMPTS, Captioner, GenerationSettings
+from imagesearch.models.captioner import SEED_PROMPTS, Captioner, GenerationSettings
 from build.describe import DescribeConfig, Shard, run_describe
-from imagesearch import manifest as mf
+from imagesearch.store import manifest as mf
 from imagesearch.errors import ArtifactError
-from imagesearch.records import read_records
+from imagesearch.store.records import read_records
 from tests.conftest import REPO
 
 SETTINGS = GenerationSettings(max_new_tokens=8)
@@ -204,8 +204,8 @@ def test_caption_then_embed_and_index_then_the_app_serves_it(tmp_path, photo_fol
     from build.embed import EmbedConfig, run_embed
     from build.index import IndexConfig, run_index
     import app
-    from imagesearch.config import AppConfig
-    from imagesearch.encoder import MINILM
+    from imagesearch.serve.config import AppConfig
+    from imagesearch.models.encoder import MINILM
 
     folder = tmp_path / "set"
     run_describe(_config(folder, photo_folder, tiny_captioner_path), captioner=tiny)

@@ -4,7 +4,7 @@ import random
 
 import numpy as np
 
-from imagesearch.encoder import PAD_TO_MULTIPLE_OF
+from imagesearch.models.encoder import PAD_TO_MULTIPLE_OF
 
 
 def test_batches_are_padded_to_a_multiple_of_eight_tokens_and_the_vectors_do_not_change(minilm, monkeypatch):

@@ -9,12 +9,12 @@ import pytest
 
 from build.evaluate import EvaluateConfig, choose_weight, read_query_file, run_evaluate
 from build.metrics import mrr_at, ndcg_at, query_metrics, recall_at
-from build.vector_set import write_vector_set
-from imagesearch import manifest as mf
-from imagesearch.config import DEMO_ARTIFACTS
+from testkit.vector_set import write_vector_set
+from imagesearch.store import manifest as mf
+from imagesearch.serve.config import DEMO_ARTIFACTS
 from imagesearch.errors import ConfigError
-from imagesearch.records import Record
-from tests.factory import unit_rows, write_images
+from imagesearch.store.records import Record
+from testkit.factory import unit_rows, write_images
 
 
 def test_metrics_of_one_ranking_match_the_hand_computed_values():
@@ -96,8 +96,8 @@ def test_a_bad_query_file_is_one_line_naming_the_line(tmp_path, text, message):
 
 
 def test_evaluate_command_on_the_labelled_demo_prints_the_table_and_the_app_uses_the_weight(tmp_path, minilm):
-    from imagesearch.artifacts import load_artifact_set
-    from imagesearch.search import SearchEngine
+    from imagesearch.store.artifacts import load_artifact_set
+    from imagesearch.serve.search import SearchEngine
     from tests.test_build_cli import run_build
 
     copy = tmp_path / "demo"

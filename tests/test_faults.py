@@ -8,12 +8,12 @@ import pytest
 
 import app
 from build.__main__ import main as build_main
-from imagesearch import manifest as mf
-from imagesearch.artifacts import load_artifact_set
-from imagesearch.config import DEMO_ARTIFACTS, AppConfig
+from imagesearch.store import manifest as mf
+from imagesearch.store.artifacts import load_artifact_set
+from imagesearch.serve.config import DEMO_ARTIFACTS, AppConfig
 from imagesearch.errors import ArtifactError
-from imagesearch.fileio import sha256_file
-from imagesearch.hub import COMPLETE, local_folder
+from imagesearch.store.fileio import sha256_file
+from imagesearch.hub.download import COMPLETE, local_folder
 
 REVISION = "c" * 40
 
@@ -43,7 +43,7 @@ def test_disk_full_while_writing_leaves_the_previous_set_whole(tmp_path, monkeyp
 
     monkeypatch.setattr(pathlib.Path, "write_bytes", write_bytes)
     if step == "embed":  # the pickle is streamed into its file: fail that write there
-        import imagesearch.safe_pickle as sp
+        import imagesearch.store.safe_pickle as sp
 
         real_dump = sp.pickle.dump
 
@@ -53,7 +53,7 @@ def test_disk_full_while_writing_leaves_the_previous_set_whole(tmp_path, monkeyp
 
         monkeypatch.setattr(sp.pickle, "dump", dump)
     if step == "index":  # faiss writes through its own C++ file handle: fail the staged write there
-        import imagesearch.vector_index as vi
+        import imagesearch.store.vector_index as vi
 
         real_write_index = vi.faiss.write_index
 

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imagesearch.artifacts import load_artifact_set
-from imagesearch.config import DEMO_ARTIFACTS
+from imagesearch.store.artifacts import load_artifact_set
+from imagesearch.serve.config import DEMO_ARTIFACTS
 from imagesearch.errors import QueryError
-from imagesearch.search import MAX_K, SearchEngine, clamp_k
+from imagesearch.serve.search import MAX_K, SearchEngine, clamp_k
 from tests.test_app import served  # noqa: F401  (the launched demo app)
 
 HOSTILE_TEXT = st.one_of(

@@ -6,15 +6,15 @@ import zipfile
 import numpy as np
 import pytest
 
-from imagesearch import manifest as mf
-from imagesearch.artifacts import load_artifact_set
+from imagesearch.store import manifest as mf
+from imagesearch.store.artifacts import load_artifact_set
 from imagesearch.errors import ArtifactError, QueryError
-from imagesearch.lexical import build_lexical, matched_words, read_lexical, write_lexical
-from imagesearch.records import Record
-from imagesearch.search import SearchEngine
-from imagesearch.ui import marked_html
-from build.vector_set import write_vector_set
-from tests.factory import unit_rows, write_images
+from imagesearch.store.lexical import build_lexical, matched_words, read_lexical, write_lexical
+from imagesearch.store.records import Record
+from imagesearch.serve.search import SearchEngine
+from imagesearch.serve.ui import marked_html
+from testkit.vector_set import write_vector_set
+from testkit.factory import unit_rows, write_images
 
 
 def _set(folder, vectors, descriptions, labels=None, datasets=None, weight=None, model="test/fake-encoder", probe=None):
@@ -144,7 +144,7 @@ def test_unknown_or_malformed_ids_get_one_line(tmp_path, bad, message):
 
 
 def test_more_like_this_works_on_an_ivf_set(tmp_path):
-    from imagesearch.vector_index import IndexSpec
+    from imagesearch.store.vector_index import IndexSpec
 
     rng = np.random.default_rng(2)
     vectors = unit_rows(rng.normal(size=(2000, 16)))

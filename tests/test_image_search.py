@@ -11,10 +11,10 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 import app
-from imagesearch.config import DEMO_ARTIFACTS, AppConfig
+from imagesearch.serve.config import DEMO_ARTIFACTS, AppConfig
 from imagesearch.errors import ArtifactError, QueryError
-from imagesearch.image_query import ImageDescriber, QueryCaptioner, check_fits, public_name, query_captioner
-from tests.ports import free_port
+from imagesearch.serve.image_query import ImageDescriber, QueryCaptioner, check_fits, public_name, query_captioner
+from testkit.ports import free_port
 
 PROMPTS = ("describe this image in full detail",)
 
@@ -75,7 +75,7 @@ def test_a_path_on_the_server_is_never_read_as_an_upload(served_with_captioner, 
 def test_only_files_in_gradios_upload_folder_count_as_uploads(tmp_path):
     from gradio.utils import get_upload_folder
 
-    from imagesearch.ui import _upload_path
+    from imagesearch.serve.ui import _upload_path
 
     inside = Path(get_upload_folder()) / "abc" / "x.png"
     assert _upload_path({"path": str(inside)}) == str(inside.resolve())

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from gradio_client import Client
 
-from imagesearch.artifacts import load_artifact_set
-from imagesearch.config import DEMO_ARTIFACTS
-from imagesearch.search import SearchEngine
-from imagesearch.ui import build_blocks
-from tests.ports import free_port
+from imagesearch.store.artifacts import load_artifact_set
+from imagesearch.serve.config import DEMO_ARTIFACTS
+from imagesearch.serve.search import SearchEngine
+from imagesearch.serve.ui import build_blocks
+from testkit.ports import free_port
 from tests.test_app import served  # noqa: F401
 
 CLIENTS, QUERIES_EACH = 32, 20
@@ -87,7 +87,7 @@ def test_full_queue_answers_extra_callers_with_an_error_not_a_hang(minilm):
 
 def test_session_state_held_in_memory_is_bounded(minilm):
     import app
-    from imagesearch.config import AppConfig
+    from imagesearch.serve.config import AppConfig
     from benchmarks.search import _http_search
     import httpx
 

@@ -5,8 +5,8 @@ import asyncio
 import pytest
 
 import app
-from imagesearch.config import AppConfig
-from tests.ports import free_port
+from imagesearch.serve.config import AppConfig
+from testkit.ports import free_port
 
 
 @pytest.fixture(scope="module")

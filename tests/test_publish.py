@@ -18,13 +18,13 @@ from build.dataset_card import CARD
 from build.deploy import DeployConfig, run_deploy
 from build.publish import PublishConfig, run_publish, stage
 from build.publish_plan import Limits
-from imagesearch import manifest as mf
-from imagesearch.config import DEMO_ARTIFACTS, AppConfig
+from imagesearch.store import manifest as mf
+from imagesearch.serve.config import DEMO_ARTIFACTS, AppConfig
 from imagesearch.errors import ArtifactError
-from imagesearch.hub import COMPLETE, local_folder
-from imagesearch.records import read_records, write_records
+from imagesearch.hub.download import COMPLETE, local_folder
+from imagesearch.store.records import read_records, write_records
 from tests.conftest import REPO
-from tests.fake_hub import FakeHub, dies_half_way, error, whoami
+from testkit.fake_hub import FakeHub, dies_half_way, error, whoami
 
 REPO_ID = "alice/caption-search-data"
 SMALL = dict(limits=Limits(max_operations=6), shard_bytes=60_000)  # the demo's 23 images: 8 shards, 2 shard commits; the set commit holds 6 files
@@ -56,7 +56,7 @@ def subset(tmp_path, keep):
     """A copy of the demo set that keeps only the first ``keep`` rows (ids stay as they were)."""
     from build.embed import EmbedConfig, run_embed
     from build.index import IndexConfig, run_index
-    from imagesearch.encoder import MINILM, packaged_path
+    from imagesearch.models.encoder import MINILM, packaged_path
 
     folder = tmp_path / f"subset-{keep}"
     shutil.copytree(DEMO_ARTIFACTS, folder)
@@ -351,7 +351,7 @@ def test_deploy_pushes_the_code_in_one_commit_prints_its_sha_then_sets_the_varia
     assert sha == hub.head("alice/caption-search", "space")  # printed before the variables were touched
     [payload] = hub.commits_sent()
     paths = {op["value"]["path"] for op in payload[1:]}
-    assert {"app.py", "requirements.txt", "README.md", "imagesearch/search.py", "demo/artifacts/manifest.json"} <= paths
+    assert {"app.py", "requirements.txt", "README.md", "imagesearch/serve/search.py", "demo/artifacts/manifest.json"} <= paths
     assert not any(p.startswith(("build/", "tests/")) for p in paths)
     hub._faults.clear()
     run_deploy(DeployConfig("alice/caption-search", REPO_ID, "b" * 40, token="hf_write"))

@@ -1,5 +1,5 @@
-from imagesearch.query_texts import phrase_from, query_like_texts
-from imagesearch.records import Record
+from build.query_texts import phrase_from, query_like_texts
+from imagesearch.store.records import Record
 
 DESCRIPTIONS = [
     "The image features a woman in a navy coat walking down a runway. Several people watch her from the side.",

@@ -1,7 +1,7 @@
 import pytest
 
 from imagesearch.errors import ArtifactError
-from imagesearch.records import COLUMNS, Record, read_records, read_seed_csv, write_records
+from imagesearch.store.records import COLUMNS, Record, read_records, read_seed_csv, write_records
 
 TRICKY = 'She said "hello, world",\nthen left; a comma, a "quote" and a\r\nnew line.'
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from imagesearch.errors import ArtifactError
-from imagesearch.safe_pickle import dump_array, dump_array_chunks, load_array
+from imagesearch.store.safe_pickle import dump_array, dump_array_chunks, load_array
 from tests.conftest import REPO
-from tests.factory import RunsEval, RunsShell
+from testkit.factory import RunsEval, RunsShell
 
 
 def test_float32_matrix_round_trips(tmp_path):
@@ -102,7 +102,7 @@ def test_an_array_larger_than_its_file_is_refused_before_numpy_allocates_it(tmp_
 
 
 def test_memory_error_while_loading_is_one_line(tmp_path, monkeypatch):
-    import imagesearch.safe_pickle as module
+    import imagesearch.store.safe_pickle as module
 
     dump_array(tmp_path / "e.pkl", np.ones((4, 4), dtype=np.float32))
 
@@ -135,7 +135,7 @@ def test_streamed_write_of_a_large_array_keeps_memory_flat(tmp_path):
     """800 MB written from 4 MB chunks: the process grows by far less than the array."""
     script = f"""
 import resource, numpy as np
-from imagesearch.safe_pickle import dump_array_chunks
+from imagesearch.store.safe_pickle import dump_array_chunks
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 chunk = np.ones((2600, 384), np.float32)
 dump_array_chunks({str(tmp_path / 'big.pkl')!r}, (2600 * 200, 384), np.float32, (chunk for _ in range(200)))

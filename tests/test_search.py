@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from imagesearch.artifacts import load_artifact_set
+from imagesearch.store.artifacts import load_artifact_set
 from imagesearch.errors import QueryError
-from imagesearch.search import MAX_K, SearchEngine, clamp_k, clean_query
-from tests.factory import make_set, unit_rows
+from imagesearch.serve.search import MAX_K, SearchEngine, clamp_k, clean_query
+from testkit.factory import make_set, unit_rows
 
 VECTORS = unit_rows(np.random.default_rng(1).normal(size=(30, 16)))
 DATASETS = ["pets"] * 10 + ["snacks"] * 15 + ["planes"] * 5

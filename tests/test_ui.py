@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 
-from imagesearch.artifacts import load_artifact_set
-from imagesearch.query_texts import example_queries
-from imagesearch.records import Record
-from imagesearch.search import SearchEngine, SearchResult
-from imagesearch.ui import TITLE, _about, alt_text, band, build_blocks, cards_html, search_link
-from tests.factory import make_set, rewrite_manifest, unit_rows
+from imagesearch.store.artifacts import load_artifact_set
+from build.query_texts import example_queries
+from imagesearch.store.records import Record
+from imagesearch.serve.search import SearchEngine, SearchResult
+from imagesearch.serve.ui import TITLE, _about, alt_text, band, build_blocks, cards_html, search_link
+from testkit.factory import make_set, rewrite_manifest, unit_rows
 
 
 def test_the_title_is_the_products_name_as_in_the_readme():

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from imagesearch.errors import ArtifactError
-from imagesearch import vector_index
-from imagesearch.vector_index import FlatSearcher, IndexSpec, build_index, exact_topk, read_index, search_index, write_index
-from tests.factory import unit_rows
+from imagesearch.store import vector_index
+from imagesearch.store.vector_index import FlatSearcher, IndexSpec, build_index, exact_topk, read_index, search_index, write_index
+from testkit.factory import unit_rows
 
 
 def _embedding_like(n, d=64, clusters=200, seed=0):

@@ -27,8 +27,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .errors import ArtifactError
-from .fileio import atomic_path
+from imagesearch.errors import ArtifactError
+from imagesearch.store.fileio import atomic_path
 
 LEXICAL = "lexical.npz"
 K1, B = 1.5, 0.75  # BM25's usual values (Lucene's defaults)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .encoder import packaged_path
-from .errors import ArtifactError, first_line
+from imagesearch.models.encoder import packaged_path
+from imagesearch.errors import ArtifactError, first_line
 
 log = logging.getLogger(__name__)
 

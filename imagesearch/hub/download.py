@@ -26,11 +26,11 @@ from typing import Iterator
 
 from tqdm import tqdm
 
-from .errors import ArtifactError, first_line
-from .fileio import atomic_write_bytes, sha256_file
-from .hub_errors import HubError, status_of
-from .manifest import MANIFEST, read_manifest, set_files
-from .records import check_image_path
+from imagesearch.errors import ArtifactError, first_line
+from imagesearch.store.fileio import atomic_write_bytes, sha256_file
+from imagesearch.hub.errors import HubError, status_of
+from imagesearch.store.manifest import MANIFEST, read_manifest, set_files
+from imagesearch.store.records import check_image_path
 
 log = logging.getLogger(__name__)
 

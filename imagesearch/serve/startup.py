@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .artifacts import ArtifactSet, load_artifact_set
-from .encoder import TextEncoder, canonical_model_id, check_probe
-from .errors import ArtifactError
+from imagesearch.store.artifacts import ArtifactSet, load_artifact_set
+from imagesearch.models.encoder import TextEncoder, canonical_model_id, check_probe
+from imagesearch.errors import ArtifactError
 
 
 def open_verified(folder: Path, embedding_model: str | None = None, device: str | None = None) -> tuple[ArtifactSet, TextEncoder]:

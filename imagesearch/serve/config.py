@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from .errors import ConfigError
+from imagesearch.errors import ConfigError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEMO_ARTIFACTS = REPO / "demo" / "artifacts"
 DEFAULT_ARTIFACTS_CACHE = Path("~/.cache/caption-search").expanduser()
 

@@ -9,10 +9,10 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from build.vector_set import write_vector_set
-from imagesearch import manifest as mf
-from imagesearch.records import Record
-from imagesearch.vector_index import IndexSpec
+from testkit.vector_set import write_vector_set
+from imagesearch.store import manifest as mf
+from imagesearch.store.records import Record
+from imagesearch.store.vector_index import IndexSpec
 
 FAKE_MODEL = "test/fake-encoder"
 
@@ -86,7 +86,7 @@ def rewrite_manifest(folder: Path, **changes) -> None:
 def refresh_checksums(folder: Path) -> None:
     """Recompute the manifest's checksums after a test altered a file on purpose,
     so that the check under test is the one that fires, not the checksum check."""
-    from imagesearch.fileio import sha256_file
+    from imagesearch.store.fileio import sha256_file
 
     path = Path(folder) / mf.MANIFEST
     manifest = json.loads(path.read_text())

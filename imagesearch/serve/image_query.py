@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .errors import ArtifactError, QueryError, first_line
-from .images import BadImage, decode
+from imagesearch.errors import ArtifactError, QueryError, first_line
+from imagesearch.models.images import BadImage, decode
 
 log = logging.getLogger(__name__)
 

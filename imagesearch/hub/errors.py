@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
-from .errors import ArtifactError, first_line
+from imagesearch.errors import ArtifactError, first_line
 
 TOKEN_FIX = "set HF_TOKEN to a token with write access (or run `hf auth login`)"
 

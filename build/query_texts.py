@@ -12,7 +12,7 @@ import random
 import re
 from typing import Sequence
 
-from imagesearch.records import Record
+from imagesearch.store.records import Record
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 

@@ -17,9 +17,9 @@ from typing import Any, Sequence
 
 from PIL import Image
 
-from .errors import ArtifactError, first_line
+from imagesearch.errors import ArtifactError, first_line
 
-from .caption_text import clean_caption, join_answers
+from imagesearch.models.caption_text import clean_caption, join_answers
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .errors import ArtifactError
-from .fileio import Staging, atomic_write_bytes, sha256_file
-from .records import Record, RowSummary
+from imagesearch.errors import ArtifactError
+from imagesearch.store.fileio import Staging, atomic_write_bytes, sha256_file
+from imagesearch.store.records import Record, RowSummary
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
@@ -69,7 +69,7 @@ DEFAULT_FUSION_WEIGHT = 0.5
 
 def lexical_section(previous: dict[str, Any] | None, nbytes: int) -> dict[str, Any]:
     """The manifest's description of lexical.npz; a weight measured earlier by `evaluate` is kept."""
-    from .lexical import B, K1
+    from imagesearch.store.lexical import B, K1
 
     previous = previous or {}
     measured = previous.get("weight_source", "").startswith("evaluate")

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from . import manifest as mf
-from .errors import ArtifactError
-from .lexical import LexicalIndex, read_lexical
-from .records import Record, read_records
-from .safe_pickle import load_array
-from .vector_index import FlatSearcher, IndexSearcher, make_searcher, read_index
+from imagesearch.store import manifest as mf
+from imagesearch.errors import ArtifactError
+from imagesearch.store.lexical import LexicalIndex, read_lexical
+from imagesearch.store.records import Record, read_records
+from imagesearch.store.safe_pickle import load_array
+from imagesearch.store.vector_index import FlatSearcher, IndexSearcher, make_searcher, read_index
 
 log = logging.getLogger(__name__)
 

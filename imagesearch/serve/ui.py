@@ -19,10 +19,10 @@ from urllib.parse import urlencode
 import gradio as gr
 from gradio.data_classes import FileData
 
-from .errors import QueryError
-from .image_query import ImageDescriber, public_name
-from .lexical import segments
-from .search import DEFAULT_K, DEFAULT_MODE, MAX_K, MIN_K, SearchEngine, SearchResult, clamp_k, clean_id, clean_query
+from imagesearch.errors import QueryError
+from imagesearch.serve.image_query import ImageDescriber, public_name
+from imagesearch.store.lexical import segments
+from imagesearch.serve.search import DEFAULT_K, DEFAULT_MODE, MAX_K, MIN_K, SearchEngine, SearchResult, clamp_k, clean_id, clean_query
 
 TITLE = "Caption Search"  # the product's name, as in the README
 SCORE_FORMAT = "{:.3f}"  # one precision for every score shown

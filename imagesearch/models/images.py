@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .errors import first_line, in_words
-from .fileio import atomic_path
+from imagesearch.errors import first_line, in_words
+from imagesearch.store.fileio import atomic_path
 
 DEFAULT_MAX_SIDE = 512
 MIN_SIDE = 16

@@ -15,8 +15,8 @@ from typing import Iterable
 
 import numpy as np
 
-from .errors import ArtifactError
-from .fileio import atomic_path
+from imagesearch.errors import ArtifactError
+from imagesearch.store.fileio import atomic_path
 
 _STREAM_MIN_BYTES = 1 << 20  # above pickle's 64 KiB frame target: the buffer is written on its own
 

@@ -13,9 +13,9 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
-from .artifacts import ArtifactSet
-from .errors import QueryError
-from .lexical import matched_words
+from imagesearch.store.artifacts import ArtifactSet
+from imagesearch.errors import QueryError
+from imagesearch.store.lexical import matched_words
 
 MAX_QUERY_CHARS = 512
 MIN_K, MAX_K, DEFAULT_K = 1, 20, 5

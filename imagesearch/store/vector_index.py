@@ -28,8 +28,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from .errors import ArtifactError, first_line
-from .fileio import atomic_write_with
+from imagesearch.errors import ArtifactError, first_line
+from imagesearch.store.fileio import atomic_write_with
 
 log = logging.getLogger(__name__)
 

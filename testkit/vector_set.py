@@ -10,14 +10,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from imagesearch import manifest as mf
-from imagesearch.fileio import staged
-from imagesearch.lexical import build_lexical, lexical_documents, write_lexical
-from imagesearch.records import Record, write_records
-from imagesearch.safe_pickle import dump_array
-from imagesearch.vector_index import IndexSpec, build_index, write_index
+from imagesearch.store import manifest as mf
+from imagesearch.store.fileio import staged
+from imagesearch.store.lexical import build_lexical, lexical_documents, write_lexical
+from imagesearch.store.records import Record, write_records
+from imagesearch.store.safe_pickle import dump_array
+from imagesearch.store.vector_index import IndexSpec, build_index, write_index
 
-from imagesearch.query_texts import example_queries
+from build.query_texts import example_queries
 
 
 def write_vector_set(folder: Path, records: Sequence[Record], vectors: np.ndarray, model: str, probe: dict[str, Any],

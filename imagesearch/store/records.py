@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from .errors import ArtifactError
-from .fileio import atomic_write_bytes
+from imagesearch.errors import ArtifactError
+from imagesearch.store.fileio import atomic_write_bytes
 
 COLUMNS = ("id", "dataset", "source", "label", "image", "description")
 IMAGES_DIR = "images"

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import ArtifactError, first_line
+from imagesearch.errors import ArtifactError, first_line
 
 log = logging.getLogger(__name__)
 
