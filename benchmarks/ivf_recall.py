@@ -45,7 +45,7 @@ def compose(sentence_vectors: np.ndarray, weights: np.ndarray, picks: np.ndarray
 
 
 def sweep(index, vectors: np.ndarray, query_ids: np.ndarray, texts: np.ndarray) -> list[tuple[int, float, float, float]]:
-    from imagesearch.store.vector_index import measure_recall
+    from build.vector_index import measure_recall
 
     rows = []
     nprobe = 1
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     from build.query_texts import query_like_texts
     from imagesearch.models.encoder import MINILM, TextEncoder
     from imagesearch.store.records import Record
-    from imagesearch.store.vector_index import IndexSpec, build_index, default_nlist, measure_recall
+    from build.vector_index import IndexSpec, build_index, default_nlist, measure_recall
 
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     sentences, per_text = seed_sentences(SEED_CSV)

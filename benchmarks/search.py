@@ -35,7 +35,7 @@ from imagesearch.serve.config import DEMO_ARTIFACTS, REPO
 from imagesearch.models.encoder import MINILM, TextEncoder
 from imagesearch.store.records import IMAGES_DIR, Record
 from imagesearch.serve.search import SearchEngine
-from imagesearch.store.vector_index import search_index
+from imagesearch.store.searchers import search_index
 from testkit.ports import free_port
 
 log = logging.getLogger("benchmarks.search")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from imagesearch.models.encoder import DEFAULT_MODEL, MINILM
 from imagesearch.errors import ArtifactError, ConfigError
-from imagesearch.store.vector_index import KINDS, IndexSpec
+from build.vector_index import KINDS, IndexSpec
 
 from .embed import EmbedConfig, run_embed
 from .index import IndexConfig, run_index

@@ -18,7 +18,8 @@ from imagesearch.store.safe_pickle import load_array
 from imagesearch.models.encoder import TextEncoder
 from imagesearch.store.lexical import build_lexical, lexical_documents, write_lexical
 from imagesearch.models.model_source import require_model
-from imagesearch.store.vector_index import IndexSpec, build_index, resolve_kind, write_index
+from build.vector_index import IndexSpec, build_index, resolve_kind
+from imagesearch.store.index_file import write_index
 
 from .messages import next_step, warnings_once
 from build.query_texts import example_queries, query_like_texts

@@ -30,3 +30,11 @@ _REPR = re.compile(r"<_io\.\w+ (?:object|name=[^>]*) at 0x[0-9a-f]+>|<_io\.\w+ n
 def in_words(message: str) -> str:
     """A library message without Python object reprs (PIL names a BytesIO by its address)."""
     return _REPR.sub("the file", message)
+
+
+BUILD = "python -m build"  # how every message names the build's command line
+
+
+def build_command(step: str) -> str:
+    """A build step as a message names it, quoted: ```python -m build index --artifacts DIR```."""
+    return f"`{BUILD} {step}`"

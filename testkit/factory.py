@@ -12,7 +12,7 @@ from PIL import Image
 from testkit.vector_set import write_vector_set
 from imagesearch.store import manifest as mf
 from imagesearch.store.records import Record
-from imagesearch.store.vector_index import IndexSpec
+from build.vector_index import IndexSpec
 
 FAKE_MODEL = "test/fake-encoder"
 

@@ -15,7 +15,8 @@ from imagesearch.store.fileio import staged
 from imagesearch.store.lexical import build_lexical, lexical_documents, write_lexical
 from imagesearch.store.records import Record, write_records
 from imagesearch.store.safe_pickle import dump_array
-from imagesearch.store.vector_index import IndexSpec, build_index, write_index
+from build.vector_index import IndexSpec, build_index
+from imagesearch.store.index_file import write_index
 
 from build.query_texts import example_queries
 

@@ -117,7 +117,7 @@ def test_app_refuses_to_start_on_a_tampered_set_with_one_line(tmp_path):
 
 
 def test_app_refuses_a_model_override_that_differs_from_the_manifest(tmp_path):
-    result = _run_app({"EMBEDDING_MODEL": "sentence-transformers/all-mpnet-base-v2", "GRADIO_SERVER_PORT": str(free_port())})
+    result = _run_app({"EMBEDDER": "sentence-transformers/all-mpnet-base-v2", "GRADIO_SERVER_PORT": str(free_port())})
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("error: manifest.json: vectors were made with 'sentence-transformers/all-MiniLM-L6-v2'")

@@ -53,7 +53,7 @@ def test_disk_full_while_writing_leaves_the_previous_set_whole(tmp_path, monkeyp
 
         monkeypatch.setattr(sp.pickle, "dump", dump)
     if step == "index":  # faiss writes through its own C++ file handle: fail the staged write there
-        import imagesearch.store.vector_index as vi
+        import imagesearch.store.index_file as vi
 
         real_write_index = vi.faiss.write_index
 

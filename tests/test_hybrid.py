@@ -9,10 +9,10 @@ import pytest
 from imagesearch.store import manifest as mf
 from imagesearch.store.artifacts import load_artifact_set
 from imagesearch.errors import ArtifactError, QueryError
-from imagesearch.store.lexical import build_lexical, matched_words, read_lexical, write_lexical
+from imagesearch.store.lexical import build_lexical, read_lexical, write_lexical
 from imagesearch.store.records import Record
-from imagesearch.serve.search import SearchEngine
-from imagesearch.serve.ui import marked_html
+from imagesearch.serve.search import SearchEngine, SearchResult, mark_matches
+from imagesearch.serve.cards import marked_html
 from testkit.vector_set import write_vector_set
 from testkit.factory import unit_rows, write_images
 
@@ -144,7 +144,7 @@ def test_unknown_or_malformed_ids_get_one_line(tmp_path, bad, message):
 
 
 def test_more_like_this_works_on_an_ivf_set(tmp_path):
-    from imagesearch.store.vector_index import IndexSpec
+    from build.vector_index import IndexSpec
 
     rng = np.random.default_rng(2)
     vectors = unit_rows(rng.normal(size=(2000, 16)))
@@ -159,8 +159,11 @@ def test_more_like_this_works_on_an_ivf_set(tmp_path):
 
 
 def test_matched_words_and_their_marking_are_literal_text():
-    assert matched_words("Beagles on a sofa", "A small Beagle sits on the sofa; the beagle naps") == ["Beagle", "sofa"]
-    shown = marked_html('a <b>red</b> dress *with* golden_retriever dots', "red dresses retriever")
+    assert mark_matches("Beagles on a sofa", "A small Beagle sits on the sofa; the beagle naps", "")[1] == ["Beagle", "sofa"]
+    assert mark_matches("a beagle dog", "A dog on a sofa", "beagle, dog")[1] == ["dog", "beagle"]  # the label counts
+    description = 'a <b>red</b> dress *with* golden_retriever dots'
+    pieces, matched = mark_matches("red dresses retriever", description, "")
+    shown = marked_html(SearchResult(1, 0, 0.5, "d", "s", "", description, "x.jpg", matched=matched, pieces=pieces))
     assert "<mark>red</mark>" in shown and "<mark>dress</mark>" in shown and "<mark>retriever</mark>" in shown
     assert "<b>" not in shown and "&lt;b&gt;" in shown and "*with*" in shown
 

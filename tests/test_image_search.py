@@ -75,7 +75,7 @@ def test_a_path_on_the_server_is_never_read_as_an_upload(served_with_captioner, 
 def test_only_files_in_gradios_upload_folder_count_as_uploads(tmp_path):
     from gradio.utils import get_upload_folder
 
-    from imagesearch.serve.ui import _upload_path
+    from imagesearch.serve.api import upload_path as _upload_path
 
     inside = Path(get_upload_folder()) / "abc" / "x.png"
     assert _upload_path({"path": str(inside)}) == str(inside.resolve())

@@ -11,7 +11,7 @@ from gradio_client import Client
 from imagesearch.store.artifacts import load_artifact_set
 from imagesearch.serve.config import DEMO_ARTIFACTS
 from imagesearch.serve.search import SearchEngine
-from imagesearch.serve.ui import build_blocks
+from imagesearch.serve.page import build_blocks
 from testkit.ports import free_port
 from tests.test_app import served  # noqa: F401
 

@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 from imagesearch.errors import ArtifactError
-from imagesearch.store import vector_index
-from imagesearch.store.vector_index import FlatSearcher, IndexSpec, build_index, exact_topk, read_index, search_index, write_index
+from build.vector_index import IndexSpec, build_index, exact_topk
+from imagesearch.store import searchers
+from imagesearch.store.index_file import read_index, write_index
+from imagesearch.store.searchers import FlatSearcher, search_index
 from testkit.factory import unit_rows
 
 
@@ -178,7 +180,7 @@ def test_flat_searcher_equals_brute_force_with_and_without_filter(corpus):
 
 def test_flat_searcher_falls_back_to_a_full_scan_when_it_cannot_certify(corpus, monkeypatch):
     vectors, flat, queries = corpus
-    monkeypatch.setattr(vector_index, "FP16_SCORE_BOUND", 10.0)
+    monkeypatch.setattr(searchers, "FP16_SCORE_BOUND", 10.0)
     searcher = FlatSearcher(flat)
     _, ids = searcher.search(queries[0], 5)
     assert searcher.fallbacks == 1

@@ -6,9 +6,10 @@ Startup resolves the revision to a commit sha (no request when it already is
 one), then fetches manifest.json and exactly the files it names: two requests
 per file (HEAD + GET), about 50 for a 100,000-image set, never one per image.
 Each shard is checked against its sha256 before it is read; the thumbnails
-are written from it into images/, the shard is removed; the app then runs its
-startup checks (every checksum of the manifest included), and only a folder
-that passed them is marked complete.
+are written from it into images/, the shard is removed; :func:`verified_copy`
+then runs the app's startup checks on it (every checksum of the manifest
+included, on the manifest already read), and only a folder that passed them
+is marked complete.
 
 A folder marked complete is served with no request at all (a warm restart);
 a folder that later fails its checks is unmarked, so the next start fetches
@@ -22,7 +23,7 @@ import logging
 import re
 import shutil
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from tqdm import tqdm
 
@@ -33,6 +34,7 @@ from imagesearch.store.manifest import MANIFEST, read_manifest, set_files
 from imagesearch.store.records import check_image_path
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 _SET_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -131,9 +133,9 @@ def _extract(shard: Path, folder: Path, name: str) -> int:
     return count
 
 
-def fetch_set(repo: str, sha: str, folder: Path, token: str | None) -> None:
-    """Download the set at ``sha`` into ``folder`` and unpack the thumbnails; the caller verifies
-    every checksum (the app's own startup checks) and then calls :func:`mark_complete`."""
+def fetch_set(repo: str, sha: str, folder: Path, token: str | None) -> dict[str, Any]:
+    """Download the set at ``sha`` into ``folder``, unpack the thumbnails and return its manifest; the
+    caller verifies every checksum (:func:`verified_copy` runs the app's checks) before it is marked complete."""
     shutil.rmtree(folder, ignore_errors=True)  # whatever an earlier try left is not trusted
     folder.mkdir(parents=True)
     _fetch(repo, sha, MANIFEST, folder, token)
@@ -157,6 +159,7 @@ def fetch_set(repo: str, sha: str, folder: Path, token: str | None) -> None:
         _extract(path, folder, name)
         path.unlink()
     shutil.rmtree(folder / "data", ignore_errors=True)
+    return manifest
 
 
 def mark_complete(folder: Path) -> None:
@@ -164,20 +167,33 @@ def mark_complete(folder: Path) -> None:
     atomic_write_bytes(Path(folder) / COMPLETE, sha256_file(Path(folder) / MANIFEST).encode())
 
 
-def download_artifacts(repo: str, revision: str, cache_root: Path, token: str | None = None, offline: bool = False) -> Path:
-    """A verified local folder of the set ``repo``@``revision``; no request when it is already here."""
+def verified_copy(repo: str, revision: str, cache_root: Path, check: Callable[[Path, dict[str, Any] | None], T],
+                  token: str | None = None, offline: bool = False) -> T:
+    """The set ``repo``@``revision`` as a verified local folder: fetched unless a complete copy is here (then
+    no request at all), handed to ``check`` (the app's own startup checks, every checksum included; it gets
+    the manifest this function already read, or None), and marked complete only once ``check`` passed. A
+    copy that fails its checks is unmarked, so the next start fetches it again. Returns what ``check`` returns."""
     sha = resolve(repo, revision, cache_root, token, offline)
     folder = local_folder(cache_root, repo, sha)
-    if is_complete(folder):
+    manifest = None
+    complete = is_complete(folder)
+    if complete:
         log.info("%s@%s: using the complete local copy in %s", repo, sha, folder)
-        return folder
-    if offline:
+    elif offline:
         raise HubError(f"{repo}@{revision}: could not download the artifact set (HF_HUB_OFFLINE=1 and no complete copy "
                        f"in {folder}); check ARTIFACTS_REPO, ARTIFACTS_REVISION, or start once online")
+    else:
+        try:
+            manifest = fetch_set(repo, sha, folder, token)
+        except ArtifactError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - HTTP, network, a half download: one line, nothing served
+            raise HubError(_download_error(repo, revision, exc)) from None
     try:
-        fetch_set(repo, sha, folder, token)
+        checked = check(folder, manifest)
     except ArtifactError:
+        invalidate(folder)  # a copy that fails its checks is fetched again on the next start
         raise
-    except Exception as exc:  # noqa: BLE001 - HTTP, network, a half download: one line, nothing served
-        raise HubError(_download_error(repo, revision, exc)) from None
-    return folder
+    if not complete:
+        mark_complete(folder)  # checked whole: the next start serves it with no request
+    return checked

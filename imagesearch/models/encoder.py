@@ -13,6 +13,7 @@ refuses to serve results that would not match the stored vectors.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 from pathlib import Path
@@ -132,6 +133,17 @@ class TextEncoder:
     def probe(self) -> dict[str, Any]:
         vector = self.encode([PROBE_TEXT])[0]
         return {"text": PROBE_TEXT, "vector": [round(float(x), 6) for x in vector]}
+
+
+@functools.lru_cache(maxsize=4)
+def _shared(model_id: str, device: str) -> TextEncoder:
+    return TextEncoder.load(model_id, device=device)
+
+
+def load_encoder(model_id: str, device: str | None = None) -> TextEncoder:
+    """The process's one encoder of ``model_id`` on ``device``: loaded on first use, then shared (``build all``
+    embeds, measures the index and evaluates with the same one; the app encodes queries with it)."""
+    return _shared(model_id, device or pick_device())
 
 
 def check_probe(encoder: TextEncoder, embedding: dict[str, Any]) -> float:

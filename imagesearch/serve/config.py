@@ -23,7 +23,7 @@ class AppConfig:
     hf_token: str | None = field(default=None, repr=False)
     artifacts_cache: Path = DEFAULT_ARTIFACTS_CACHE
     hub_offline: bool = False  # HF_HUB_OFFLINE: serve only what is already downloaded, never call the Hub
-    embedding_model: str | None = None  # override; must equal the manifest's model
+    embedder: str | None = None  # EMBEDDER (earlier EMBEDDING_MODEL): refused unless it is the manifest's embedder
     # Search by image: the captioner and prompts uploads are described with (default: the manifest's).
     captioner: str | None = None
     captioner_prompts: tuple[str, ...] = ()
@@ -35,7 +35,7 @@ class AppConfig:
     # API call through /gradio_api/call opens a session); its default of 10,000
     # let a soak grow the process by 45 MB per 1,000 calls.
     session_capacity: int = 256
-    malloc_arenas: int = 2  # see imagesearch/memory.py; 0 keeps glibc's default
+    malloc_arenas: int = 2  # see imagesearch/serve/memory.py; 0 keeps glibc's default
     # One FAISS thread per query measured fastest here (single queries are
     # memory-bound; concurrent requests already use the other cores).
     search_threads: int = 1
@@ -69,7 +69,7 @@ class AppConfig:
             hf_token=env.get("HF_TOKEN", "").strip() or None,
             artifacts_cache=Path(cache).expanduser() if cache else DEFAULT_ARTIFACTS_CACHE,
             hub_offline=env.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE"),
-            embedding_model=env.get("EMBEDDING_MODEL", "").strip() or None,
+            embedder=(env.get("EMBEDDER", "") or env.get("EMBEDDING_MODEL", "")).strip() or None,
             captioner=env.get("CAPTIONER", "").strip() or None,
             mcp_server=env.get("GRADIO_MCP_SERVER", "true").strip().lower() not in ("0", "false", "no", "off"),
             captioner_prompts=tuple(line.strip() for line in env.get("CAPTIONER_PROMPTS", "").splitlines() if line.strip()),

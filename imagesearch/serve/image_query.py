@@ -141,3 +141,29 @@ def check_fits(model: str, local_folder: Path | None, cuda: bool, memory_bytes: 
     if size * 2 > memory_bytes:  # bf16/fp16 files become float32 on the CPU
         raise ArtifactError(f"{public_name(model)} has {size / 2**30:.1f} GB of weights, too large for this machine's "
                             f"{memory_bytes / 2**30:.0f} GB without a GPU; run the Space on GPU hardware (ZeroGPU)")
+
+
+def load_query_captioner(model: str, max_new_tokens: int, offline: bool) -> Any:
+    """The build's captioner loader, behind a check that the model can be had and will fit this machine."""
+    import os
+
+    import torch
+    from huggingface_hub import try_to_load_from_cache
+
+    from imagesearch.models.captioner import Captioner, GenerationSettings
+    from imagesearch.models.model_source import require_model
+
+    require_model(model, "CAPTIONER", offline, "set CAPTIONER to a local InstructBLIP folder")
+    local = Path(model) if Path(model).is_dir() else None
+    if local is None:
+        cached = try_to_load_from_cache(model, "config.json")
+        local = Path(cached).parent if isinstance(cached, str) else None
+    check_fits(model, local, torch.cuda.is_available(), os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    return Captioner.load(str(local or model), GenerationSettings(max_new_tokens=max_new_tokens))
+
+
+def image_describer(manifest: dict[str, Any], model_override: str | None, prompts_override: Sequence[str],
+                    offline: bool) -> ImageDescriber:
+    """What describes uploads for this set: its own captioner and prompts unless overridden, loaded on first use."""
+    return ImageDescriber(query_captioner(manifest, model_override, prompts_override),
+                          lambda model, tokens: load_query_captioner(model, tokens, offline))

@@ -1,24 +1,23 @@
 """The search function: query text in, ranked and explained results out.
 
-Both the Gradio UI and the ``/search`` API call :meth:`SearchEngine.search`,
-so inputs are validated here, on the server, whatever the caller skipped.
+The page and every public endpoint call :meth:`SearchEngine.answer` (or :meth:`SearchEngine.answer_similar`):
+inputs are cleaned here, once, on the server, whatever the caller skipped, and the cleaned request travels
+back with the results in an :class:`Answer`. Each result carries the pieces of its description with the
+words the query matched marked, decided once here (imagesearch.store.lexical.segments).
 """
 
 from __future__ import annotations
 
-import math
-import unicodedata
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from imagesearch.errors import QueryError, build_command
+from imagesearch.serve.request import (DEFAULT_K, DEFAULT_MODE, MAX_K, MAX_QUERY_CHARS, MIN_K, MODES, Request,  # noqa: F401
+                                       clamp_k, clean_id, clean_mode, clean_names, clean_query)
 from imagesearch.store.artifacts import ArtifactSet
-from imagesearch.errors import QueryError
-from imagesearch.store.lexical import matched_words
-
-MAX_QUERY_CHARS = 512
-MIN_K, MAX_K, DEFAULT_K = 1, 20, 5
+from imagesearch.store.lexical import segments
 
 Encode = Callable[[str], np.ndarray]
 
@@ -36,62 +35,35 @@ class SearchResult:
     dense_score: float | None = None  # cosine similarity of the description to the query
     lexical_score: float | None = None  # BM25 over the query's best BM25 (0..1); None where not computed
     matched: list[str] = field(default_factory=list)  # words of the description/label the query shares
+    # the description cut into pieces, each True where it is a word the query matched (the page marks them)
+    pieces: tuple[tuple[str, bool], ...] = field(default=(), repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The result as the public API returns it (the pieces are the page's business)."""
+        shown = asdict(self)
+        del shown["pieces"]
+        return shown
 
 
-def clean_query(query: Any, max_chars: int = MAX_QUERY_CHARS) -> str:
-    """Strip control characters and outer space; cap the length; refuse empty."""
-    if not isinstance(query, str):
-        raise QueryError(f"The query must be text, got {type(query).__name__}.")
-    kept = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in query[: max_chars * 4])
-    text = " ".join(kept.split())[:max_chars].strip()
-    if not text:
-        raise QueryError("Type a few words describing the image you are looking for.")
-    return text
+@dataclass(frozen=True)
+class Answer:
+    request: Request  # what was searched, as cleaned: the page's link and cards are built from it
+    results: list[SearchResult]
 
 
-def clamp_k(k: Any) -> int:
-    """Coerce k to an int in [MIN_K, MAX_K]; refuse what is not a number."""
-    if k is None:
-        return DEFAULT_K
-    if isinstance(k, bool):
-        raise QueryError(f"k must be a number of results between {MIN_K} and {MAX_K}.")
-    if isinstance(k, str):
-        try:
-            k = float(k.strip())
-        except ValueError:
-            raise QueryError(f"k must be a number of results between {MIN_K} and {MAX_K}, got {k[:20]!r}.") from None
-    if not isinstance(k, (int, float)) or (isinstance(k, float) and not math.isfinite(k)):
-        raise QueryError(f"k must be a number of results between {MIN_K} and {MAX_K}.")
-    return int(min(MAX_K, max(MIN_K, int(k))))
+def mark_matches(query_text: str | None, description: str, label: str) -> tuple[tuple[tuple[str, bool], ...], list[str]]:
+    """The description's pieces, and the distinct words of description and label (as written) the query matched."""
+    if not query_text:
+        return ((description, False),), []
+    pieces = tuple(segments(description, query_text))
+    found: dict[str, str] = {}
+    for piece, matched in (*pieces, *segments(label, query_text)):
+        if matched:
+            found.setdefault(piece.lower(), piece)
+    return pieces, list(found.values())
 
 
-MODES = ("hybrid", "dense", "lexical")
-DEFAULT_MODE = "hybrid"
 MIN_CANDIDATES = 64
-
-
-def clean_mode(mode: Any) -> str:
-    if mode is None or (isinstance(mode, str) and not mode.strip()):
-        return DEFAULT_MODE
-    if not isinstance(mode, str) or mode.strip().lower() not in MODES:
-        raise QueryError(f"mode must be one of {', '.join(MODES)}, got {str(mode)[:20]!r}.")
-    return mode.strip().lower()
-
-
-def clean_id(value: Any) -> int:
-    """A result id from an API caller: an integer (or its decimal text)."""
-    if isinstance(value, bool):
-        raise QueryError("id must be the integer `id` of a search result.")
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value.strip()) < 20:
-        value = int(value.strip())
-    if not isinstance(value, int):
-        raise QueryError(f"id must be the integer `id` of a search result, got {str(value)[:20]!r}.")
-    return value
 
 
 @dataclass(frozen=True)
@@ -133,40 +105,16 @@ class SearchEngine:
     def modes(self) -> tuple[str, ...]:
         return MODES if self.artifacts.lexical is not None else ("dense",)
 
-    @staticmethod
-    def _names(value: Any, what: str) -> list[str]:
-        if value is None or isinstance(value, str) and not value.strip():
-            return []
-        if isinstance(value, str):
-            value = [value]
-        wanted = list(value)
-        if not all(isinstance(name, str) for name in wanted):
-            raise QueryError(f"{what} must be a list of {what[:-1]} names.")
-        return wanted
-
-    def _allowed_rows(self, datasets: Iterable[str] | None, labels: Iterable[str] | None = None) -> np.ndarray | None:
+    def _allowed_rows(self, datasets: tuple[str, ...], labels: tuple[str, ...]) -> np.ndarray | None:
         allowed = None
-        names = self._names(datasets, "datasets")
-        if names:
-            self._known(names, self.datasets, "dataset")
-            codes = [self.datasets.index(name) for name in set(names)]
-            if len(codes) < len(self.datasets):
-                allowed = np.isin(self.artifacts.dataset_of_row, codes)
-        names = self._names(labels, "labels")
-        if names:
-            self._known(names, self.labels, "label")
+        if datasets and len(datasets) < len(self.datasets):
+            allowed = np.isin(self.artifacts.dataset_of_row, [self.datasets.index(name) for name in datasets])
+        if labels:
             mask = np.zeros(self.artifacts.count, dtype=bool)
-            for name in set(names):
+            for name in labels:
                 mask[self.artifacts.label_rows[name]] = True
             allowed = mask if allowed is None else allowed & mask
         return allowed
-
-    @staticmethod
-    def _known(names: list[str], known: tuple[str, ...], what: str) -> None:
-        unknown = sorted(set(names) - set(known))
-        if unknown:
-            choices = (", ".join(known[:30]) + (", ..." if len(known) > 30 else "")) if known else f"this set has no {what}s"
-            raise QueryError(f"Unknown {what} {unknown[0][:60]!r}; choose from: {choices}.")
 
     def _dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> _Ranked:
         scores, ids = self.artifacts.searcher.search(vector, min(k, self.artifacts.count), allowed)
@@ -227,6 +175,7 @@ class SearchEngine:
         results: list[SearchResult] = []
         for row, score, dense, lexical in zip(ranked.rows, ranked.scores, ranked.dense, ranked.lexical):
             record = self.artifacts.records[int(row)]
+            pieces, matched = mark_matches(query_text, record.description, record.label)
             results.append(
                 SearchResult(
                     rank=len(results) + 1,
@@ -239,7 +188,8 @@ class SearchEngine:
                     image=str(self.artifacts.image_path(record)),
                     dense_score=round(float(dense), 4),
                     lexical_score=None if np.isnan(lexical) else round(float(lexical), 4),
-                    matched=matched_words(query_text, f"{record.description} {record.label}") if query_text else [],
+                    matched=matched,
+                    pieces=pieces,
                 )
             )
         return results
@@ -250,42 +200,55 @@ class SearchEngine:
             raise QueryError("The query could not be encoded; try different words.")
         return vector
 
-    def search(self, query: Any, k: Any = DEFAULT_K, datasets: Sequence[str] | None = None, mode: Any = DEFAULT_MODE,
-               labels: Sequence[str] | None = None) -> list[SearchResult]:
-        text = clean_query(query, self.max_query_chars)
-        k = clamp_k(k)
-        mode = clean_mode(mode)
-        allowed = self._allowed_rows(datasets, labels)
-        if allowed is not None and not allowed.any():
-            return []
+    def request(self, query: Any, k: Any = DEFAULT_K, datasets: Any = None, mode: Any = DEFAULT_MODE,
+                labels: Any = None) -> Request:
+        """Clean a words search as any caller sent it (one line for what cannot be searched)."""
+        text, k, mode = clean_query(query, self.max_query_chars), clamp_k(k), clean_mode(mode)
+        datasets = clean_names(datasets, "dataset", self.datasets)
+        labels = clean_names(labels, "label", self.labels)
         if self.artifacts.lexical is None:
             if mode == "lexical":
                 raise QueryError("This set has no lexical index; search in dense mode, or rebuild it with "
-                                 "`python -m build index`.")
+                                 f"{build_command('index')}.")
             mode = "dense"
-        vector = self._encode(text)
-        if mode == "dense":
-            ranked = self._dense(vector, k, allowed)
-        elif mode == "lexical":
-            ranked = self._lexical(text, vector, k, allowed)
-        else:
-            ranked = self._hybrid(text, vector, k, allowed)
-        return self._results(ranked, text if self.artifacts.lexical is not None else None)
+        return Request(k, mode, datasets, labels, text=text)
 
-    def similar(self, item_id: Any, k: Any = DEFAULT_K, datasets: Sequence[str] | None = None,
-                labels: Sequence[str] | None = None) -> list[SearchResult]:
+    def answer(self, query: Any, k: Any = DEFAULT_K, datasets: Any = None, mode: Any = DEFAULT_MODE,
+               labels: Any = None) -> Answer:
+        """The top k for a words query, with the request as cleaned."""
+        request = self.request(query, k, datasets, mode, labels)
+        allowed = self._allowed_rows(request.datasets, request.labels)
+        if allowed is not None and not allowed.any():
+            return Answer(request, [])
+        vector = self._encode(request.text)
+        if request.mode == "dense":
+            ranked = self._dense(vector, request.k, allowed)
+        elif request.mode == "lexical":
+            ranked = self._lexical(request.text, vector, request.k, allowed)
+        else:
+            ranked = self._hybrid(request.text, vector, request.k, allowed)
+        return Answer(request, self._results(ranked, request.text if self.artifacts.lexical is not None else None))
+
+    def search(self, query: Any, k: Any = DEFAULT_K, datasets: Sequence[str] | None = None, mode: Any = DEFAULT_MODE,
+               labels: Sequence[str] | None = None) -> list[SearchResult]:
+        return self.answer(query, k, datasets, mode, labels).results
+
+    def answer_similar(self, item_id: Any, k: Any = DEFAULT_K, datasets: Any = None, labels: Any = None) -> Answer:
         """The k rows nearest to row ``item_id``'s stored vector (no encoding), the row itself left out."""
-        item_id = clean_id(item_id)
-        k = clamp_k(k)
+        item_id, k = clean_id(item_id), clamp_k(k)
         row = (self.artifacts.row_of_id or {}).get(item_id)
         if row is None:
             raise QueryError(f"No image has id {item_id}; use the `id` of a search result.")
-        allowed = self._allowed_rows(datasets, labels)
-        if allowed is None:
-            allowed = np.ones(self.artifacts.count, dtype=bool)
-        allowed = allowed.copy()
+        request = Request(k, "dense", clean_names(datasets, "dataset", self.datasets),
+                          clean_names(labels, "label", self.labels), like=item_id)
+        allowed = self._allowed_rows(request.datasets, request.labels)
+        allowed = np.ones(self.artifacts.count, dtype=bool) if allowed is None else allowed.copy()
         allowed[row] = False
         if not allowed.any():
-            return []
+            return Answer(request, [])
         ranked = self._dense(self.artifacts.vectors_of(np.array([row])).reshape(1, -1), k, allowed)
-        return self._results(ranked, None)
+        return Answer(request, self._results(ranked, None))
+
+    def similar(self, item_id: Any, k: Any = DEFAULT_K, datasets: Sequence[str] | None = None,
+                labels: Sequence[str] | None = None) -> list[SearchResult]:
+        return self.answer_similar(item_id, k, datasets, labels).results

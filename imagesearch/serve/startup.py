@@ -1,23 +1,44 @@
-"""Everything the app checks before it serves a set; the publish step runs the same checks."""
+"""Everything the app checks before it serves a set, and the one way a served set is opened.
+
+:func:`open_served_set` is the start: a local folder as it is, or a published set as a verified local copy
+(imagesearch.hub.download.verified_copy: fetched when needed, checked here, marked complete). The publish
+step runs the same checks (:func:`open_verified`) before it uploads anything.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from imagesearch.errors import ArtifactError, build_command
+from imagesearch.hub.download import verified_copy
+from imagesearch.models.encoder import TextEncoder, canonical_model_id, check_probe, load_encoder
+from imagesearch.serve.config import AppConfig
 from imagesearch.store.artifacts import ArtifactSet, load_artifact_set
-from imagesearch.models.encoder import TextEncoder, canonical_model_id, check_probe
-from imagesearch.errors import ArtifactError
 
 
-def open_verified(folder: Path, embedding_model: str | None = None, device: str | None = None) -> tuple[ArtifactSet, TextEncoder]:
+def open_verified(folder: Path, embedder: str | None = None, device: str | None = None,
+                  manifest: dict[str, Any] | None = None) -> tuple[ArtifactSet, TextEncoder]:
     """Load and validate the set, load its query encoder, and prove the encoder made its vectors."""
-    artifacts = load_artifact_set(folder)
+    artifacts = load_artifact_set(folder, manifest)
     model_id = artifacts.manifest["embedding"]["model"]
-    if embedding_model and canonical_model_id(embedding_model) != model_id:
+    if embedder and canonical_model_id(embedder) != model_id:
         raise ArtifactError(
-            f"manifest.json: vectors were made with {model_id!r} but EMBEDDING_MODEL is {embedding_model!r}; "
-            "unset EMBEDDING_MODEL or re-embed with `python -m build embed --embedder ...`"
+            f"manifest.json: vectors were made with {model_id!r} but EMBEDDER is {embedder!r}; "
+            f"unset EMBEDDER or re-embed with {build_command('embed --embedder ...')}"
         )
-    encoder = TextEncoder.load(model_id, device=device)
+    encoder = load_encoder(model_id, device)
     check_probe(encoder, artifacts.manifest["embedding"])
     return artifacts, encoder
+
+
+def open_served_set(config: AppConfig) -> tuple[ArtifactSet, TextEncoder]:
+    """The set the app serves, checked whole, with its encoder. Raises ArtifactError (one line)."""
+
+    def check(folder: Path, manifest: dict[str, Any] | None) -> tuple[ArtifactSet, TextEncoder]:
+        return open_verified(folder, config.embedder, manifest=manifest)
+
+    if config.artifacts_repo:
+        return verified_copy(config.artifacts_repo, config.artifacts_revision, config.artifacts_cache, check,
+                             config.hf_token, config.hub_offline)
+    return check(config.artifacts_dir, None)

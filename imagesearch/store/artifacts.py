@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 
 from imagesearch.store import manifest as mf
-from imagesearch.errors import ArtifactError
+from imagesearch.errors import ArtifactError, build_command
 from imagesearch.store.lexical import LexicalIndex, read_lexical
 from imagesearch.store.records import Record, read_records
 from imagesearch.store.safe_pickle import load_array
-from imagesearch.store.vector_index import FlatSearcher, IndexSearcher, make_searcher, read_index
+from imagesearch.store.index_file import read_index
+from imagesearch.store.searchers import FlatSearcher, IndexSearcher, make_searcher
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +94,13 @@ def _self_check(index: Any, vectors: np.ndarray, name: str) -> None:
         raise ArtifactError(f"{name}: does not hold the vectors of embedding.pkl; rebuild it with `python -m build index`")
 
 
-def load_artifact_set(folder: Path) -> ArtifactSet:
+def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None) -> ArtifactSet:
+    """Load and check the set in ``folder``; ``manifest``: its manifest.json already read (it is read once per start)."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
-        raise ArtifactError(f"{folder}: artifact folder not found; set ARTIFACTS_DIR to a folder built by `python -m build all`")
-    manifest = mf.read_manifest(folder)
+        raise ArtifactError(f"{folder}: artifact folder not found; set ARTIFACTS_DIR to a folder built by "
+                            f"{build_command('all')}")
+    manifest = mf.read_manifest(folder) if manifest is None else manifest
     embedding, index_info = manifest.get("embedding"), manifest.get("index")
     if not embedding:
         raise ArtifactError(f"{mf.MANIFEST}: no embedding section; run `python -m build embed --artifacts {folder}`")

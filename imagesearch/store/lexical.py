@@ -92,15 +92,6 @@ def segments(text: str, query: str | None) -> list[tuple[str, bool]]:
     return pieces
 
 
-def matched_words(query: str, description: str) -> list[str]:
-    """The distinct words of ``description`` (as written) that share a term with ``query``, in order."""
-    found: dict[str, str] = {}
-    for piece, matched in segments(description, query):
-        if matched:
-            found.setdefault(piece.lower(), piece)
-    return list(found.values())
-
-
 @dataclass
 class LexicalIndex:
     """BM25 scores of every row for a query: one sparse lookup per query term."""

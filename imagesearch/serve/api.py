@@ -1,0 +1,138 @@
+"""The public endpoints: /search (words), /similar (more like a result), /search_by_image; also MCP tools.
+
+Annotations stay real objects here (no ``from __future__ import annotations``): Gradio reads them to type the API.
+
+Each is a plain function with a docstring and types (Gradio turns them into the API page and the MCP
+tool descriptions) that calls the SearchEngine, so API callers get the same checks as the page; a
+request that cannot be answered is one line (gr.Error).
+"""
+
+
+from pathlib import Path
+from typing import Any, Callable, TypedDict
+
+import gradio as gr
+from gradio.data_classes import FileData
+
+from imagesearch.errors import QueryError
+from imagesearch.serve.request import DEFAULT_K, DEFAULT_MODE
+from imagesearch.serve.search import SearchEngine, SearchResult
+
+
+class Result(TypedDict):
+    """One result, as every endpoint returns it."""
+
+    rank: int
+    id: int
+    score: float
+    dense_score: float | None
+    lexical_score: float | None
+    matched: list[str]
+    dataset: str
+    source: str
+    label: str
+    description: str
+    image: FileData
+
+
+class ImageSearchAnswer(TypedDict):
+    """/search_by_image's answer: what the captioner saw, and the results for it."""
+
+    description: str
+    results: list[Result]
+
+
+def api_results(results: list[SearchResult]) -> list[Result]:
+    return [dict(r.as_dict(), image=FileData(path=r.image).model_dump()) for r in results]
+
+
+def upload_path(image: Any) -> str:
+    """The server path of an uploaded file, only if it lies in Gradio's upload folder (never any other file)."""
+    from gradio.utils import get_upload_folder
+
+    path = image.get("path") if isinstance(image, dict) else image
+    if not isinstance(path, str) or not path:
+        raise QueryError("Upload an image (JPEG, PNG, WebP, GIF, ...).")
+    resolved = Path(path).resolve()
+    if Path(get_upload_folder()).resolve() not in resolved.parents:
+        raise QueryError("The image must be uploaded with the request (gradio_client: handle_file(path)).")
+    return str(resolved)
+
+
+class SearchBlocks(gr.Blocks):
+    """Blocks whose API endpoints accept calls that leave out trailing parameters, as gradio_client calls do.
+
+    /search had three parameters before ``mode`` and ``labels`` were appended; a plain HTTP caller that
+    still sends three values gets the defaults for the rest instead of "didn't receive enough input values".
+    """
+
+    def validate_inputs(self, block_fn, inputs: list[Any]):
+        from gradio.components.api_component import Api
+
+        missing = block_fn.inputs[len(inputs):]
+        if missing and isinstance(inputs, list) and all(isinstance(block, Api) for block in missing):
+            inputs.extend(block.value for block in missing)
+        super().validate_inputs(block_fn, inputs)
+
+
+NOT_AVAILABLE = "Search by image is not available on this Space."
+
+
+def endpoints(engine: SearchEngine, describe_image: Callable[[str], str] | None) -> dict[str, Callable]:
+    """The public endpoints by API name, ready for gr.api."""
+
+    def search(query: str, k: int = DEFAULT_K, datasets: list[str] | None = None, mode: str = DEFAULT_MODE,
+               labels: list[str] | None = None) -> list[Result]:
+        """Top-k images for a text query.
+
+        Args:
+            query: what the image shows, in plain words (at most 512 characters are used).
+            k: number of results, clamped to 1..20.
+            datasets: only search these datasets (names as shown in the UI); empty or None searches all.
+            mode: "hybrid" (default: meaning and exact words, label names included), "dense" (meaning only) or "lexical" (exact words only).
+            labels: only search images with these labels; empty or None searches all.
+
+        Returns:
+            Results best first, each with rank, id, score, dense_score (cosine similarity), lexical_score
+            (BM25 over the query's best, 0..1, or null), matched (words of the description or label the query
+            shares), dataset, source, label, description and image (downloaded by gradio_client to a local path).
+        """
+        try:
+            return api_results(engine.search(query, k, datasets, mode, labels))
+        except QueryError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def similar(id: int, k: int = DEFAULT_K) -> list[Result]:  # noqa: A002 - the API's parameter name
+        """More like this: the k images whose descriptions are nearest to that of image `id`, itself left out.
+
+        Args:
+            id: the `id` of a result from /search, /similar or /search_by_image.
+            k: number of results, clamped to 1..20.
+
+        Returns:
+            Results best first, the same dicts as /search (score = cosine similarity to the image's description).
+        """
+        try:
+            return api_results(engine.similar(id, k))
+        except QueryError as exc:
+            raise gr.Error(str(exc)) from None
+
+    def search_by_image(image: FileData, k: int = DEFAULT_K) -> ImageSearchAnswer:
+        """Search with an image: the set's captioner describes it, then that description is searched.
+
+        Args:
+            image: the image file (gradio_client: handle_file("photo.jpg")).
+            k: number of results, clamped to 1..20.
+
+        Returns:
+            {"description": the generated description, "results": the same dicts as /search}.
+        """
+        try:
+            if describe_image is None:
+                raise QueryError(NOT_AVAILABLE)
+            description = describe_image(upload_path(image))
+            return {"description": description, "results": api_results(engine.search(description, k))}
+        except QueryError as exc:
+            raise gr.Error(str(exc)) from None
+
+    return {"search": search, "similar": similar, "search_by_image": search_by_image}

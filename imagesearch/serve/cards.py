@@ -1,0 +1,84 @@
+"""Result cards: each result as escaped HTML (image with alternative text, rank, score, match band, dataset,
+label, the whole description with the query's words marked, a "More like this" link), and their CSS."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from imagesearch.serve.links import search_link
+from imagesearch.serve.search import SearchResult
+
+SCORE_FORMAT = "{:.3f}"  # one precision for every score shown
+ALT_CHARS = 160
+
+
+def _text(value: str) -> str:
+    return html.escape(value, quote=True)
+
+
+def marked_html(result: SearchResult) -> str:
+    """The description as HTML text, the words the query matched (decided by the search) in <mark>."""
+    pieces = result.pieces or ((result.description, False),)
+    return "".join(f"<mark>{_text(piece)}</mark>" if matched else _text(piece) for piece, matched in pieces)
+
+
+def band(result: SearchResult, bands: dict[str, Any] | None) -> str | None:
+    """strong / fair / weak from the result's cosine and the set's measured cuts (manifest score_bands)."""
+    if not bands or result.dense_score is None:
+        return None
+    if result.dense_score >= bands["strong"]:
+        return "strong"
+    return "weak" if result.dense_score < bands["weak"] else "fair"
+
+
+def alt_text(description: str) -> str:
+    if len(description) <= ALT_CHARS:
+        return description
+    return description[:ALT_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def cards_html(results: list[SearchResult], bands: dict[str, Any] | None, k: int) -> str:
+    if not results:
+        return ""
+    items = []
+    for r in results:
+        strength = band(r, bands)
+        badge = f'<span class="cs-band">{strength} match</span>' if strength else ""
+        label = f' · <span class="cs-label">{_text(r.label)}</span>' if r.label else ""
+        items.append(
+            f'<li class="cs-card cs-{strength or "unbanded"}" data-id="{r.id}">'
+            f'<img src="gradio_api/file={_text(r.image)}" alt="{_text(alt_text(r.description))}" loading="lazy">'
+            f'<div class="cs-meta"><span class="cs-rank">#{r.rank}</span> '
+            f'<span class="cs-score">{SCORE_FORMAT.format(r.score)}</span> {badge}'
+            f'<span class="cs-where">{_text(r.dataset)}{label}</span></div>'
+            f'<p class="cs-description">{marked_html(r)}</p>'
+            f'<a class="cs-more" href="{_text(search_link(k=k, like=r.id))}">More like this'
+            f'<span class="cs-hidden"> #{r.rank}</span></a></li>'
+        )
+    return f'<ol class="cs-results" aria-label="Results">{"".join(items)}</ol>'
+
+
+CSS = """
+#results .cs-results { list-style: none; margin: 0; padding: 0; display: grid; gap: 12px;
+  grid-template-columns: repeat(auto-fill, minmax(210px, 1fr)); }
+#results .cs-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px; min-width: 0;
+  display: flex; flex-direction: column; gap: 6px; background: var(--block-background-fill); }
+#results .cs-card img { width: 100%; aspect-ratio: 4 / 3; object-fit: contain; background: var(--background-fill-secondary);
+  border-radius: 4px; }
+#results .cs-meta { display: flex; flex-wrap: wrap; gap: 4px 8px; align-items: baseline; font-size: 0.9em; }
+#results .cs-rank { font-weight: 700; }
+#results .cs-score { font-variant-numeric: tabular-nums; }
+#results .cs-band { font-size: 0.8em; padding: 0 6px; border-radius: 10px; border: 1px solid currentColor; }
+#results .cs-strong .cs-band { font-weight: 700; }
+#results .cs-strong { border-width: 2px; border-color: var(--color-accent); }
+#results .cs-weak { opacity: 0.72; border-style: dashed; }
+#results .cs-weak .cs-band { font-style: italic; }
+#results .cs-description { margin: 0; overflow-wrap: anywhere; line-height: 1.35; }
+#results mark { background: var(--color-accent-soft); color: inherit; font-weight: 700; padding: 0 1px; }
+#results .cs-more { margin-top: auto; }
+#results .cs-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+#query-row { flex-wrap: wrap; }
+#query-row > * { min-width: min(100%, 260px); }
+"""
+

@@ -1,0 +1,160 @@
+"""The page: search by words or by image, options, result cards, deep links, and the public endpoints.
+
+Layout and events only: the search is :class:`SearchEngine`, the cards are imagesearch.serve.cards, the
+links imagesearch.serve.links, the endpoints imagesearch.serve.api.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import gradio as gr
+
+from imagesearch.errors import QueryError
+from imagesearch.serve.api import NOT_AVAILABLE, SearchBlocks, endpoints
+from imagesearch.serve.cards import cards_html
+from imagesearch.serve.image_query import ImageDescriber, public_name
+from imagesearch.serve.links import page_base, read_link, request_link
+from imagesearch.serve.request import DEFAULT_K, DEFAULT_MODE, MAX_K, MIN_K
+from imagesearch.serve.search import Answer, SearchEngine
+
+TITLE = "Caption Search"  # the product's name, as in the README
+MODE_CHOICES = [("words and meaning (hybrid)", "hybrid"), ("meaning only (dense)", "dense"),
+                ("exact words only (lexical)", "lexical")]
+
+
+def _about(engine: SearchEngine) -> str:
+    manifest = engine.artifacts.manifest
+    captioner = manifest.get("captioner", {}).get("model", "unspecified")
+    how = "hand-written descriptions" if captioner == "hand-written" else f"descriptions written by {public_name(captioner)}"
+    index = manifest["index"]
+    exact = "exact search" if index.get("exact") else f"approximate search (recall@5 {index.get('recall_at_5')})"
+    words = (" Words of a description that match the query are in bold; label names count too."
+             if engine.artifacts.lexical is not None else "")
+    count = len(engine.datasets)
+    return (
+        f"Describe the image you want, or upload one. Searching **{engine.artifacts.count:,} images** from "
+        f"{count} dataset{'s' if count != 1 else ''} through {how}, embedded with "
+        f"`{public_name(manifest['embedding']['model'])}` ({exact}). Each result shows its score and the description "
+        f"that matched.{words} \"More like this\" under a result finds images like it."
+    )
+
+
+def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | None = None,
+                 describer: ImageDescriber | None = None, title: str = TITLE) -> gr.Blocks:
+    has_lexical = engine.artifacts.lexical is not None
+    bands = engine.artifacts.manifest.get("score_bands")
+    default_mode = DEFAULT_MODE if has_lexical else "dense"
+
+    def base_of(request: gr.Request | None) -> str:
+        return page_base(request.headers.get("referer", "") if request is not None else "")
+
+    def shown(answer: Answer, started: float, what: str, link: str) -> tuple:
+        elapsed = (time.perf_counter() - started) * 1000
+        count = len(answer.results)
+        status = f"{count} result{'s' if count != 1 else ''}{what} in {elapsed:.0f} ms"
+        if not answer.results:
+            status = f"No image matches{what or ' that filter'}."
+        return cards_html(answer.results, bands, answer.request.k), status, link
+
+    def failed(exc: Exception) -> tuple:
+        return "", f"⚠️ {exc}", ""
+
+    def run_search(query, k, mode, datasets, labels, request: gr.Request | None = None) -> tuple:
+        started = time.perf_counter()
+        try:
+            answer = engine.answer(query, k, datasets or None, mode, labels or None)
+        except QueryError as exc:
+            return failed(exc)
+        words = "" if answer.results or answer.request.mode != "lexical" else " those words"
+        return shown(answer, started, words, base_of(request) + request_link(answer.request))
+
+    def run_similar(item, k, request: gr.Request | None = None) -> tuple:
+        started = time.perf_counter()
+        try:
+            answer = engine.answer_similar(item, k)
+        except QueryError as exc:
+            return failed(exc)
+        like = answer.request.like
+        record = engine.artifacts.records[engine.artifacts.row_of_id[like]]
+        return shown(answer, started, f" like {record.source} (id {like})", base_of(request) + request_link(answer.request))
+
+    def ui_search(query: str, k: float, mode: str, datasets: list[str], labels: list[str], request: gr.Request) -> tuple:
+        return run_search(query, k, mode, datasets, labels, request)
+
+    def ui_example(query: str, request: gr.Request) -> tuple:
+        return run_search(query, DEFAULT_K, default_mode, [], [], request)
+
+    def ui_by_image(image: str | None, k: float, mode: str, datasets: list[str], labels: list[str]) -> tuple:
+        started = time.perf_counter()
+        if describe_image is None:
+            return ("", *failed(QueryError(NOT_AVAILABLE)))
+        try:
+            description = describe_image(image)
+            answer = engine.answer(description, k, datasets or None, mode, labels or None)
+        except QueryError as exc:
+            return ("", *failed(exc))
+        return (description, *shown(answer, started, " for the image's description", ""))
+
+    def on_load(request: gr.Request) -> tuple:
+        """Open the page with ?q=...&k=... (or ?like=ID) and that search runs, its inputs filled in."""
+        asks = read_link(request.query_params if request is not None else {}, engine.datasets, engine.labels,
+                         engine.modes, default_mode)
+        if not asks.anything:
+            return tuple(gr.update() for _ in range(8))  # nothing asked: leave what the visitor typed
+        fields = (asks.query, asks.shown_k, asks.shown_mode, asks.datasets, asks.labels)
+        if asks.like is not None:
+            return (*fields, *run_similar(asks.like, asks.k, request))
+        return (*fields, *run_search(asks.query, asks.k, asks.mode, asks.datasets, asks.labels, request))
+
+    # the set's own examples (written by `index`); a set built before that shows none rather than the demo's
+    examples = [e for e in engine.artifacts.manifest.get("examples") or [] if isinstance(e, str) and e.strip()][:8]
+    image_note = None if describer is None or describer.available else describer.unavailable_reason
+    with SearchBlocks(title=title) as blocks:
+        gr.Markdown(f"# {title}", elem_id="title")
+        gr.Markdown(_about(engine))
+        with gr.Tabs():
+            with gr.Tab("Describe it", id="text-tab"):
+                with gr.Row(elem_id="query-row"):
+                    placeholder = f"e.g. {examples[0]}" if examples else "Describe the image"
+                    query = gr.Textbox(label="Query", placeholder=placeholder, max_lines=1, scale=5,
+                                       max_length=engine.max_query_chars, autofocus=True, elem_id="query")
+                    button = gr.Button("Search", variant="primary", scale=1, elem_id="search-button")
+            with gr.Tab("Search by image", id="image-tab"):
+                if image_note:
+                    gr.Markdown(f"⚠️ Search by image is not available: {image_note}.", elem_id="image-unavailable")
+                with gr.Row():
+                    upload = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], height=240,
+                                      elem_id="upload")
+                    with gr.Column():
+                        image_button = gr.Button("Describe and search", variant="primary", elem_id="image-button",
+                                                 interactive=describe_image is not None and not image_note)
+                        description = gr.Textbox(label="The captioner's description of your image", lines=4,
+                                                 interactive=False, elem_id="image-description")
+        with gr.Accordion("Options", open=False):
+            with gr.Row():
+                k = gr.Slider(MIN_K, MAX_K, value=DEFAULT_K, step=1, label="Results", scale=1, elem_id="k")
+                mode = gr.Radio(MODE_CHOICES if has_lexical else MODE_CHOICES[1:2], value=default_mode,
+                                label="Match by", scale=2, elem_id="mode")
+            with gr.Row():
+                datasets = gr.CheckboxGroup(list(engine.datasets), value=[], label="Only these datasets (none ticked: all)",
+                                            scale=3, elem_id="datasets")
+                labels = gr.Dropdown(list(engine.labels), value=[], multiselect=True, label="Only these labels (none: all)",
+                                     visible=bool(engine.labels), scale=2, elem_id="labels")
+        status = gr.Markdown(elem_id="status")
+        link = gr.Textbox(label="Link to this search", interactive=False, buttons=["copy"], elem_id="link",
+                          max_lines=1)
+        results = gr.HTML(elem_id="results")
+        outputs = [results, status, link]
+        if examples:
+            gr.Examples([[e] for e in examples], inputs=[query], outputs=outputs, fn=ui_example, run_on_click=True,
+                        cache_examples=False, label="Try", api_name=False)
+        keep_url = "(link) => { if (link) { try { history.replaceState(null, '', new URL(link, location.href).search); } catch (e) {} } }"
+        gr.on([query.submit, button.click], ui_search, [query, k, mode, datasets, labels], outputs,
+              api_name=False).then(None, [link], None, js=keep_url)
+        image_button.click(ui_by_image, [upload, k, mode, datasets, labels], [description, *outputs], api_name=False)
+        blocks.load(on_load, None, [query, k, mode, datasets, labels, *outputs], api_name=False)
+        for name, function in endpoints(engine, describe_image).items():
+            gr.api(function, api_name=name)
+    return blocks
