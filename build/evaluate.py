@@ -29,6 +29,7 @@ from imagesearch.errors import ArtifactError, ConfigError
 from imagesearch.store.fileio import atomic_write_bytes
 from imagesearch.serve.search import MODES, SearchEngine, clean_query
 
+from .cli import Env, Step, add_artifacts, add_device
 from .messages import warnings_once
 from .metrics import METRICS, mean_metrics, query_metrics
 
@@ -97,12 +98,12 @@ def label_query_set(artifacts: ArtifactSet) -> QuerySet | None:
 
 
 def _encoder(artifacts: ArtifactSet, config: EvaluateConfig) -> Callable[[list[str]], np.ndarray]:
-    from imagesearch.models.encoder import OFFLINE_EMBEDDER, TextEncoder, check_probe
+    from imagesearch.models.encoder import OFFLINE_EMBEDDER, check_probe, load_encoder
     from imagesearch.models.model_source import require_model
 
     embedding = artifacts.manifest["embedding"]
     require_model(embedding["model"], f"{mf.MANIFEST} embedding.model", config.offline, OFFLINE_EMBEDDER)
-    encoder = TextEncoder.load(embedding["model"], device=config.device)
+    encoder = load_encoder(embedding["model"], config.device)
     check_probe(encoder, embedding)
     return lambda texts: encoder.encode(texts, batch_size=64)
 
@@ -188,3 +189,28 @@ def run_evaluate(config: EvaluateConfig, encode: Callable[[list[str]], np.ndarra
     weight = f"; hybrid weight {evaluation['weight']}" if "weight" in evaluation else ""
     print(f"evaluated {sum(len(s.queries) for s in sets)} queries{weight}; figures {where}")
     return evaluation
+
+
+def _arguments(parser) -> None:
+    add_artifacts(parser)
+    parser.add_argument("--queries", type=Path, default=None, metavar="TSV",
+                        help="query<TAB>relevant ids per line (ids: description.csv's id column)")
+    parser.add_argument("--mode", default="hybrid,dense,lexical",
+                        help="comma-separated modes to measure (default all three; hybrid also picks the lexical weight)")
+    parser.add_argument("--no-labels", action="store_true", help="skip the label-derived queries")
+    parser.add_argument("--no-write", action="store_true", help="print the figures, leave the manifest as it is")
+    add_device(parser)
+
+
+def _run(args, env: Env) -> None:
+    modes = tuple(m.strip() for m in args.mode.split(",") if m.strip())
+    if not modes or set(modes) - set(MODES):
+        raise ConfigError(f"--mode {args.mode!r}: choose among {', '.join(MODES)} (comma-separated)")
+    run_evaluate(EvaluateConfig(args.artifacts, args.queries, modes, not args.no_labels, not args.no_write,
+                                args.device, env.offline))
+
+
+STEP = Step("evaluate", "measure search quality per mode; pick the lexical weight",
+            "Recall@1/5/10, MRR@10 and nDCG@10 of dense, lexical and hybrid search on a query file and on "
+            "label-derived queries; writes the figures and the lexical weight into the manifest and a Markdown "
+            "table on stdout.", _arguments, _run)

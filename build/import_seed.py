@@ -12,6 +12,8 @@ from imagesearch.store.fileio import staged
 from imagesearch.store.records import IMAGES_DIR, Record, read_seed_csv, write_records
 
 from imagesearch.models.caption_text import clean_caption
+
+from .cli import Step, add_artifacts
 from imagesearch.models.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, SEED_PROMPTS
 
 SEED_CAPTIONER = {
@@ -52,3 +54,15 @@ def run_import_seed(config: ImportSeedConfig) -> int:
         mf.write_manifest(folder, mf.new_manifest(dict(SEED_CAPTIONER)), records, stage)
     print(f"imported {len(records)} seed descriptions -> {folder / mf.DESCRIPTIONS}")
     return len(records)
+
+
+def _arguments(parser) -> None:
+    parser.add_argument("--csv", type=Path, required=True, help="the seed's description.csv")
+    add_artifacts(parser)
+    parser.add_argument("--dataset", default="fashionpedia", help="dataset name for every row (default fashionpedia)")
+    parser.add_argument("--images", type=Path, default=None, help="the seed's images/ folder ({id}.jpg files) to copy in")
+
+
+STEP = Step("import-seed", "import the seed's header-less id,description CSV",
+            "Convert the seed system's description.csv into this project's format.", _arguments,
+            lambda args, env: run_import_seed(ImportSeedConfig(args.csv, args.artifacts, args.dataset, args.images)))

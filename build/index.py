@@ -15,14 +15,15 @@ from imagesearch.store.artifacts import check_vectors
 from imagesearch.errors import ArtifactError
 from imagesearch.store.records import read_records
 from imagesearch.store.safe_pickle import load_array
-from imagesearch.models.encoder import TextEncoder
+from imagesearch.models.encoder import load_encoder
 from imagesearch.store.lexical import build_lexical, lexical_documents, write_lexical
 from imagesearch.models.model_source import require_model
-from build.vector_index import IndexSpec, build_index, resolve_kind
 from imagesearch.store.index_file import write_index
 
+from .cli import Env, Step, add_artifacts, positive
 from .messages import next_step, warnings_once
-from build.query_texts import example_queries, query_like_texts
+from .query_texts import example_queries, query_like_texts
+from .vector_index import KINDS, IndexSpec, build_index, resolve_kind
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def encoded_query_texts(records: list, model_id: str, config: IndexConfig) -> np
                   "the set's own embedder measures the index (ivf recall) and the score bands on query-like "
                   "texts: make the model available, or use --index flat (exact; the UI then shows no bands)")
     texts = query_like_texts(records, config.text_queries)
-    encoder = TextEncoder.load(model_id, device=config.device)
+    encoder = load_encoder(model_id, config.device)
     log.info("encoding %d query-like texts to measure the set, e.g. %r", len(texts), texts[:3])
     with warnings_once():
         return encoder.encode(texts, batch_size=64)
@@ -97,3 +98,28 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
     print(f"indexed {len(records):,} vectors -> {folder / mf.INDEX} ({info['type']}{', ' + params if params else ''}, "
           f"{kind}); next: {next_step('index', folder)}")
     return manifest
+
+
+def add_index_arguments(parser) -> None:
+    """The index's flags: the same names in ``index`` and ``all``."""
+    parser.add_argument("--index", choices=KINDS, default="auto",
+                        help="auto (exact flat up to 250,000 vectors), flat (exact) or ivf (approximate)")
+    parser.add_argument("--nlist", type=positive, default=None,
+                        help="ivf: number of clusters (default 4*sqrt(N), at least 39 points each)")
+    parser.add_argument("--nprobe", type=positive, default=None,
+                        help="ivf: clusters searched per query (default: tuned until recall@5 >= 0.99)")
+
+
+def _arguments(parser) -> None:
+    add_artifacts(parser)
+    add_index_arguments(parser)
+
+
+def index_config(args, env: Env) -> IndexConfig:
+    return IndexConfig(args.artifacts, IndexSpec(args.index, args.nlist, args.nprobe), getattr(args, "device", None),
+                       env.offline)
+
+
+STEP = Step("index", "embedding.pkl -> index.faiss + lexical.npz",
+            "Build the FAISS index (exact by default) and the BM25 lexical index.", _arguments,
+            lambda args, env: run_index(index_config(args, env)))

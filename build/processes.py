@@ -15,11 +15,36 @@ process per GPU and ``PartialState()`` puts each on ``cuda:<local rank>``.
 
 from __future__ import annotations
 
+import argparse
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int = 0
+    count: int = 1
+
+    def owns(self, position: int) -> bool:
+        return position % self.count == self.index
+
+    @classmethod
+    def parse(cls, text: str) -> tuple[int, int]:
+        """``--shard i/n`` as (i, n)."""
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not i/n, e.g. 0/4") from None
+        if count < 1 or not 0 <= index < count:
+            raise argparse.ArgumentTypeError(f"{text!r}: need 0 <= i < n")
+        return index, count
+
+    @property
+    def part(self) -> str:
+        return "captions" if self.count == 1 else f"captions-{self.index}-of-{self.count}"
 
 
 @dataclass(frozen=True)
@@ -46,9 +71,7 @@ class Processes:
     def is_main(self) -> bool:
         return self.index == 0
 
-    def shard(self):
-        from .describe import Shard
-
+    def shard(self) -> Shard:
         return Shard(self.index, self.count)
 
     def wait_for_everyone(self) -> None:

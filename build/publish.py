@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagesearch.store import manifest as mf
-from imagesearch.errors import ArtifactError
+from imagesearch.errors import ArtifactError, ConfigError
 from imagesearch.store.fileio import sha256_file
 from imagesearch.hub.errors import hub_call
 from imagesearch.store.records import read_records
 from imagesearch.serve.startup import open_verified
 
+from .cli import Env, Step, add_artifacts
 from .dataset_card import CARD, dataset_card
 from .publish_plan import Limits, LocalFile, Plan, RemoteFile, plan_commits
 from .shards import SHARD_BYTES, shard_section, write_shards
@@ -242,3 +243,34 @@ def run_publish(config: PublishConfig, api=None) -> str | None:
     print(f"published {staged.count:,} images to {config.repo}@{sha}; serve it with ARTIFACTS_REPO={config.repo} "
           f"ARTIFACTS_REVISION={sha}", file=sys.stderr)
     return sha
+
+
+def add_publish_arguments(parser) -> None:
+    """The flags `publish` and `all --publish` share."""
+    parser.add_argument("--tag", default=None, help="move this tag to the new commit (e.g. live)")
+    parser.add_argument("--allow-shrink", action="store_true",
+                        help="publish even if the set drops more than 10%% of the rows published at the repo's head")
+
+
+def _arguments(parser) -> None:
+    add_artifacts(parser)
+    parser.add_argument("--repo", required=True, metavar="OWNER/NAME", help="Hub dataset repo")
+    parser.add_argument("--private", action="store_true", help="create the repo private")
+    parser.add_argument("--dry-run", action="store_true", help="print the commits that would be made; send nothing")
+    parser.add_argument("--json", action="store_true", help="with --dry-run: the plan as one JSON object on stdout")
+    parser.add_argument("--message", default=None, help="commit message")
+    add_publish_arguments(parser)
+
+
+def _run(args, env: Env) -> None:
+    if args.json and not args.dry_run:
+        raise ConfigError("--json describes a plan: use it with --dry-run")
+    run_publish(PublishConfig(args.artifacts, args.repo, private=args.private, dry_run=args.dry_run, json=args.json,
+                              message=args.message, tag=args.tag, token=env.token, allow_shrink=args.allow_shrink,
+                              offline=env.offline))
+
+
+STEP = Step("publish", "push the artifact set to a Hub dataset repo",
+            "Validate the set like the app does, then push it as parquet shards (images inside), the set's files and "
+            "a dataset card, in commits of under 100 files; prints the sha of the commit that completes the set. "
+            "A rerun resumes.", _arguments, _run)

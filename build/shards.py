@@ -33,7 +33,7 @@ COLUMNS = ("id", "image", "description", "dataset", "source", "label")
 
 
 @dataclass(frozen=True)
-class Shard:
+class ParquetShard:
     path: str  # path in the repo, e.g. data/train-00000-0123456789abcdef.parquet
     local: Path
     size: int
@@ -85,7 +85,7 @@ def _write_one(folder: Path, records: Sequence[Record], out: Path) -> None:
             writer.write_table(pa.Table.from_pydict(columns, schema=schema), row_group_size=ROW_GROUP_ROWS)
 
 
-def write_shards(folder: Path, records: Sequence[Record], out: Path, max_bytes: int = SHARD_BYTES) -> list[Shard]:
+def write_shards(folder: Path, records: Sequence[Record], out: Path, max_bytes: int = SHARD_BYTES) -> list[ParquetShard]:
     """Write the rows of the set in ``folder`` as parquet shards under ``out``/data/."""
     folder, out = Path(folder), Path(out)
     (out / DATA_DIR).mkdir(parents=True, exist_ok=True)
@@ -99,12 +99,12 @@ def write_shards(folder: Path, records: Sequence[Record], out: Path, max_bytes: 
         sha = sha256_file(tmp)
         path = f"{DATA_DIR}/train-{number:05d}-{sha[:16]}.parquet"
         os.replace(tmp, out / path)
-        shards.append(Shard(path, out / path, (out / path).stat().st_size, sha, part[0].id, part[-1].id, len(part)))
+        shards.append(ParquetShard(path, out / path, (out / path).stat().st_size, sha, part[0].id, part[-1].id, len(part)))
     log.info("%d rows in %d parquet shards (%s bytes)", len(records), len(shards), f"{sum(s.size for s in shards):,}")
     return shards
 
 
-def shard_section(shards: Iterable[Shard]) -> dict:
+def shard_section(shards: Iterable[ParquetShard]) -> dict:
     """The published manifest's record of the shards: path -> sha256, size and id range."""
     return {s.path: {"sha256": s.sha256, "bytes": s.size, "rows": s.rows, "first_id": s.first_id, "last_id": s.last_id}
             for s in shards}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from imagesearch.errors import first_line
+from imagesearch.errors import ArtifactError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -215,3 +215,13 @@ def iter_sources(names: list[str], limit: int | None, report: LoadReport) -> Ite
             log.error("%s: skipped: %s", name, report.failed[name])
             continue
         report.loaded[name] = count
+
+
+def refuse_missing(report: LoadReport, allowed: tuple[str, ...]) -> None:
+    """A dataset that was asked for and did not load stops the build, unless it was allowed to be missing."""
+    missing = {name: reason for name, reason in report.failed.items() if name not in allowed}
+    if missing:
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in missing.items())
+        flags = " ".join(f"--allow-missing {name}" for name in missing)
+        raise ArtifactError(f"{len(missing)} dataset{'s' if len(missing) > 1 else ''} could not be loaded ({reasons}); "
+                            f"no image was captioned. Fix the source, or pass {flags} to build without it")

@@ -64,7 +64,7 @@ def tiny(tiny_captioner_path):
 
 
 def _config(folder, source, tiny_captioner_path, **kwargs):
-    return DescribeConfig(artifacts=folder, datasets=(str(source),), model=str(tiny_captioner_path),
+    return DescribeConfig(artifacts=folder, datasets=(str(source),), captioner=str(tiny_captioner_path),
                           generation=SETTINGS, **kwargs)
 
 
@@ -78,7 +78,7 @@ def test_folder_is_captioned_with_both_prompts_and_bad_images_are_skipped(tmp_pa
         return answers
 
     monkeypatch.setattr(Captioner, "answer", spy)
-    summary = run_describe(_config(tmp_path / "set", mixed_folder, tiny_captioner_path, batch_size=3), captioner=tiny)
+    summary = run_describe(_config(tmp_path / "set", mixed_folder, tiny_captioner_path, caption_batch_size=3), captioner=tiny)
     assert (summary.captioned, summary.skipped, summary.failed) == (13, 4, 0)
     reasons = "\n".join(summary.reasons)
     for name, why in [("corrupt.jpg", "not an image PIL can read"), ("truncated.jpg", "unreadable"),
@@ -103,7 +103,7 @@ def test_folder_is_captioned_with_both_prompts_and_bad_images_are_skipped(tmp_pa
 
 
 def test_rerun_captions_nothing_and_writes_the_same_csv(tmp_path, photo_folder, tiny, tiny_captioner_path):
-    config = _config(tmp_path / "set", photo_folder, tiny_captioner_path, batch_size=4)
+    config = _config(tmp_path / "set", photo_folder, tiny_captioner_path, caption_batch_size=4)
     first = run_describe(config, captioner=tiny)
     before = (tmp_path / "set" / mf.DESCRIPTIONS).read_bytes()
     second = run_describe(config, captioner=tiny)
@@ -135,13 +135,13 @@ def test_changing_a_prompt_invalidates_the_cache(tmp_path, photo_folder, tiny, t
 
 
 def test_shards_merged_equal_a_single_run(tmp_path, photo_folder, tiny, tiny_captioner_path):
-    single = _config(tmp_path / "single", photo_folder, tiny_captioner_path, batch_size=1)
+    single = _config(tmp_path / "single", photo_folder, tiny_captioner_path, caption_batch_size=1)
     run_describe(single, captioner=tiny)
     for index in range(3):
-        shard = _config(tmp_path / "sharded", photo_folder, tiny_captioner_path, batch_size=1, shard=Shard(index, 3))
+        shard = _config(tmp_path / "sharded", photo_folder, tiny_captioner_path, caption_batch_size=1, shard=Shard(index, 3))
         assert run_describe(shard, captioner=tiny).captioned in (2, 3)
         assert not (tmp_path / "sharded" / mf.DESCRIPTIONS).exists()
-    merge = run_describe(_config(tmp_path / "sharded", photo_folder, tiny_captioner_path, batch_size=1), captioner=tiny)
+    merge = run_describe(_config(tmp_path / "sharded", photo_folder, tiny_captioner_path, caption_batch_size=1), captioner=tiny)
     assert merge.captioned == 0 and merge.cached == 8
     assert sorted(p.name for p in (tmp_path / "sharded" / CACHE_DIR).iterdir()) == [f"captions-{i}-of-3.jsonl" for i in range(3)]
     assert (tmp_path / "sharded" / mf.DESCRIPTIONS).read_bytes() == (tmp_path / "single" / mf.DESCRIPTIONS).read_bytes()
@@ -218,7 +218,7 @@ def test_caption_then_embed_and_index_then_the_app_serves_it(tmp_path, photo_fol
 
 
 def test_a_dataset_that_cannot_be_loaded_fails_the_build_with_its_reasons(tmp_path, photo_folder, tiny, tiny_captioner_path):
-    config = DescribeConfig(artifacts=tmp_path / "set", datasets=("nfl", str(photo_folder)), model=str(tiny_captioner_path),
+    config = DescribeConfig(artifacts=tmp_path / "set", datasets=("nfl", str(photo_folder)), captioner=str(tiny_captioner_path),
                             generation=SETTINGS, limit=2)
     with pytest.raises(ArtifactError) as caught:
         run_describe(config, captioner=tiny)
@@ -230,7 +230,7 @@ def test_a_dataset_that_cannot_be_loaded_fails_the_build_with_its_reasons(tmp_pa
 
 
 def test_allow_missing_builds_without_the_dataset_and_says_so(tmp_path, photo_folder, tiny, tiny_captioner_path, capsys):
-    config = DescribeConfig(artifacts=tmp_path / "set", datasets=("nfl", str(photo_folder)), model=str(tiny_captioner_path),
+    config = DescribeConfig(artifacts=tmp_path / "set", datasets=("nfl", str(photo_folder)), captioner=str(tiny_captioner_path),
                             generation=SETTINGS, limit=2, allow_missing=("nfl",))
     summary = run_describe(config, captioner=tiny)
     out = capsys.readouterr().out

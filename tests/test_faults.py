@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 import app
-from build.__main__ import main as build_main
+from build.cli import main as build_main
 from imagesearch.store import manifest as mf
 from imagesearch.store.artifacts import load_artifact_set
 from imagesearch.serve.config import DEMO_ARTIFACTS, AppConfig

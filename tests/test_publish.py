@@ -13,7 +13,7 @@ import sys
 import pytest
 
 import app
-from build.__main__ import main as build_main
+from build.cli import main as build_main
 from build.dataset_card import CARD
 from build.deploy import DeployConfig, run_deploy
 from build.publish import PublishConfig, run_publish, stage

