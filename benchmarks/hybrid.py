@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     size = (folder / mf.LEXICAL).stat().st_size
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, faiss {faiss.__version__} (1 thread); {args.rows:,} rows "
           f"(flat index), {len(artifacts.labels)} labels, {len(texts)} query-like texts ({sum(t.startswith('a photo of') for t in texts)} "
-          f"label queries), k=5, hybrid weight {engine.weight}")
+          f"label queries), k=5, lexical weight {engine.lexical_weight}")
     print("| search | p50 ms | p95 ms |")
     print("|---|---|---|")
     print(f"| dense | {p(dense_ms, 50):.2f} | {p(dense_ms, 95):.2f} |")

@@ -13,24 +13,25 @@ from imagesearch.store.records import Record
 from .sources import SEED_DATASETS
 
 CARD = "README.md"
-_LICENCE_IDS = {"CC-BY-4.0": "cc-by-4.0", "MIT": "mit"}
+_LICENSE_IDS = {"CC-BY-4.0": "cc-by-4.0", "MIT": "mit"}
 
 
-def _source_licences(manifest: dict[str, Any], records: tuple[Record, ...]) -> dict[str, str]:
-    licences = {}
+def _source_licenses(manifest: dict[str, Any], records: tuple[Record, ...]) -> dict[str, str]:
+    licenses = {}
     for name in sorted({r.dataset for r in records}):
         spec = SEED_DATASETS.get(name)
-        licences[name] = spec.licence if spec else "see the source"
-    hand = manifest.get("captioner", {}).get("licences")
-    if hand:  # the demo records a licence per image
-        for name in licences:
-            licences[name] = "; ".join(sorted({v for k, v in hand.items() if k.startswith(f"{name}/")})) or licences[name]
-    return licences
+        licenses[name] = spec.license if spec else "see the source"
+    captioner = manifest.get("captioner", {})
+    hand = captioner.get("licenses") or captioner.get("licences")  # sets built before the rename say "licences"
+    if hand:  # the demo records a license per image
+        for name in licenses:
+            licenses[name] = "; ".join(sorted({v for k, v in hand.items() if k.startswith(f"{name}/")})) or licenses[name]
+    return licenses
 
 
 def dataset_card(repo: str, manifest: dict[str, Any], records: tuple[Record, ...], data_files: list[str]) -> str:
-    licences = _source_licences(manifest, records)
-    ids = {_LICENCE_IDS.get(value, "other") for value in licences.values()}
+    licenses = _source_licenses(manifest, records)
+    ids = {_LICENSE_IDS.get(value, "other") for value in licenses.values()}
     captioner = manifest.get("captioner", {})
     embedding, index = manifest["embedding"], manifest["index"]
     count = len(records)
@@ -46,7 +47,7 @@ def dataset_card(repo: str, manifest: dict[str, Any], records: tuple[Record, ...
     per_dataset = {}
     for record in records:
         per_dataset[record.dataset] = per_dataset.get(record.dataset, 0) + 1
-    rows = "\n".join(f"| {name} | {SEED_DATASETS[name].repo if name in SEED_DATASETS else '(local)'} | {n} | {licences[name]} |"
+    rows = "\n".join(f"| {name} | {SEED_DATASETS[name].repo if name in SEED_DATASETS else '(local)'} | {n} | {licenses[name]} |"
                      for name, n in sorted(per_dataset.items()))
     prompts = "\n".join(f"{i}. \"{p}\"" for i, p in enumerate(captioner.get("prompts", []), start=1)) or "(none: hand-written)"
     return f"""---
@@ -60,7 +61,7 @@ vectors and FAISS index a search Space serves. Built by `python -m build all` an
 `python -m build publish`. The images live inside the parquet shards under `data/` (the files this card's
 config names); `{mf.MANIFEST}` lists the sha256 of every shard and of every image.
 
-| dataset | source | images | licence |
+| dataset | source | images | license |
 |---|---|---|---|
 {rows}
 

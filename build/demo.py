@@ -64,14 +64,14 @@ def run_demo(config: DemoConfig) -> None:
     (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     for stale in (out / IMAGES_DIR).glob("*"):
         stale.unlink()
-    records, licences = [], {}
+    records, licenses = [], {}
     for position, row in enumerate(tqdm(rows, desc="demo images", unit="img")):
         image = f"{IMAGES_DIR}/{position}.jpg"
         with Image.open(_package_file(row["dataset"], row["file"])) as picture:
             save_thumbnail(picture, out / image, max_side=config.max_side)
         records.append(Record(position, row["dataset"], row["source"], row.get("label", ""), image, row["description"]))
-        licences[f"{row['dataset']}/{row['file']}"] = row["license"]
-    manifest = mf.new_manifest({"model": mf.HAND_WRITTEN, "prompts": [], "licences": licences})
+        licenses[f"{row['dataset']}/{row['file']}"] = row["license"]
+    manifest = mf.new_manifest({"model": mf.HAND_WRITTEN, "prompts": [], "licenses": licenses})
     manifest["examples"] = DEMO_EXAMPLES
     manifest["examples_source"] = mf.HAND_WRITTEN
     with staged(out) as stage:
@@ -79,7 +79,7 @@ def run_demo(config: DemoConfig) -> None:
         mf.write_manifest(out, manifest, records, stage)
     run_embed(EmbedConfig(artifacts=out, embedder=config.embedder))
     run_index(IndexConfig(artifacts=out))
-    run_evaluate(EvaluateConfig(artifacts=out))  # its labels give queries: the hybrid weight is measured, not assumed
+    run_evaluate(EvaluateConfig(artifacts=out))  # its labels give queries: the lexical weight is measured, not assumed
 
 
 def _arguments(parser) -> None:

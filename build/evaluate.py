@@ -1,4 +1,4 @@
-"""Evaluate step: how good is the search, per mode, and which fusion weight hybrid search should use.
+"""Evaluate step: how good is the search, per mode, and which lexical weight hybrid search should use.
 
 Queries come from (a) a TSV of ``query<TAB>relevant ids`` (ids separated by spaces or commas; blank
 lines and lines starting with # are skipped) and (b), for a set whose rows carry labels, one query per
@@ -6,7 +6,7 @@ label, "a photo of a {label}", whose relevant rows are those with that label. Ev
 through the app's own SearchEngine in each mode; recall@1/5/10, MRR@10 and nDCG@10 are averaged per
 query set (build/metrics.py).
 
-The hybrid weight is swept over 0, 0.1, ..., 1; the one kept is the best mean nDCG@10 over the query
+The lexical weight is swept over 0, 0.1, ..., 1; the one kept is the best mean nDCG@10 over the query
 sets among the weights where hybrid is no worse than dense on any set (0 is dense itself, so one always
 qualifies; ties go to the smaller weight). It is written to the manifest (lexical.weight) with the
 figures (evaluation), and the app uses it from the next start.
@@ -25,7 +25,7 @@ import numpy as np
 
 from imagesearch.store import manifest as mf
 from imagesearch.store.artifacts import ArtifactSet, load_artifact_set
-from imagesearch.errors import ArtifactError, ConfigError
+from imagesearch.errors import ArtifactError, ConfigError, build_command
 from imagesearch.store.fileio import atomic_write_bytes
 from imagesearch.serve.search import MODES, SearchEngine, clean_query
 
@@ -131,7 +131,7 @@ def markdown(evaluation: dict[str, Any]) -> str:
             lines.append(f"| {name} | {entry['queries']} | {shown} | " + " | ".join(f"{values[m]:.3f}" for m in METRICS) + " |")
     if evaluation.get("weights"):
         names = list(evaluation["sets"])
-        lines += ["", "| hybrid weight | " + " | ".join(f"nDCG@10 {n}" for n in names) + " |", "|---|" + "---|" * len(names)]
+        lines += ["", "| lexical weight | " + " | ".join(f"nDCG@10 {n}" for n in names) + " |", "|---|" + "---|" * len(names)]
         for weight, sets in evaluation["weights"].items():
             mark = " (kept)" if float(weight) == evaluation["weight"] else ""
             lines.append(f"| {weight}{mark} | " + " | ".join(f"{sets[n]['ndcg@10']:.3f}" for n in names) + " |")
@@ -143,7 +143,7 @@ def run_evaluate(config: EvaluateConfig, encode: Callable[[list[str]], np.ndarra
     artifacts = load_artifact_set(folder)
     modes = tuple(m for m in config.modes if m in MODES)
     if artifacts.lexical is None and set(modes) - {"dense"}:
-        raise ArtifactError(f"{folder}: no lexical index; rebuild it with `python -m build index --artifacts {folder}` "
+        raise ArtifactError(f"{folder}: no lexical index; rebuild it with {build_command(f'index --artifacts {folder}')} "
                             "or evaluate with --mode dense")
     sets: list[QuerySet] = []
     if config.queries:
@@ -169,7 +169,7 @@ def run_evaluate(config: EvaluateConfig, encode: Callable[[list[str]], np.ndarra
         dense = {s.name: evaluation["sets"][s.name]["modes"].get("dense") or _measure(engine, s, "dense") for s in sets}
         by_weight = {}
         for weight in WEIGHTS:
-            engine.weight = weight
+            engine.lexical_weight = weight
             by_weight[weight] = {s.name: _measure(engine, s, "hybrid") for s in sets}
         chosen = choose_weight(by_weight, dense)
         for s in sets:
@@ -186,7 +186,7 @@ def run_evaluate(config: EvaluateConfig, encode: Callable[[list[str]], np.ndarra
         atomic_write_bytes(folder / mf.MANIFEST, (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
     print(markdown(evaluation))
     where = f"written to {folder / mf.MANIFEST}" if config.write else "not written (--no-write)"
-    weight = f"; hybrid weight {evaluation['weight']}" if "weight" in evaluation else ""
+    weight = f"; lexical weight {evaluation['weight']}" if "weight" in evaluation else ""
     print(f"evaluated {sum(len(s.queries) for s in sets)} queries{weight}; figures {where}")
     return evaluation
 

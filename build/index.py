@@ -12,7 +12,7 @@ import numpy as np
 from imagesearch.store import manifest as mf
 from imagesearch.store.fileio import staged
 from imagesearch.store.artifacts import check_vectors
-from imagesearch.errors import ArtifactError
+from imagesearch.errors import ArtifactError, build_command
 from imagesearch.store.records import read_records
 from imagesearch.store.safe_pickle import load_array
 from imagesearch.models.encoder import load_encoder
@@ -66,7 +66,7 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
     manifest = mf.read_manifest(folder)
     embedding = manifest.get("embedding")
     if not embedding:
-        raise ArtifactError(f"{mf.MANIFEST}: no embedding yet; run `python -m build embed --artifacts {folder}` first")
+        raise ArtifactError(f"{mf.MANIFEST}: no embedding yet; run {build_command(f'embed --artifacts {folder}')} first")
     records = read_records(folder / mf.DESCRIPTIONS)
     vectors = load_array(folder / embedding["file"])
     check_vectors(vectors, len(records), embedding["dimension"], embedding["file"])

@@ -7,6 +7,8 @@ import contextlib
 import warnings
 from typing import Iterator
 
+from imagesearch.errors import BUILD
+
 _SHOWN: set[tuple[type, str]] = set()
 
 
@@ -26,7 +28,7 @@ def warnings_once() -> Iterator[None]:
 
 def next_step(step: str, folder) -> str:
     return {
-        "describe": f"python -m build embed --artifacts {folder}",
-        "embed": f"python -m build index --artifacts {folder}",
-        "index": f"ARTIFACTS_DIR={folder} python app.py (or python -m build publish --artifacts {folder} --repo OWNER/NAME)",
+        "describe": f"{BUILD} embed --artifacts {folder}",
+        "embed": f"{BUILD} index --artifacts {folder}",
+        "index": f"ARTIFACTS_DIR={folder} python app.py (or {BUILD} publish --artifacts {folder} --repo OWNER/NAME)",
     }[step]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imagesearch.store import manifest as mf
-from imagesearch.errors import ArtifactError, ConfigError
+from imagesearch.errors import ArtifactError, ConfigError, build_command
 from imagesearch.store.fileio import sha256_file
 from imagesearch.hub.errors import hub_call
 from imagesearch.store.records import read_records
@@ -208,7 +208,7 @@ def run_publish(config: PublishConfig, api=None) -> str | None:
     api = api or HfApi()
     folder = Path(config.artifacts)
     if not folder.is_dir():
-        raise ArtifactError(f"{folder}: artifact folder not found; build it with `python -m build all --artifacts {folder}`")
+        raise ArtifactError(f"{folder}: artifact folder not found; build it with {build_command(f'all --artifacts {folder}')}")
     with tempfile.TemporaryDirectory(prefix=".publish-", dir=folder) as tmp:
         scratch = Path(tmp)
         staged = stage(folder, scratch, config.repo, config.shard_bytes)

@@ -45,22 +45,22 @@ class HubDataset:
     label_column: str | None = None
     objects_column: str | None = None  # detection datasets: label = the distinct categories of the image's objects
     raw_zip: str | None = None  # fallback: a zip of images (+ COCO json) inside the repo
-    licence: str = ""
+    license: str = ""
 
 
 SEED_DATASETS: dict[str, HubDataset] = {
     d.name: d
     for d in (
         HubDataset("fashionpedia", "detection-datasets/fashionpedia", "val", id_column="image_id",
-                   objects_column="objects", licence="CC-BY-4.0"),
+                   objects_column="objects", license="CC-BY-4.0"),
         HubDataset("nfl", "keremberke/nfl-object-detection", "test", config="mini", id_column="image_id",
-                   objects_column="objects", raw_zip="data/valid-mini.zip", licence="public domain"),
+                   objects_column="objects", raw_zip="data/valid-mini.zip", license="public domain"),
         HubDataset("planes", "keremberke/plane-detection", "train", config="mini", id_column="image_id",
-                   objects_column="objects", licence="CC-BY-4.0"),
-        HubDataset("snacks", "Matthijs/snacks", "validation", config="default", label_column="label", licence="CC-BY-4.0"),
-        HubDataset("pets", "rokmr/pets", "test", label_column="label", licence="MIT"),
+                   objects_column="objects", license="CC-BY-4.0"),
+        HubDataset("snacks", "Matthijs/snacks", "validation", config="default", label_column="label", license="CC-BY-4.0"),
+        HubDataset("pets", "rokmr/pets", "test", label_column="label", license="MIT"),
         HubDataset("pokemon", "keremberke/pokemon-classification", "train", config="mini", label_column="labels",
-                   licence="public domain"),
+                   license="public domain"),
     )
 }
 

@@ -25,7 +25,7 @@ def test_demo_set_is_complete_small_and_hand_written():
     assert manifest["count"] >= 20
     assert manifest["captioner"]["model"] == "hand-written"
     assert manifest["embedding"]["model"] == MINILM
-    assert len(manifest["captioner"]["licences"]) == manifest["count"]
+    assert len(manifest["captioner"]["licenses"]) == manifest["count"]
     size = sum(p.stat().st_size for p in DEMO_ARTIFACTS.rglob("*") if p.is_file())
     assert size < 5 * 1024 * 1024
 

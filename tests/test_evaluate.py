@@ -61,7 +61,7 @@ def test_evaluate_on_a_small_set_gives_the_hand_computed_figures_and_writes_them
     assert manifest["evaluation"]["sets"]["q"]["queries"] == 2
     assert manifest["lexical"]["weight"] == 0.0 and manifest["lexical"]["weight_source"].startswith("evaluate")
     out = capsys.readouterr().out
-    assert "| q | 2 | dense | 1.000 | 1.000 | 1.000 | 1.000 |" in out and "hybrid weight 0.0" in out
+    assert "| q | 2 | dense | 1.000 | 1.000 | 1.000 | 1.000 |" in out and "lexical weight 0.0" in out
 
 
 def test_label_queries_are_one_per_label_with_that_labels_rows_relevant(tmp_path):
@@ -106,9 +106,9 @@ def test_evaluate_command_on_the_labelled_demo_prints_the_table_and_the_app_uses
     manifest["lexical"]["weight"] = 0.123
     (copy / mf.MANIFEST).write_text(json.dumps(manifest))
     result = run_build("evaluate", "--artifacts", copy)
-    assert "| labels |" in result.stdout and "hybrid weight" in result.stdout
+    assert "| labels |" in result.stdout and "lexical weight" in result.stdout
     written = json.loads((copy / mf.MANIFEST).read_text())
     hybrid, dense = (written["evaluation"]["sets"]["labels"]["modes"][m]["ndcg@10"] for m in ("hybrid", "dense"))
     assert hybrid >= dense and written["lexical"]["weight"] != 0.123
     engine = SearchEngine(load_artifact_set(copy), lambda text: minilm.encode([text])[0])
-    assert engine.weight == written["lexical"]["weight"]
+    assert engine.lexical_weight == written["lexical"]["weight"]

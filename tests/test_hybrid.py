@@ -67,7 +67,7 @@ def test_hybrid_top_k_equals_brute_force_fusion_over_every_row(tmp_path, weight)
     for trial in range(12):
         query_vector = unit_rows(rng.normal(size=(1, 16)))[0]
         engine = SearchEngine(artifacts, lambda text: query_vector)
-        assert engine.weight == weight  # read from the manifest
+        assert engine.lexical_weight == weight  # read from the manifest
         text = " ".join(rng.choice([f"w{i}" for i in range(60)], size=2))
         datasets = [["a"], ["b", "c"], None][trial % 3]
         allowed = np.ones(len(vectors), bool) if datasets is None else np.isin(

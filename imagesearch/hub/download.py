@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator, TypeVar
 
 from tqdm import tqdm
 
-from imagesearch.errors import ArtifactError, first_line
+from imagesearch.errors import ArtifactError, build_command, first_line
 from imagesearch.store.fileio import atomic_write_bytes, sha256_file
 from imagesearch.hub.errors import HubError, status_of
 from imagesearch.store.manifest import MANIFEST, read_manifest, set_files
@@ -143,7 +143,7 @@ def fetch_set(repo: str, sha: str, folder: Path, token: str | None) -> dict[str,
     published = manifest.get("published")
     if not isinstance(published, dict) or not isinstance(published.get("shards"), dict):
         raise ArtifactError(f"{repo}@{sha}: {MANIFEST} has no parquet shards (published by an older version?); "
-                            "republish it with `python -m build publish`")
+                            f"republish it with {build_command('publish')}")
     names = set_files(manifest)
     for name in names:
         if not _SET_FILE_NAME.match(name):

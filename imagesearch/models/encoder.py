@@ -21,7 +21,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from imagesearch.errors import ArtifactError, first_line
+from imagesearch.errors import ArtifactError, build_command, first_line
 
 log = logging.getLogger(__name__)
 
@@ -151,22 +151,22 @@ def check_probe(encoder: TextEncoder, embedding: dict[str, Any]) -> float:
     if encoder.model_id != embedding["model"]:
         raise ArtifactError(
             f"manifest.json: vectors were made with {embedding['model']!r} but the app loaded {encoder.model_id!r}; "
-            "unset the override or re-embed with `python -m build embed --embedder ...`"
+            f"unset the override or re-embed with {build_command('embed --embedder ...')}"
         )
     if encoder.dimension != embedding["dimension"]:
         raise ArtifactError(
             f"manifest.json: dimension {embedding['dimension']} but {encoder.model_id!r} gives {encoder.dimension}; "
-            "re-embed with `python -m build embed`"
+            f"re-embed with {build_command('embed')}"
         )
     probe = embedding.get("probe") or {}
     stored = np.asarray(probe.get("vector", []), dtype=np.float32)
     if stored.shape != (encoder.dimension,):
-        raise ArtifactError("manifest.json: embedding probe is missing or malformed; re-embed with `python -m build embed`")
+        raise ArtifactError(f"manifest.json: embedding probe is missing or malformed; re-embed with {build_command('embed')}")
     fresh = encoder.encode([probe["text"]])[0]
     cosine = float(fresh @ stored / (np.linalg.norm(stored) or 1.0))
     if not cosine >= PROBE_MIN_COSINE:
         raise ArtifactError(
             f"manifest.json: model {encoder.model_id!r} encodes the probe sentence differently than at build time "
-            f"(cosine {cosine:.3f}); it is not the model that made embedding.pkl: re-embed with `python -m build embed`"
+            f"(cosine {cosine:.3f}); it is not the model that made embedding.pkl: re-embed with {build_command('embed')}"
         )
     return cosine

@@ -84,14 +84,15 @@ class SearchEngine:
     """
 
     def __init__(self, artifacts: ArtifactSet, encode: Encode, max_query_chars: int = MAX_QUERY_CHARS,
-                 weight: float | None = None):
+                 lexical_weight: float | None = None):
         self.artifacts = artifacts
         self.encode = encode
         self.max_query_chars = max_query_chars
         lexical_info = artifacts.manifest.get("lexical") or {}
-        self.weight = float(weight if weight is not None else lexical_info.get("weight", 0.0))
-        if not 0.0 <= self.weight <= 1.0:
-            raise ValueError(f"fusion weight {self.weight} must be between 0 and 1")
+        chosen = lexical_weight if lexical_weight is not None else lexical_info.get("weight", 0.0)
+        self.lexical_weight = float(chosen)  # the manifest's lexical.weight unless given
+        if not 0.0 <= self.lexical_weight <= 1.0:
+            raise ValueError(f"lexical weight {self.lexical_weight} must be between 0 and 1")
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -149,7 +150,7 @@ class SearchEngine:
 
     def _hybrid(self, text: str, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> _Ranked:
         lex = self._lexical_scores(text, allowed)
-        w = self.weight
+        w = self.lexical_weight
         if w == 0.0 or not (lex > 0).any():  # no word of the query is in any allowed row: exactly dense search
             ranked = self._dense(vector, k, allowed)
             return _Ranked(ranked.rows, ranked.scores, ranked.dense, np.zeros(len(ranked.rows), dtype=np.float32))

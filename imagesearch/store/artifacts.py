@@ -67,7 +67,7 @@ def split_labels(label: str) -> list[str]:
 
 
 def check_vectors(vectors: np.ndarray, count: int, dimension: int, name: str = mf.EMBEDDING) -> None:
-    fix = "rebuild it with `python -m build embed`"
+    fix = f"rebuild it with {build_command('embed')}"
     if vectors.ndim != 2:
         raise ArtifactError(f"{name}: array has shape {vectors.shape}, expected (N, d); {fix}")
     if vectors.dtype != np.float32:
@@ -91,7 +91,7 @@ def _self_check(index: Any, vectors: np.ndarray, name: str) -> None:
     rows = np.linspace(0, len(vectors) - 1, num=min(SELF_CHECK_ROWS, len(vectors)), dtype=np.int64)
     scores, ids = index.search(vectors[rows], 1)
     if (ids[:, 0] < 0).any() or (scores[:, 0] < 1.0 - 1e-3).any():
-        raise ArtifactError(f"{name}: does not hold the vectors of embedding.pkl; rebuild it with `python -m build index`")
+        raise ArtifactError(f"{name}: does not hold the vectors of embedding.pkl; rebuild it with {build_command('index')}")
 
 
 def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None) -> ArtifactSet:
@@ -103,9 +103,9 @@ def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None) -> A
     manifest = mf.read_manifest(folder) if manifest is None else manifest
     embedding, index_info = manifest.get("embedding"), manifest.get("index")
     if not embedding:
-        raise ArtifactError(f"{mf.MANIFEST}: no embedding section; run `python -m build embed --artifacts {folder}`")
+        raise ArtifactError(f"{mf.MANIFEST}: no embedding section; run {build_command(f'embed --artifacts {folder}')}")
     if not index_info:
-        raise ArtifactError(f"{mf.MANIFEST}: no index section; run `python -m build index --artifacts {folder}`")
+        raise ArtifactError(f"{mf.MANIFEST}: no index section; run {build_command(f'index --artifacts {folder}')}")
     count, dimension = manifest["count"], embedding.get("dimension")
     if not isinstance(count, int) or count < 1 or not isinstance(dimension, int) or dimension < 1:
         raise ArtifactError(f"{mf.MANIFEST}: count {count!r} / dimension {dimension!r} are not positive integers; rebuild the set")
@@ -127,7 +127,7 @@ def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None) -> A
     vectors = load_array(folder / embedding_file)
     check_vectors(vectors, count, dimension, embedding_file)
     if index_info.get("type") not in ("flat", "ivf"):
-        raise ArtifactError(f"{mf.MANIFEST}: index type {index_info.get('type')!r} is not flat or ivf; rebuild with `python -m build index`")
+        raise ArtifactError(f"{mf.MANIFEST}: index type {index_info.get('type')!r} is not flat or ivf; rebuild with {build_command('index')}")
     index = read_index(folder / index_file, index_info["type"], dimension, count)
     _self_check(index, vectors, index_file)
     del vectors  # the index holds the only copy from here on
@@ -142,7 +142,7 @@ def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None) -> A
             raise ArtifactError(f"{mf.MANIFEST}: has no checksum for {lexical_file}; rebuild the set")
         lexical = read_lexical(folder / lexical_file, count)
     else:
-        log.warning("artifact set %s has no lexical index: search is dense only (rebuild with `python -m build index`)",
+        log.warning(f"artifact set %s has no lexical index: search is dense only (rebuild with {build_command('index')})",
                     folder)
 
     datasets = tuple(sorted({r.dataset for r in records}))

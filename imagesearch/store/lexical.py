@@ -27,7 +27,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from imagesearch.errors import ArtifactError
+from imagesearch.errors import ArtifactError, build_command
 from imagesearch.store.fileio import atomic_path
 
 LEXICAL = "lexical.npz"
@@ -138,7 +138,7 @@ def write_lexical(path: Path, index: LexicalIndex) -> None:
 
 def _check_members(path: Path) -> None:
     """Every member is a stored .npy whose header asks for no more bytes than the member holds."""
-    fix = "rebuild it with `python -m build index`"
+    fix = f"rebuild it with {build_command('index')}"
     try:
         with zipfile.ZipFile(path) as archive:
             infos = {info.filename: info for info in archive.infolist()}
@@ -165,7 +165,7 @@ def _check_members(path: Path) -> None:
 def read_lexical(path: Path, count: int) -> LexicalIndex:
     """Read ``lexical.npz`` written by :func:`write_lexical` for ``count`` rows, refusing anything else."""
     path = Path(path)
-    fix = "rebuild it with `python -m build index`"
+    fix = f"rebuild it with {build_command('index')}"
     _check_members(path)
     with np.load(path, allow_pickle=False) as npz:
         data, indices, indptr, vocab = (npz[name] for name in _ARRAYS)

@@ -11,7 +11,7 @@ import json
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from imagesearch.errors import ArtifactError
+from imagesearch.errors import ArtifactError, build_command
 from imagesearch.store.fileio import Staging, atomic_write_bytes, sha256_file
 from imagesearch.store.records import Record, RowSummary
 
@@ -64,7 +64,7 @@ def set_files(manifest: dict[str, Any]) -> list[str]:
 # `python -m build evaluate` measures one for the set. 0.5 is within 0.005 nDCG@10 of the best weight on both
 # sets measured (the seed's 147 real captions with 40 written queries: best 0.6; the labelled demo: best 0.7)
 # and above dense on both (README, "Evaluation").
-DEFAULT_FUSION_WEIGHT = 0.5
+DEFAULT_LEXICAL_WEIGHT = 0.5
 
 
 def lexical_section(previous: dict[str, Any] | None, nbytes: int) -> dict[str, Any]:
@@ -76,13 +76,13 @@ def lexical_section(previous: dict[str, Any] | None, nbytes: int) -> dict[str, A
     return {"file": LEXICAL, "method": "BM25 (bm25s, lucene)", "k1": K1, "b": B,
             "terms": "description + label + dataset; lower-cased, English stop words dropped, Snowball stems",
             "bytes_in_memory": nbytes,
-            "weight": previous["weight"] if measured else DEFAULT_FUSION_WEIGHT,
+            "weight": previous["weight"] if measured else DEFAULT_LEXICAL_WEIGHT,
             "weight_source": previous["weight_source"] if measured else "default"}
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
     path = Path(folder) / MANIFEST
-    fix = "rebuild the set with `python -m build all --artifacts DIR`"
+    fix = f"rebuild the set with {build_command('all --artifacts DIR')}"
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
-from imagesearch.errors import ArtifactError
+from imagesearch.errors import ArtifactError, build_command
 from imagesearch.store.fileio import atomic_write_bytes
 
 COLUMNS = ("id", "dataset", "source", "label", "image", "description")
@@ -75,7 +75,7 @@ def iter_records(path: Path) -> Iterator[Record]:
     try:
         handle = open(path, encoding="utf-8", newline="")
     except FileNotFoundError:
-        raise ArtifactError(f"{path}: file not found; build it with `python -m build describe`") from None
+        raise ArtifactError(f"{path}: file not found; build it with {build_command('describe')}") from None
     with handle:
         reader = csv.reader(handle)
         try:
@@ -92,7 +92,7 @@ def iter_records(path: Path) -> Iterator[Record]:
             detail = (f"missing {missing}" if missing else "") + (f" extra {extra}" if extra else "")
             raise ArtifactError(
                 f"{name}: header is {header[:8]!r} ({detail.strip() or 'wrong order'}); "
-                f"expected {','.join(COLUMNS)} (for the seed's header-less file use `python -m build import-seed`)"
+                f"expected {','.join(COLUMNS)} (for the seed's header-less file use {build_command('import-seed')})"
             )
         last = -1
         try:

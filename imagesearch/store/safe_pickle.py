@@ -15,7 +15,7 @@ from typing import Iterable
 
 import numpy as np
 
-from imagesearch.errors import ArtifactError
+from imagesearch.errors import ArtifactError, build_command
 from imagesearch.store.fileio import atomic_path
 
 _STREAM_MIN_BYTES = 1 << 20  # above pickle's 64 KiB frame target: the buffer is written on its own
@@ -89,7 +89,7 @@ def load_array(path: Path) -> np.ndarray:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ArtifactError(f"{path}: cannot read ({exc.strerror}); rerun `python -m build embed`") from None
+        raise ArtifactError(f"{path}: cannot read ({exc.strerror}); rerun {build_command('embed')}") from None
     try:
         value = _ArrayOnlyUnpickler(io.BytesIO(data), limit=len(data)).load()
     except MemoryError:
@@ -98,15 +98,15 @@ def load_array(path: Path) -> np.ndarray:
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         raise ArtifactError(
             f"{path.name}: not a plain numpy array pickle ({exc}); refusing to load it, "
-            "rebuild it with `python -m build embed`"
+            f"rebuild it with {build_command('embed')}"
         ) from None
     if not isinstance(value, np.ndarray):
         raise ArtifactError(
-            f"{path.name}: holds a {type(value).__name__}, expected a numpy array; rebuild it with `python -m build embed`"
+            f"{path.name}: holds a {type(value).__name__}, expected a numpy array; rebuild it with {build_command('embed')}"
         )
     if value.dtype.hasobject or value.dtype.kind not in "fiu":
         raise ArtifactError(
-            f"{path.name}: array dtype {value.dtype} is not numeric; rebuild it with `python -m build embed`"
+            f"{path.name}: array dtype {value.dtype} is not numeric; rebuild it with {build_command('embed')}"
         )
     return value
 
