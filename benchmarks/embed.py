@@ -23,9 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from imagesearch.serve.config import REPO
-
-SEED_CSV = REPO.parent / "shared" / "data" / "seed_description.csv"
+from testkit.paths import REPO, SEED_CSV
 
 
 def seed_sentences(path: Path) -> tuple[list[str], int]:

@@ -6,7 +6,7 @@ For each size: a synthetic set (distinct JPEG thumbnails, MiniLM-sized
 vectors with the real probe) is built through the project's own writers and
 staged exactly as ``publish`` lays it out on the Hub (the "local snapshot").
 A fresh Python process then starts the app against it through
-huggingface_hub's real download code, with tests/fake_hub.py answering at
+huggingface_hub's real download code, with testkit/fake_hub.py answering at
 the transport seam from the snapshot on disk (no network, no HTTP latency:
 the figures are the client's and the app's own work). It reports the time
 from the start of ``build_app`` to the first answered search, the process's
@@ -40,10 +40,10 @@ log = logging.getLogger("benchmarks.hub_start")
 def synthetic_snapshot(workdir: Path, rows: int) -> Path:
     """A set of ``rows`` distinct thumbnails, staged as publish would upload it."""
     from build.publish import stage
-    from testkit.vector_set import write_vector_set
-    from imagesearch.store import manifest as mf
     from imagesearch.models.encoder import MINILM, TextEncoder
+    from imagesearch.store import manifest as mf
     from imagesearch.store.records import IMAGES_DIR, Record
+    from testkit.vector_set import write_vector_set
 
     folder, snapshot = workdir / f"set-{rows}", workdir / f"snapshot-{rows}"
     if (snapshot / mf.MANIFEST).exists():

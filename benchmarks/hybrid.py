@@ -36,10 +36,10 @@ def build(folder: Path, rows: int) -> Path:
     from PIL import Image
 
     from benchmarks.ivf_recall import compose
-    from testkit.vector_set import write_vector_set
-    from imagesearch.store import manifest as mf
     from imagesearch.models.encoder import MINILM, TextEncoder
+    from imagesearch.store import manifest as mf
     from imagesearch.store.records import Record
+    from testkit.vector_set import write_vector_set
 
     if (folder / mf.MANIFEST).exists() and mf.read_manifest(folder)["count"] == rows:
         return folder
@@ -73,12 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     import faiss
 
     from build.query_texts import query_like_texts
+    from imagesearch.models.encoder import MINILM, TextEncoder
+    from imagesearch.serve.search import SearchEngine
     from imagesearch.store import manifest as mf
     from imagesearch.store.artifacts import load_artifact_set
-    from imagesearch.models.encoder import MINILM, TextEncoder
     from imagesearch.store.lexical import build_lexical, lexical_documents, read_lexical
     from imagesearch.store.records import read_records
-    from imagesearch.serve.search import SearchEngine
 
     folder = build(args.workdir / f"set-{args.rows}", args.rows)
     records = read_records(folder / mf.DESCRIPTIONS)

@@ -76,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     import faiss
 
     from build.query_texts import query_like_texts
+    from build.vector_index import IndexSpec, build_index, default_nlist, measure_recall
     from imagesearch.models.encoder import MINILM, TextEncoder
     from imagesearch.store.records import Record
-    from build.vector_index import IndexSpec, build_index, default_nlist, measure_recall
 
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     sentences, per_text = seed_sentences(SEED_CSV)

@@ -28,15 +28,15 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from testkit.vector_set import write_vector_set
+from imagesearch.models.encoder import MINILM, TextEncoder
+from imagesearch.serve.config import DEMO_ARTIFACTS, REPO
+from imagesearch.serve.search import SearchEngine
 from imagesearch.store import manifest as mf
 from imagesearch.store.artifacts import load_artifact_set
-from imagesearch.serve.config import DEMO_ARTIFACTS, REPO
-from imagesearch.models.encoder import MINILM, TextEncoder
 from imagesearch.store.records import IMAGES_DIR, Record
-from imagesearch.serve.search import SearchEngine
 from imagesearch.store.searchers import search_index
 from testkit.ports import free_port
+from testkit.vector_set import write_vector_set
 
 log = logging.getLogger("benchmarks.search")
 QUERIES = [

@@ -24,7 +24,6 @@ from imagesearch.serve.config import REPO
 from testkit.ports import free_port
 
 
-
 def rss_mb(pid: int) -> float:
     return memory_mb(pid, "VmRSS")
 

@@ -15,12 +15,12 @@ from pathlib import Path
 from PIL import Image
 from tqdm import tqdm
 
-from imagesearch.store import manifest as mf
-from imagesearch.models.encoder import MINILM
-from imagesearch.serve.config import DEMO_ARTIFACTS, REPO
 from imagesearch.errors import ArtifactError
-from imagesearch.store.fileio import staged
+from imagesearch.models.encoder import MINILM
 from imagesearch.models.images import save_thumbnail
+from imagesearch.serve.config import DEMO_ARTIFACTS, REPO
+from imagesearch.store import manifest as mf
+from imagesearch.store.fileio import staged
 from imagesearch.store.records import IMAGES_DIR, Record, write_records
 
 from .cli import Step

@@ -13,8 +13,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagesearch.serve.config import REPO
 from imagesearch.hub.errors import hub_call
+from imagesearch.serve.config import REPO
 
 from .cli import Step
 from .publish import prepare_repo, require_token

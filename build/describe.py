@@ -21,12 +21,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from imagesearch.store import manifest as mf
-from imagesearch.models.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, OFFLINE_CAPTIONER, SEED_PROMPTS, Captioner, GenerationSettings
 from imagesearch.errors import ArtifactError, ConfigError, first_line, in_words
-from imagesearch.store.fileio import staged
+from imagesearch.models.captioner import (CLEANER_VERSION, DEFAULT_CAPTIONER, OFFLINE_CAPTIONER, SEED_PROMPTS,
+    Captioner, GenerationSettings)
 from imagesearch.models.images import BadImage, decode, save_thumbnail
 from imagesearch.models.model_source import require_model
+from imagesearch.store import manifest as mf
+from imagesearch.store.fileio import staged
 from imagesearch.store.records import IMAGES_DIR, Record, write_records
 
 from .caption_cache import CACHE_DIR, CaptionCache, fingerprint

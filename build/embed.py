@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from imagesearch.store import manifest as mf
-from imagesearch.store.fileio import staged
 from imagesearch.models.encoder import DEFAULT_EMBEDDER, MINILM, OFFLINE_EMBEDDER, canonical_model_id, load_encoder
 from imagesearch.models.model_source import require_model
+from imagesearch.store import manifest as mf
+from imagesearch.store.fileio import staged
 from imagesearch.store.records import description_chunks, summarize_records
 from imagesearch.store.safe_pickle import dump_array_chunks
 

@@ -23,11 +23,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from imagesearch.errors import ArtifactError, ConfigError, build_command
+from imagesearch.serve.request import MODES, clean_query
+from imagesearch.serve.search import SearchEngine
 from imagesearch.store import manifest as mf
 from imagesearch.store.artifacts import ArtifactSet, load_artifact_set
-from imagesearch.errors import ArtifactError, ConfigError, build_command
 from imagesearch.store.fileio import atomic_write_bytes
-from imagesearch.serve.search import MODES, SearchEngine, clean_query
 
 from .cli import Env, Step, add_artifacts, add_device
 from .messages import warnings_once

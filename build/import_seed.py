@@ -6,15 +6,14 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagesearch.store import manifest as mf
 from imagesearch.errors import ArtifactError
+from imagesearch.models.caption_text import clean_caption
+from imagesearch.models.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, SEED_PROMPTS
+from imagesearch.store import manifest as mf
 from imagesearch.store.fileio import staged
 from imagesearch.store.records import IMAGES_DIR, Record, read_seed_csv, write_records
 
-from imagesearch.models.caption_text import clean_caption
-
 from .cli import Step, add_artifacts
-from imagesearch.models.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, SEED_PROMPTS
 
 SEED_CAPTIONER = {
     "model": DEFAULT_CAPTIONER,

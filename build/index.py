@@ -9,16 +9,16 @@ from typing import Any
 
 import numpy as np
 
-from imagesearch.store import manifest as mf
-from imagesearch.store.fileio import staged
-from imagesearch.store.artifacts import check_vectors
 from imagesearch.errors import ArtifactError, build_command
+from imagesearch.models.encoder import load_encoder
+from imagesearch.models.model_source import require_model
+from imagesearch.store import manifest as mf
+from imagesearch.store.artifacts import check_vectors
+from imagesearch.store.fileio import staged
+from imagesearch.store.index_file import write_index
+from imagesearch.store.lexical import build_lexical, lexical_documents, write_lexical
 from imagesearch.store.records import read_records
 from imagesearch.store.safe_pickle import load_array
-from imagesearch.models.encoder import load_encoder
-from imagesearch.store.lexical import build_lexical, lexical_documents, write_lexical
-from imagesearch.models.model_source import require_model
-from imagesearch.store.index_file import write_index
 
 from .cli import Env, Step, add_artifacts, positive
 from .messages import next_step, warnings_once

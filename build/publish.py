@@ -26,12 +26,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagesearch.store import manifest as mf
 from imagesearch.errors import ArtifactError, ConfigError, build_command
-from imagesearch.store.fileio import sha256_file
 from imagesearch.hub.errors import hub_call
-from imagesearch.store.records import read_records
 from imagesearch.serve.startup import open_verified
+from imagesearch.store import manifest as mf
+from imagesearch.store.fileio import sha256_file
+from imagesearch.store.records import read_records
 
 from .cli import Env, Step, add_artifacts
 from .dataset_card import CARD, dataset_card

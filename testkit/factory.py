@@ -9,10 +9,10 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from testkit.vector_set import write_vector_set
+from build.vector_index import IndexSpec
 from imagesearch.store import manifest as mf
 from imagesearch.store.records import Record
-from build.vector_index import IndexSpec
+from testkit.vector_set import write_vector_set
 
 FAKE_MODEL = "test/fake-encoder"
 
@@ -93,3 +93,10 @@ def refresh_checksums(folder: Path) -> None:
     for name, entry in manifest["files"].items():
         entry["sha256"] = sha256_file(Path(folder) / name)
     path.write_text(json.dumps(manifest))
+
+
+def embedding_like(n: int, d: int = 64, clusters: int = 200, seed: int = 0) -> np.ndarray:
+    """Unit vectors clustered the way sentence embeddings are (for index and searcher tests)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, d))
+    return unit_rows(centres[rng.integers(0, clusters, n)] + 1.2 * rng.normal(size=(n, d)))

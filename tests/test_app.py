@@ -11,21 +11,9 @@ import pytest
 from gradio_client import Client
 from PIL import Image
 
-import app
-from imagesearch.serve.config import DEMO_ARTIFACTS, AppConfig
-from tests.conftest import REPO
+from imagesearch.serve.config import DEMO_ARTIFACTS
+from testkit.paths import REPO
 from testkit.ports import free_port
-
-
-@pytest.fixture(scope="module")
-def served():
-    config = AppConfig(port=free_port())
-    blocks, engine = app.build_app(config)
-    _, url, _ = app.launch(blocks, engine, config, prevent_thread_lock=True, quiet=True)
-    client = Client(url, verbose=False, download_files=True)
-    yield url, client, engine
-    client.close()
-    blocks.close()
 
 
 def test_search_endpoint_returns_five_explained_results_with_images(served):

@@ -6,10 +6,10 @@ import pickle
 import numpy as np
 import pytest
 
+from imagesearch.errors import ArtifactError
+from imagesearch.models.encoder import check_probe
 from imagesearch.store import manifest as mf
 from imagesearch.store.artifacts import load_artifact_set
-from imagesearch.models.encoder import check_probe
-from imagesearch.errors import ArtifactError
 from imagesearch.store.records import COLUMNS
 from imagesearch.store.safe_pickle import dump_array
 from testkit.factory import RunsEval, RunsShell, make_set, refresh_checksums, rewrite_manifest, unit_rows

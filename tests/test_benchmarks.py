@@ -2,7 +2,8 @@
 
 import torch
 
-from benchmarks.caption import instructblip_config, main as caption_main
+from benchmarks.caption import instructblip_config
+from benchmarks.caption import main as caption_main
 
 
 def test_vicuna_7b_shapes_have_the_real_parameter_count():

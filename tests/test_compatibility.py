@@ -9,7 +9,7 @@ import json
 
 from imagesearch.serve.search import SearchEngine
 from imagesearch.serve.startup import open_verified
-from tests.conftest import REPO
+from testkit.paths import REPO
 
 FIXTURE = REPO / "tests" / "fixtures" / "artifacts-v1"
 

@@ -1,12 +1,10 @@
 """Settings are parsed once, at the edge, with one-line errors."""
 
-import sys
 
 import pytest
 
-from imagesearch.serve.config import DEMO_ARTIFACTS, AppConfig
 from imagesearch.errors import ConfigError
-from imagesearch.serve.memory import limit_malloc_arenas
+from imagesearch.serve.config import DEMO_ARTIFACTS, AppConfig
 
 
 def test_nothing_set_serves_the_demo_on_loopback():
@@ -26,7 +24,10 @@ def test_bad_numbers_are_refused_naming_the_variable(name, value):
         AppConfig.from_env({name: value})
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
-def test_malloc_arena_limit_applies_on_glibc_and_zero_keeps_the_default():
-    assert limit_malloc_arenas(2) is True
-    assert limit_malloc_arenas(0) is False
+
+
+def test_artifacts_dir_wins_over_artifacts_repo():
+    config = AppConfig.from_env({"ARTIFACTS_DIR": "/data/set", "ARTIFACTS_REPO": "alice/x", "ARTIFACTS_REVISION": "b" * 40})
+    assert config.artifacts_repo is None and str(config.artifacts_dir) == "/data/set"
+    config = AppConfig.from_env({"ARTIFACTS_REPO": "alice/x", "HF_TOKEN": "secret", "HF_HUB_OFFLINE": "1"})
+    assert config.artifacts_repo == "alice/x" and "secret" not in repr(config) and config.hub_offline

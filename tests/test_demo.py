@@ -6,13 +6,13 @@ import json
 import numpy as np
 import pytest
 
+from imagesearch.models.encoder import MINILM, check_probe
+from imagesearch.serve.config import DEMO_ARTIFACTS
+from imagesearch.serve.search import SearchEngine
 from imagesearch.store import manifest as mf
 from imagesearch.store.artifacts import load_artifact_set
-from imagesearch.serve.config import DEMO_ARTIFACTS
-from imagesearch.models.encoder import MINILM, check_probe
 from imagesearch.store.safe_pickle import load_array
-from imagesearch.serve.search import SearchEngine
-from tests.conftest import REPO
+from testkit.paths import REPO
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +52,16 @@ def test_demo_queries_find_the_right_photo_first(demo_engine, query, source):
     assert demo_engine.search(query, 5)[0].source == source
 
 
-def test_demo_rebuild_reproduces_the_committed_set(tmp_path):
+def test_demo_rebuild_reproduces_the_committed_set_loading_its_encoder_once(tmp_path, monkeypatch):
     from build.demo import DemoConfig, run_demo
+    from imagesearch.models import encoder
 
-    run_demo(DemoConfig(out=tmp_path / "demo"))
+    loads, load = [], encoder.TextEncoder.load.__func__
+    monkeypatch.setattr(encoder.TextEncoder, "load", classmethod(lambda cls, *a, **k: loads.append(a) or load(cls, *a, **k)))
+    encoder._shared.cache_clear()  # as in a fresh process
+    run_demo(DemoConfig(out=tmp_path / "demo"))  # embeds, indexes (query-like texts) and evaluates
+    assert len(loads) == 1
+    encoder._shared.cache_clear()  # the counting wrapper's encoder is not kept for later tests
     rebuilt = (tmp_path / "demo" / mf.DESCRIPTIONS).read_text()
     assert rebuilt == (DEMO_ARTIFACTS / mf.DESCRIPTIONS).read_text()
     old = load_array(DEMO_ARTIFACTS / mf.EMBEDDING)

@@ -16,13 +16,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from build.caption_cache import CACHE_DIR, CaptionCache
-from imagesearch.models.captioner import SEED_PROMPTS, Captioner, GenerationSettings
+from build.caption_cache import CACHE_DIR
 from build.describe import DescribeConfig, Shard, run_describe
-from imagesearch.store import manifest as mf
 from imagesearch.errors import ArtifactError
+from imagesearch.models.captioner import SEED_PROMPTS, Captioner, GenerationSettings
+from imagesearch.store import manifest as mf
 from imagesearch.store.records import read_records
-from tests.conftest import REPO
+from testkit.paths import REPO
 
 SETTINGS = GenerationSettings(max_new_tokens=8)
 
@@ -147,15 +147,6 @@ def test_shards_merged_equal_a_single_run(tmp_path, photo_folder, tiny, tiny_cap
     assert (tmp_path / "sharded" / mf.DESCRIPTIONS).read_bytes() == (tmp_path / "single" / mf.DESCRIPTIONS).read_bytes()
 
 
-def test_partial_journal_line_from_a_crash_is_dropped(tmp_path):
-    cache = CaptionCache(tmp_path)
-    cache.append([{"key": "a", "description": "one"}])
-    with open(cache.path, "ab") as handle:
-        handle.write(b'{"key": "b", "descr')
-    reopened = CaptionCache(tmp_path)
-    assert "a" in reopened and "b" not in reopened
-    reopened.append([{"key": "c", "description": "three"}])
-    assert [json.loads(line)["key"] for line in cache.path.read_text().splitlines()] == ["a", "c"]
 
 
 def _describe_cli(folder, source, model, *extra):
@@ -201,11 +192,11 @@ def test_sigkill_at_any_point_then_rerun_gives_the_uninterrupted_csv(tmp_path, p
 
 
 def test_caption_then_embed_and_index_then_the_app_serves_it(tmp_path, photo_folder, tiny, tiny_captioner_path):
+    import app
     from build.embed import EmbedConfig, run_embed
     from build.index import IndexConfig, run_index
-    import app
-    from imagesearch.serve.config import AppConfig
     from imagesearch.models.encoder import MINILM
+    from imagesearch.serve.config import AppConfig
 
     folder = tmp_path / "set"
     run_describe(_config(folder, photo_folder, tiny_captioner_path), captioner=tiny)
@@ -278,14 +269,6 @@ def test_a_folder_without_images_says_so_and_leaves_no_folder(tmp_path, tiny, ti
     assert not (tmp_path / "set").exists()
 
 
-def test_a_journal_is_repaired_only_by_its_own_writer(tmp_path):
-    other = CaptionCache(tmp_path, "captions-0-of-2")
-    other.append([{"key": "a", "description": "one"}])
-    with open(other.path, "ab") as handle:
-        handle.write(b'{"key": "b", "descr')  # process 0 is in the middle of a write
-    mine = CaptionCache(tmp_path, "captions-1-of-2")
-    assert "a" in mine and "b" not in mine
-    assert other.path.read_bytes().endswith(b'"descr')  # left alone: it is not this process's journal
 
 
 @pytest.mark.parametrize("value", ["3/2", "a/b", "1", "-1/4"])

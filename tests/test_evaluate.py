@@ -8,23 +8,14 @@ import numpy as np
 import pytest
 
 from build.evaluate import EvaluateConfig, choose_weight, read_query_file, run_evaluate
-from build.metrics import mrr_at, ndcg_at, query_metrics, recall_at
-from testkit.vector_set import write_vector_set
-from imagesearch.store import manifest as mf
-from imagesearch.serve.config import DEMO_ARTIFACTS
 from imagesearch.errors import ConfigError
+from imagesearch.serve.config import DEMO_ARTIFACTS
+from imagesearch.store import manifest as mf
 from imagesearch.store.records import Record
 from testkit.factory import unit_rows, write_images
+from testkit.vector_set import write_vector_set
 
 
-def test_metrics_of_one_ranking_match_the_hand_computed_values():
-    ranked, relevant = [3, 1, 2, 7], {1, 2}
-    assert recall_at(ranked, relevant, 1) == 0.0
-    assert recall_at(ranked, relevant, 5) == 1.0  # capped: 2 of min(5, 2)
-    assert recall_at([3, 1], {1, 2, 9, 10, 11, 12}, 1) == 0.0 and recall_at([1], {1, 2, 9}, 1) == 1.0
-    assert mrr_at(ranked, relevant) == 0.5 and mrr_at([4, 5], relevant) == 0.0
-    assert ndcg_at(ranked, relevant) == pytest.approx((1 / math.log2(3) + 1 / math.log2(4)) / (1 + 1 / math.log2(3)))
-    assert query_metrics([1, 2], relevant)["ndcg@10"] == pytest.approx(1.0)
 
 
 def _set(folder, labels=("", "", "", "")):
@@ -96,9 +87,9 @@ def test_a_bad_query_file_is_one_line_naming_the_line(tmp_path, text, message):
 
 
 def test_evaluate_command_on_the_labelled_demo_prints_the_table_and_the_app_uses_the_weight(tmp_path, minilm):
-    from imagesearch.store.artifacts import load_artifact_set
     from imagesearch.serve.search import SearchEngine
-    from tests.test_build_cli import run_build
+    from imagesearch.store.artifacts import load_artifact_set
+    from testkit.commands import run_build
 
     copy = tmp_path / "demo"
     shutil.copytree(DEMO_ARTIFACTS, copy)

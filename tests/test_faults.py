@@ -6,14 +6,10 @@ import shutil
 
 import pytest
 
-import app
 from build.cli import main as build_main
-from imagesearch.store import manifest as mf
+from imagesearch.serve.config import DEMO_ARTIFACTS
 from imagesearch.store.artifacts import load_artifact_set
-from imagesearch.serve.config import DEMO_ARTIFACTS, AppConfig
-from imagesearch.errors import ArtifactError
 from imagesearch.store.fileio import sha256_file
-from imagesearch.hub.download import COMPLETE, local_folder
 
 REVISION = "c" * 40
 
@@ -71,18 +67,3 @@ def test_disk_full_while_writing_leaves_the_previous_set_whole(tmp_path, monkeyp
 
 
 
-def test_half_downloaded_folder_found_offline_is_never_served(tmp_path):
-    """A folder without the completion mark (a start that died while fetching) is not served, even offline;
-    one with the mark whose files were damaged later is refused and unmarked, so the next start fetches it."""
-    folder = local_folder(tmp_path, "alice/data", REVISION)
-    shutil.copytree(DEMO_ARTIFACTS, folder)
-    config = AppConfig(artifacts_repo="alice/data", artifacts_revision=REVISION, artifacts_cache=tmp_path, hub_offline=True)
-    with pytest.raises(ArtifactError, match="HF_HUB_OFFLINE=1 and no complete copy"):
-        app.build_app(config)
-    (folder / COMPLETE).write_text(sha256_file(folder / mf.MANIFEST))
-    assert app.build_app(config)[1].artifacts.count == 23
-    for image in sorted((folder / "images").iterdir())[:10]:
-        image.unlink()
-    with pytest.raises(ArtifactError, match="listed in manifest.json but missing"):
-        app.build_app(config)
-    assert not (folder / COMPLETE).exists()

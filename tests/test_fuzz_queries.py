@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imagesearch.store.artifacts import load_artifact_set
-from imagesearch.serve.config import DEMO_ARTIFACTS
 from imagesearch.errors import QueryError
-from imagesearch.serve.search import MAX_K, SearchEngine, clamp_k
-from tests.test_app import served  # noqa: F401  (the launched demo app)
+from imagesearch.serve.config import DEMO_ARTIFACTS
+from imagesearch.serve.request import MAX_K, clamp_k
+from imagesearch.serve.search import SearchEngine
+from imagesearch.store.artifacts import load_artifact_set
 
 HOSTILE_TEXT = st.one_of(
     st.text(max_size=200),

@@ -1,20 +1,17 @@
 """Lexical and hybrid search, labels, and "more like this": real BM25, real FAISS, real MiniLM where meaning matters."""
 
 import json
-import zipfile
 
 import numpy as np
 import pytest
 
+from imagesearch.errors import QueryError
+from imagesearch.serve.search import SearchEngine
 from imagesearch.store import manifest as mf
 from imagesearch.store.artifacts import load_artifact_set
-from imagesearch.errors import ArtifactError, QueryError
-from imagesearch.store.lexical import build_lexical, read_lexical, write_lexical
 from imagesearch.store.records import Record
-from imagesearch.serve.search import SearchEngine, SearchResult, mark_matches
-from imagesearch.serve.cards import marked_html
-from testkit.vector_set import write_vector_set
 from testkit.factory import unit_rows, write_images
+from testkit.vector_set import write_vector_set
 
 
 def _set(folder, vectors, descriptions, labels=None, datasets=None, weight=None, model="test/fake-encoder", probe=None):
@@ -158,57 +155,13 @@ def test_more_like_this_works_on_an_ivf_set(tmp_path):
     assert [r.id for r in results] == [i for i in np.argsort(-(vectors @ vectors[5])) if i != 5][:3]
 
 
-def test_matched_words_and_their_marking_are_literal_text():
-    assert mark_matches("Beagles on a sofa", "A small Beagle sits on the sofa; the beagle naps", "")[1] == ["Beagle", "sofa"]
-    assert mark_matches("a beagle dog", "A dog on a sofa", "beagle, dog")[1] == ["dog", "beagle"]  # the label counts
-    description = 'a <b>red</b> dress *with* golden_retriever dots'
-    pieces, matched = mark_matches("red dresses retriever", description, "")
-    shown = marked_html(SearchResult(1, 0, 0.5, "d", "s", "", description, "x.jpg", matched=matched, pieces=pieces))
-    assert "<mark>red</mark>" in shown and "<mark>dress</mark>" in shown and "<mark>retriever</mark>" in shown
-    assert "<b>" not in shown and "&lt;b&gt;" in shown and "*with*" in shown
 
 
-def _lexical_file(tmp_path):
-    path = tmp_path / "lexical.npz"
-    write_lexical(path, build_lexical(["a red dress", "a blue car", "a dog"]))
-    return path
 
 
-def test_lexical_index_round_trips(tmp_path):
-    original = build_lexical(["a red dress", "a blue car", "a dog"])
-    path = _lexical_file(tmp_path)
-    loaded = read_lexical(path, 3)
-    assert loaded.scores("red dress").tolist() == original.scores("red dress").tolist()
-    assert loaded.scores("red")[0] > 0 and loaded.scores("red")[1:].tolist() == [0, 0]
 
 
-def _rewrite(path, **arrays):
-    with zipfile.ZipFile(path) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    for name, value in arrays.items():
-        members[f"{name}.npy"] = value
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
 
 
-def _npy(array, allow_pickle=False):
-    import io
-
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=allow_pickle)
-    return buffer.getvalue()
 
 
-@pytest.mark.parametrize("tamper, message", [
-    (lambda p: _rewrite(p, vocab=_npy(np.array([object()], dtype=object), allow_pickle=True)), "holds objects"),
-    (lambda p: _rewrite(p, data=_npy(np.zeros(10**6, np.float32))[:200]), "claims more data than it holds"),
-    (lambda p: _rewrite(p, indices=_npy(np.array([0, 1, 99], np.int32))), "do not fit together|beyond the set"),
-    (lambda p: p.write_bytes(b"PK\x03\x04 not a zip"), "not a lexical index"),
-    (lambda p: _rewrite(p, extra=_npy(np.zeros(1))), "expected data, indices, indptr, vocab"),
-])
-def test_a_tampered_lexical_file_is_refused_with_one_line(tmp_path, tamper, message):
-    path = _lexical_file(tmp_path)
-    tamper(path)
-    with pytest.raises(ArtifactError, match=message):
-        read_lexical(path, 3)

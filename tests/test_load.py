@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 from gradio_client import Client
 
-from imagesearch.store.artifacts import load_artifact_set
 from imagesearch.serve.config import DEMO_ARTIFACTS
-from imagesearch.serve.search import SearchEngine
 from imagesearch.serve.page import build_blocks
+from imagesearch.serve.search import SearchEngine
+from imagesearch.store.artifacts import load_artifact_set
 from testkit.ports import free_port
-from tests.test_app import served  # noqa: F401
 
 CLIENTS, QUERIES_EACH = 32, 20
 WORDS = ["a cat", "a rocket at night", "an orange flower", "coins on a table", "a red motorcycle", "the moon", "galaxies"]
@@ -86,10 +85,11 @@ def test_full_queue_answers_extra_callers_with_an_error_not_a_hang(minilm):
 
 
 def test_session_state_held_in_memory_is_bounded(minilm):
-    import app
-    from imagesearch.serve.config import AppConfig
-    from benchmarks.search import _http_search
     import httpx
+
+    import app
+    from benchmarks.search import _http_search
+    from imagesearch.serve.config import AppConfig
 
     config = AppConfig(port=free_port(), session_capacity=20)
     blocks, engine = app.build_app(config)

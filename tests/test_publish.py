@@ -1,6 +1,6 @@
-"""Publish, deploy and the Space's startup download, through huggingface_hub's real HTTP code.
+"""Publish, through huggingface_hub's real HTTP code.
 
-The fake is at the transport seam (tests/fake_hub.py): the library builds the
+The fake is at the transport seam (testkit/fake_hub.py): the library builds the
 requests, retries, raises its own errors and writes its own downloads; the
 tests read the requests that reached the "server".
 """
@@ -12,44 +12,15 @@ import sys
 
 import pytest
 
-import app
 from build.cli import main as build_main
 from build.dataset_card import CARD
-from build.deploy import DeployConfig, run_deploy
-from build.publish import PublishConfig, run_publish, stage
-from build.publish_plan import Limits
-from imagesearch.store import manifest as mf
-from imagesearch.serve.config import DEMO_ARTIFACTS, AppConfig
 from imagesearch.errors import ArtifactError
-from imagesearch.hub.download import COMPLETE, local_folder
+from imagesearch.serve.config import DEMO_ARTIFACTS
+from imagesearch.store import manifest as mf
 from imagesearch.store.records import read_records, write_records
-from tests.conftest import REPO
-from testkit.fake_hub import FakeHub, dies_half_way, error, whoami
-
-REPO_ID = "alice/caption-search-data"
-SMALL = dict(limits=Limits(max_operations=6), shard_bytes=60_000)  # the demo's 23 images: 8 shards, 2 shard commits; the set commit holds 6 files
-
-
-@pytest.fixture
-def hub(monkeypatch):
-    fake = FakeHub(tokens={
-        "hf_write": whoami("alice", "write"),
-        "hf_read": whoami("alice", "read"),
-        "hf_fine_bob": whoami("alice", "fineGrained", write_to=("bob",)),
-        "hf_fine_alice": whoami("alice", "fineGrained", write_to=(REPO_ID,)),
-    }).install(monkeypatch)
-    yield fake
-    FakeHub.uninstall()
-
-
-def publish(folder=DEMO_ARTIFACTS, **options):
-    options = {"token": "hf_write", **SMALL, **options}
-    return run_publish(PublishConfig(folder, REPO_ID, **options))
-
-
-def start(tmp_path, revision, **options):
-    config = AppConfig(artifacts_repo=REPO_ID, artifacts_revision=revision, artifacts_cache=tmp_path / "cache", **options)
-    return app.build_app(config)[1]
+from testkit.fake_hub import error
+from testkit.paths import REPO
+from testkit.published import REPO_ID, SMALL, publish, start
 
 
 def subset(tmp_path, keep):
@@ -89,35 +60,8 @@ def test_first_publish_is_shard_commits_then_one_set_commit_each_on_the_last(hub
     assert not [p for p in files if p.startswith("images/")]  # the images are inside the shards
 
 
-def test_a_space_pinned_to_the_printed_sha_serves_the_whole_set_with_bounded_requests(hub, tmp_path):
-    sha = publish()
-    before = len(hub.sent)
-    engine = start(tmp_path, sha)
-    fetched = [s for s in hub.sent[before:] if "/resolve/" in s.path]
-    shards = json.loads(hub.files(REPO_ID, sha)[mf.MANIFEST].read())["published"]["shards"]
-    assert len(fetched) == 2 * (5 + len(shards))  # HEAD + GET for the manifest, 4 set files and each shard
-    assert len(hub.sent) - before == len(fetched)  # a pinned sha needs no other request
-    assert engine.search("a cat with green eyes", 1)[0].source == "chelsea"
-    folder = local_folder(tmp_path / "cache", REPO_ID, sha)
-    for record in engine.artifacts.records:  # every thumbnail came out of the shards, byte for byte
-        assert (folder / record.image).read_bytes() == (DEMO_ARTIFACTS / record.image).read_bytes()
-    assert not (folder / "data").exists()
-
-    before = len(hub.sent)
-    assert start(tmp_path, sha).artifacts.count == 23
-    assert len(hub.sent) == before  # a warm restart makes no request at all
 
 
-def test_a_tag_is_resolved_once_online_and_from_the_last_resolution_offline(hub, tmp_path):
-    sha = publish(tag="live")
-    assert hub.repos[("dataset", REPO_ID)].tags["live"] == sha
-    start(tmp_path, "live")
-    before = len(hub.sent)
-    start(tmp_path, "live")
-    assert [s.path for s in hub.sent[before:]] == [f"/api/datasets/{REPO_ID}/revision/live"]  # resolve, no download
-    before = len(hub.sent)
-    assert start(tmp_path, "live", hub_offline=True).artifacts.count == 23
-    assert len(hub.sent) == before
 
 
 def test_a_publish_killed_between_commits_leaves_the_old_set_and_a_rerun_resumes(hub, tmp_path):
@@ -214,41 +158,12 @@ def test_a_hub_error_in_the_cli_is_one_line_about_the_hub_not_a_local_folder(hub
     assert "previous artifact set is unchanged" not in err[-1]
 
 
-def test_a_missing_repo_and_a_missing_revision_at_startup_are_one_line(hub, tmp_path):
-    with pytest.raises(ArtifactError, match=rf"^{REPO_ID}@live: could not download the artifact set \(.*404"):
-        start(tmp_path, "live")
-    publish()
-    with pytest.raises(ArtifactError, match=r"could not download the artifact set \(.*404.*\); check ARTIFACTS_REPO"):
-        start(tmp_path, "no-such-tag")
 
 
-def test_a_download_dying_half_way_is_resumed_by_the_client(hub, tmp_path):
-    sha = publish()
-    hub.fail(lambda r: r.method == "GET" and "/resolve/" in r.url.path and r.url.path.endswith(".parquet"), dies_half_way(hub))
-    assert start(tmp_path, sha).artifacts.count == 23
-    ranged = [s for s in hub.sent if s.method == "GET" and s.path.endswith(".parquet")]
-    assert len(ranged) == len(set(s.path for s in ranged)) + 1  # the broken shard was asked for again
 
 
-def test_a_download_that_keeps_dying_is_one_line_serves_nothing_and_the_next_start_completes(hub, tmp_path):
-    sha = publish()
-    hub.fail(lambda r: r.method == "GET" and r.url.path.endswith(".parquet"), dies_half_way(hub), times=None)
-    with pytest.raises(ArtifactError, match=rf"^{REPO_ID}@{sha}: could not download the artifact set \(.*\); check"):
-        start(tmp_path, sha)
-    assert not (local_folder(tmp_path / "cache", REPO_ID, sha) / COMPLETE).exists()
-    hub._faults.clear()
-    assert start(tmp_path, sha).artifacts.count == 23
 
 
-def test_a_damaged_or_tampered_copy_is_refused_and_fetched_again_next_start(hub, tmp_path):
-    sha = publish()
-    start(tmp_path, sha)
-    folder = local_folder(tmp_path / "cache", REPO_ID, sha)
-    (folder / mf.EMBEDDING).write_bytes((folder / mf.EMBEDDING).read_bytes()[:-8] + b"\x00" * 8)
-    with pytest.raises(ArtifactError, match="embedding.pkl: sha256"):
-        start(tmp_path, sha)
-    before = len(hub.sent)
-    assert start(tmp_path, sha).artifacts.count == 23 and len(hub.sent) > before
 
 
 def test_republishing_the_same_set_uploads_nothing(hub, capsys):
@@ -305,54 +220,9 @@ def test_dry_run_against_a_reachable_repo_lists_its_deletions(hub, capsys):
     assert not hub.commits_sent() and not hub.requests("PUT")
 
 
-def test_parquet_shards_and_card_load_back_as_a_hub_dataset(tmp_path):
-    from datasets import load_dataset
-    from PIL import Image
-
-    staged = stage(DEMO_ARTIFACTS, tmp_path / "repo", REPO_ID, shard_bytes=100_000)
-    assert len(staged.shards) > 1
-    rows = load_dataset(str(tmp_path / "repo"), split="train", cache_dir=str(tmp_path / "cache"))
-    records = read_records(DEMO_ARTIFACTS / mf.DESCRIPTIONS)
-    assert rows.num_rows == len(records)
-    assert rows.column_names == ["id", "image", "description", "dataset", "source", "label"]
-    for row, record in zip(rows, records):
-        assert (row["id"], row["description"], row["dataset"], row["source"]) == (record.id, record.description, record.dataset, record.source)
-    assert rows[4]["image"].size == Image.open(DEMO_ARTIFACTS / records[4].image).size
-    from huggingface_hub import DatasetCard
-
-    card = DatasetCard((tmp_path / "repo" / CARD).read_text())
-    assert card.data.configs[0]["data_files"][0]["path"] == [s.path for s in staged.shards]
-    assert card.data.license == "other" and card.data.task_categories == ["image-to-text", "text-to-image"]
 
 
-def test_cold_cache_offline_is_one_clear_line_and_a_nonzero_exit(tmp_path):
-    env = dict(__import__("os").environ, ARTIFACTS_REPO=REPO_ID, ARTIFACTS_REVISION="b" * 40,
-               ARTIFACTS_CACHE=str(tmp_path), HF_HUB_OFFLINE="1")
-    env.pop("ARTIFACTS_DIR", None)
-    result = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 2
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: {REPO_ID}@{'b' * 40}: could not download the artifact set (")
-    assert "check ARTIFACTS_REPO, ARTIFACTS_REVISION" in last
 
 
-def test_artifacts_dir_wins_over_artifacts_repo():
-    config = AppConfig.from_env({"ARTIFACTS_DIR": "/data/set", "ARTIFACTS_REPO": "alice/x", "ARTIFACTS_REVISION": "b" * 40})
-    assert config.artifacts_repo is None and str(config.artifacts_dir) == "/data/set"
-    config = AppConfig.from_env({"ARTIFACTS_REPO": "alice/x", "HF_TOKEN": "secret", "HF_HUB_OFFLINE": "1"})
-    assert config.artifacts_repo == "alice/x" and "secret" not in repr(config) and config.hub_offline
 
 
-def test_deploy_pushes_the_code_in_one_commit_prints_its_sha_then_sets_the_variables(hub, capsys):
-    hub.fail(lambda r: r.url.path.endswith("/variables"), lambda r: error(500, "boom"), times=None)
-    with pytest.raises(ArtifactError, match="setting the variables of alice/caption-search: the Hub failed"):
-        run_deploy(DeployConfig("alice/caption-search", REPO_ID, "b" * 40, token="hf_write"))
-    sha = capsys.readouterr().out.strip()
-    assert sha == hub.head("alice/caption-search", "space")  # printed before the variables were touched
-    [payload] = hub.commits_sent()
-    paths = {op["value"]["path"] for op in payload[1:]}
-    assert {"app.py", "requirements.txt", "README.md", "imagesearch/serve/search.py", "demo/artifacts/manifest.json"} <= paths
-    assert not any(p.startswith(("build/", "tests/")) for p in paths)
-    hub._faults.clear()
-    run_deploy(DeployConfig("alice/caption-search", REPO_ID, "b" * 40, token="hf_write"))
-    assert hub.repos[("space", "alice/caption-search")].variables == {"ARTIFACTS_REPO": REPO_ID, "ARTIFACTS_REVISION": "b" * 40}

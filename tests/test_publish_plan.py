@@ -82,10 +82,6 @@ def test_shards_already_on_the_hub_are_not_planned_again():
     assert set(plan.unchanged) == {f.path for f in shards[:-2]}
 
 
-def test_appending_rows_only_changes_the_last_shard_boundary():
-    sizes = [50_000 + (i % 13) * 997 for i in range(30_000)]
-    before, after = cut(sizes), cut(sizes + [60_000] * 500)
-    assert after[:len(before) - 1] == before[:-1]
 
 
 def test_a_plan_that_would_overfill_a_folder_is_refused():
@@ -94,5 +90,3 @@ def test_a_plan_that_would_overfill_a_folder_is_refused():
         plan_commits("alice/data", None, shards, SET_FILES, {}, "Publish", Limits(max_operations=50, max_folder_entries=6))
 
 
-def test_a_single_image_larger_than_a_shard_gets_a_shard_of_its_own():
-    assert cut([10, 500, 10, 10], max_bytes=100) == [(0, 1), (1, 2), (2, 4)]

@@ -2,9 +2,9 @@
 
 import re
 
+import pytest
 
-from tests.conftest import REPO
-from tests.test_app import served  # noqa: F401  (the launched-app fixture)
+from testkit.paths import REPO
 
 README = (REPO / "README.md").read_text()
 
@@ -33,3 +33,20 @@ def test_python_api_example_runs_against_the_app(served, capsys):  # noqa: F811
     lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("Loaded as API")]
     assert re.match(r"1 0\.\d{3} scikit-image chelsea /", lines[0])
     assert len(lines) == 10 and "tabby cat" in lines[1]
+
+
+DOCS = sorted((REPO / "docs").glob("*.md"))
+
+
+def test_the_readme_is_read_in_five_minutes_and_the_depth_lives_in_docs():
+    assert len(README.splitlines()) <= 300
+    assert {p.name for p in DOCS} >= {"build.md", "benchmarks.md", "reliability.md", "design.md"}
+
+
+@pytest.mark.parametrize("page", ["README.md", *(f"docs/{p.name}" for p in DOCS)])
+def test_every_link_and_path_points_inside_the_repository(page):
+    text = (REPO / page).read_text()
+    assert "../shared" not in text and "GUIDE.md" not in text
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text):
+        if not target.startswith(("http://", "https://")):
+            assert (REPO / page).parent.joinpath(target).resolve().exists(), f"{page} links to {target}"

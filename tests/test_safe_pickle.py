@@ -8,8 +8,8 @@ import pytest
 
 from imagesearch.errors import ArtifactError
 from imagesearch.store.safe_pickle import dump_array, dump_array_chunks, load_array
-from tests.conftest import REPO
 from testkit.factory import RunsEval, RunsShell
+from testkit.paths import REPO
 
 
 def test_float32_matrix_round_trips(tmp_path):

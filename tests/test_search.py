@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from imagesearch.store.artifacts import load_artifact_set
 from imagesearch.errors import QueryError
-from imagesearch.serve.search import MAX_K, SearchEngine, clamp_k, clean_query
+from imagesearch.serve.search import SearchEngine
+from imagesearch.store.artifacts import load_artifact_set
 from testkit.factory import make_set, unit_rows
 
 VECTORS = unit_rows(np.random.default_rng(1).normal(size=(30, 16)))
@@ -81,23 +81,33 @@ def test_empty_or_non_text_query_gets_a_clear_message(artifacts, query):
     assert encoder.calls == []
 
 
-def test_long_query_is_capped_and_control_characters_removed():
-    assert clean_query("a\x00b\u200fc  \n d" + "z" * 2000, max_chars=20) == "a b c d" + "z" * 13
-    assert len(clean_query("word " * 1000)) <= 512
 
 
-@pytest.mark.parametrize("k, expected", [(0, 1), (-1, 1), (10**9, MAX_K), (7.9, 7), ("3", 3), (None, 5)])
-def test_k_is_clamped(k, expected):
-    assert clamp_k(k) == expected
 
 
-@pytest.mark.parametrize("k", [float("nan"), float("inf"), "many", True, [3]])
-def test_k_that_is_not_a_number_is_refused(k):
-    with pytest.raises(QueryError, match="k must be"):
-        clamp_k(k)
 
 
 def test_query_encoding_to_nan_is_refused(artifacts):
     engine, _ = _engine(artifacts, np.full(16, np.nan, np.float32))
     with pytest.raises(QueryError, match="could not be encoded"):
         engine.search("x", 5)
+
+
+def test_the_answer_carries_the_request_as_cleaned_and_the_query_is_encoded_once(artifacts):
+    engine, encoder = _engine(artifacts)
+    answer = engine.answer("  a\tcat\x00 ", "500", ("snacks", "pets", "snacks"), " DENSE ")
+    assert (answer.request.text, answer.request.k, answer.request.mode) == ("a cat", 20, "dense")
+    assert answer.request.datasets == ("snacks", "pets") and answer.request.like is None
+    assert len(answer.results) == 20 and encoder.calls == ["a cat"]
+    similar = engine.answer_similar("3", 2.0)
+    assert (similar.request.like, similar.request.k, similar.request.text) == (3, 2, None)
+    assert [r.id for r in similar.results] == [r.id for r in engine.similar(3, 2)] and 3 not in [r.id for r in similar.results]
+
+
+def test_the_api_dict_of_a_result_leaves_out_the_pieces_the_page_marks(artifacts):
+    engine, _ = _engine(artifacts)
+    top = engine.search("description", 1)[0]
+    assert "".join(piece for piece, _ in top.pieces) == top.description
+    assert [piece for piece, matched in top.pieces if matched] == ["description"] == top.matched
+    assert set(top.as_dict()) == {"rank", "id", "score", "dataset", "source", "label", "description", "image",
+                                  "dense_score", "lexical_score", "matched"}

@@ -28,8 +28,8 @@ from typing import Any, Callable, Iterator, TypeVar
 from tqdm import tqdm
 
 from imagesearch.errors import ArtifactError, build_command, first_line
-from imagesearch.store.fileio import atomic_write_bytes, sha256_file
 from imagesearch.hub.errors import HubError, status_of
+from imagesearch.store.fileio import atomic_write_bytes, sha256_file
 from imagesearch.store.manifest import MANIFEST, read_manifest, set_files
 from imagesearch.store.records import check_image_path
 

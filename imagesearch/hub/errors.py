@@ -38,8 +38,12 @@ def _underlying(exc: BaseException) -> BaseException:
 
 def explain(exc: BaseException, operation: str, repo: str) -> str:
     """One line for a failed Hub request."""
-    from huggingface_hub.errors import (EntryNotFoundError, OfflineModeIsEnabled, RepositoryNotFoundError,
-                                        RevisionNotFoundError)
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     exc = _underlying(exc)
     status = status_of(exc)

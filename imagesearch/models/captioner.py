@@ -18,7 +18,6 @@ from typing import Any, Sequence
 from PIL import Image
 
 from imagesearch.errors import ArtifactError, first_line
-
 from imagesearch.models.caption_text import clean_caption, join_answers
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from imagesearch.models.encoder import packaged_path
 from imagesearch.errors import ArtifactError, first_line
+from imagesearch.models.encoder import packaged_path
 
 log = logging.getLogger(__name__)
 

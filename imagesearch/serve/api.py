@@ -1,12 +1,10 @@
 """The public endpoints: /search (words), /similar (more like a result), /search_by_image; also MCP tools.
 
-Annotations stay real objects here (no ``from __future__ import annotations``): Gradio reads them to type the API.
-
 Each is a plain function with a docstring and types (Gradio turns them into the API page and the MCP
 tool descriptions) that calls the SearchEngine, so API callers get the same checks as the page; a
-request that cannot be answered is one line (gr.Error).
+request that cannot be answered is one line (gr.Error). Annotations stay real objects here (no
+``from __future__ import annotations``): Gradio reads them to type the API.
 """
-
 
 from pathlib import Path
 from typing import Any, Callable, TypedDict

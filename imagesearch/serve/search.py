@@ -14,8 +14,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from imagesearch.errors import QueryError, build_command
-from imagesearch.serve.request import (DEFAULT_K, DEFAULT_MODE, MAX_K, MAX_QUERY_CHARS, MIN_K, MODES, Request,  # noqa: F401
-                                       clamp_k, clean_id, clean_mode, clean_names, clean_query)
+from imagesearch.serve.request import (DEFAULT_K, DEFAULT_MODE, MAX_QUERY_CHARS, MODES, Request, clamp_k, clean_id,
+                                       clean_mode, clean_names, clean_query)
 from imagesearch.store.artifacts import ArtifactSet
 from imagesearch.store.lexical import segments
 

@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from imagesearch.store import manifest as mf
 from imagesearch.errors import ArtifactError, build_command
+from imagesearch.store import manifest as mf
+from imagesearch.store.index_file import read_index
 from imagesearch.store.lexical import LexicalIndex, read_lexical
 from imagesearch.store.records import Record, read_records
 from imagesearch.store.safe_pickle import load_array
-from imagesearch.store.index_file import read_index
 from imagesearch.store.searchers import FlatSearcher, IndexSearcher, make_searcher
 
 log = logging.getLogger(__name__)

@@ -69,7 +69,7 @@ DEFAULT_LEXICAL_WEIGHT = 0.5
 
 def lexical_section(previous: dict[str, Any] | None, nbytes: int) -> dict[str, Any]:
     """The manifest's description of lexical.npz; a weight measured earlier by `evaluate` is kept."""
-    from imagesearch.store.lexical import B, K1
+    from imagesearch.store.lexical import K1, B
 
     previous = previous or {}
     measured = previous.get("weight_source", "").startswith("evaluate")

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from imagesearch.store import manifest as mf
-from imagesearch.serve.config import DEMO_ARTIFACTS
 from imagesearch.models.encoder import MINILM, packaged_path
+from imagesearch.serve.config import DEMO_ARTIFACTS
+from imagesearch.store import manifest as mf
 from imagesearch.store.records import read_records
-from tests.conftest import REPO
+from testkit.paths import REPO
 from testkit.ports import free_port
 
 UNREACHABLE_HUB = "http://127.0.0.1:9"  # the discard port on loopback: refused at once, nothing leaves the machine

@@ -8,22 +8,15 @@ import sys
 import numpy as np
 import pytest
 
+from imagesearch.models.encoder import MINILM, check_probe, packaged_path
+from imagesearch.serve.search import SearchEngine
 from imagesearch.store import manifest as mf
 from imagesearch.store.artifacts import load_artifact_set
-from imagesearch.models.encoder import MINILM, check_probe, packaged_path
 from imagesearch.store.records import Record, read_records, write_records
 from imagesearch.store.safe_pickle import load_array
-from imagesearch.serve.search import SearchEngine
-from tests.conftest import REPO
+from testkit.commands import run_build
 from testkit.factory import write_images
-
-
-def run_build(*args, check=True, env=None):
-    result = subprocess.run([sys.executable, "-m", "build", *map(str, args)], cwd=REPO, capture_output=True, text=True,
-                            timeout=600, env=env)
-    if check:
-        assert result.returncode == 0, result.stderr[-2000:]
-    return result
+from testkit.paths import REPO
 
 
 @pytest.mark.parametrize("step", ["embed", "index", "all", "import-seed", "demo"])

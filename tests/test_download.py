@@ -1,0 +1,153 @@
+"""A published set as the Space gets it: resolved, fetched into a verified local copy, served warm without a request; every failure one line. Through huggingface_hub's real HTTP code against testkit/fake_hub.py at the transport seam."""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import app
+from imagesearch.errors import ArtifactError
+from imagesearch.hub.download import COMPLETE, local_folder
+from imagesearch.serve.config import DEMO_ARTIFACTS, AppConfig
+from imagesearch.store import manifest as mf
+from imagesearch.store.fileio import sha256_file
+from testkit.fake_hub import dies_half_way
+from testkit.paths import REPO
+from testkit.published import REPO_ID, publish, start
+
+REVISION = "c" * 40  # a commit sha never published: only a local copy can answer for it
+
+
+def test_a_space_pinned_to_the_printed_sha_serves_the_whole_set_with_bounded_requests(hub, tmp_path):
+    sha = publish()
+    before = len(hub.sent)
+    engine = start(tmp_path, sha)
+    fetched = [s for s in hub.sent[before:] if "/resolve/" in s.path]
+    shards = json.loads(hub.files(REPO_ID, sha)[mf.MANIFEST].read())["published"]["shards"]
+    assert len(fetched) == 2 * (5 + len(shards))  # HEAD + GET for the manifest, 4 set files and each shard
+    assert len(hub.sent) - before == len(fetched)  # a pinned sha needs no other request
+    assert engine.search("a cat with green eyes", 1)[0].source == "chelsea"
+    folder = local_folder(tmp_path / "cache", REPO_ID, sha)
+    for record in engine.artifacts.records:  # every thumbnail came out of the shards, byte for byte
+        assert (folder / record.image).read_bytes() == (DEMO_ARTIFACTS / record.image).read_bytes()
+    assert not (folder / "data").exists()
+
+    before = len(hub.sent)
+    assert start(tmp_path, sha).artifacts.count == 23
+    assert len(hub.sent) == before  # a warm restart makes no request at all
+
+
+def test_a_tag_is_resolved_once_online_and_from_the_last_resolution_offline(hub, tmp_path):
+    sha = publish(tag="live")
+    assert hub.repos[("dataset", REPO_ID)].tags["live"] == sha
+    start(tmp_path, "live")
+    before = len(hub.sent)
+    start(tmp_path, "live")
+    assert [s.path for s in hub.sent[before:]] == [f"/api/datasets/{REPO_ID}/revision/live"]  # resolve, no download
+    before = len(hub.sent)
+    assert start(tmp_path, "live", hub_offline=True).artifacts.count == 23
+    assert len(hub.sent) == before
+
+
+def test_a_missing_repo_and_a_missing_revision_at_startup_are_one_line(hub, tmp_path):
+    with pytest.raises(ArtifactError, match=rf"^{REPO_ID}@live: could not download the artifact set \(.*404"):
+        start(tmp_path, "live")
+    publish()
+    with pytest.raises(ArtifactError, match=r"could not download the artifact set \(.*404.*\); check ARTIFACTS_REPO"):
+        start(tmp_path, "no-such-tag")
+
+
+def test_a_download_dying_half_way_is_resumed_by_the_client(hub, tmp_path):
+    sha = publish()
+    hub.fail(lambda r: r.method == "GET" and "/resolve/" in r.url.path and r.url.path.endswith(".parquet"), dies_half_way(hub))
+    assert start(tmp_path, sha).artifacts.count == 23
+    ranged = [s for s in hub.sent if s.method == "GET" and s.path.endswith(".parquet")]
+    assert len(ranged) == len(set(s.path for s in ranged)) + 1  # the broken shard was asked for again
+
+
+def test_a_download_that_keeps_dying_is_one_line_serves_nothing_and_the_next_start_completes(hub, tmp_path):
+    sha = publish()
+    hub.fail(lambda r: r.method == "GET" and r.url.path.endswith(".parquet"), dies_half_way(hub), times=None)
+    with pytest.raises(ArtifactError, match=rf"^{REPO_ID}@{sha}: could not download the artifact set \(.*\); check"):
+        start(tmp_path, sha)
+    assert not (local_folder(tmp_path / "cache", REPO_ID, sha) / COMPLETE).exists()
+    hub._faults.clear()
+    assert start(tmp_path, sha).artifacts.count == 23
+
+
+def test_a_damaged_or_tampered_copy_is_refused_and_fetched_again_next_start(hub, tmp_path):
+    sha = publish()
+    start(tmp_path, sha)
+    folder = local_folder(tmp_path / "cache", REPO_ID, sha)
+    (folder / mf.EMBEDDING).write_bytes((folder / mf.EMBEDDING).read_bytes()[:-8] + b"\x00" * 8)
+    with pytest.raises(ArtifactError, match="embedding.pkl: sha256"):
+        start(tmp_path, sha)
+    before = len(hub.sent)
+    assert start(tmp_path, sha).artifacts.count == 23 and len(hub.sent) > before
+
+
+def test_cold_cache_offline_is_one_clear_line_and_a_nonzero_exit(tmp_path):
+    env = dict(__import__("os").environ, ARTIFACTS_REPO=REPO_ID, ARTIFACTS_REVISION="b" * 40,
+               ARTIFACTS_CACHE=str(tmp_path), HF_HUB_OFFLINE="1")
+    env.pop("ARTIFACTS_DIR", None)
+    result = subprocess.run([sys.executable, "app.py"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {REPO_ID}@{'b' * 40}: could not download the artifact set (")
+    assert "check ARTIFACTS_REPO, ARTIFACTS_REVISION" in last
+
+
+def test_half_downloaded_folder_found_offline_is_never_served(tmp_path):
+    """A folder without the completion mark (a start that died while fetching) is not served, even offline;
+    one with the mark whose files were damaged later is refused and unmarked, so the next start fetches it."""
+    folder = local_folder(tmp_path, "alice/data", REVISION)
+    shutil.copytree(DEMO_ARTIFACTS, folder)
+    config = AppConfig(artifacts_repo="alice/data", artifacts_revision=REVISION, artifacts_cache=tmp_path, hub_offline=True)
+    with pytest.raises(ArtifactError, match="HF_HUB_OFFLINE=1 and no complete copy"):
+        app.build_app(config)
+    (folder / COMPLETE).write_text(sha256_file(folder / mf.MANIFEST))
+    assert app.build_app(config)[1].artifacts.count == 23
+    for image in sorted((folder / "images").iterdir())[:10]:
+        image.unlink()
+    with pytest.raises(ArtifactError, match="listed in manifest.json but missing"):
+        app.build_app(config)
+    assert not (folder / COMPLETE).exists()
+
+
+def test_the_manifest_is_read_once_per_start_cold_or_warm(hub, tmp_path, monkeypatch):
+    import imagesearch.hub.download as download
+
+    reads, original = [], mf.read_manifest
+
+    def counted(folder):
+        reads.append(folder)
+        return original(folder)
+
+    monkeypatch.setattr(download, "read_manifest", counted)  # the download reads it to know the files
+    monkeypatch.setattr(mf, "read_manifest", counted)  # the set's checks would read it again
+    sha = publish()
+    start(tmp_path, sha)  # cold: fetched, checked, marked
+    assert len(reads) == 1
+    start(tmp_path, sha)  # warm: the complete copy, no request
+    assert len(reads) == 2
+
+
+def test_a_verified_copy_is_marked_only_after_its_checks_pass_and_unmarked_when_they_fail(hub, tmp_path):
+    from imagesearch.hub.download import is_complete, verified_copy
+
+    sha = publish()
+    seen = []
+
+    def refuse(folder, manifest):
+        seen.append((folder, manifest["count"]))
+        raise ArtifactError("refused by the check")
+
+    with pytest.raises(ArtifactError, match="refused by the check"):
+        verified_copy(REPO_ID, sha, tmp_path, refuse)
+    folder = local_folder(tmp_path, REPO_ID, sha)
+    assert seen == [(folder, 23)] and not is_complete(folder)
+    assert verified_copy(REPO_ID, sha, tmp_path, lambda f, m: ("checked", m is not None)) == ("checked", True)
+    assert is_complete(folder)
+    assert verified_copy(REPO_ID, sha, tmp_path, lambda f, m: ("warm", m)) == ("warm", None)  # nothing fetched or read

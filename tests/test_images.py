@@ -1,0 +1,49 @@
+"""Images as the captioner gets them: any mode becomes 8-bit RGB; what cannot be captioned is refused with why."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from imagesearch.models.images import MAX_PIXELS, BadImage, decode, save_thumbnail, to_rgb
+
+
+def _png(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_sixteen_bit_images_are_scaled_to_their_own_range_not_clipped():
+    ramp = Image.fromarray(np.tile(np.arange(1000, 1064, dtype=np.uint16), (32, 1)), mode="I;16")
+    rgb = np.asarray(to_rgb(ramp))
+    assert rgb.dtype == np.uint8 and rgb[0, 0].tolist() == [0, 0, 0] and rgb[0, -1].tolist() == [255, 255, 255]
+
+
+def test_transparent_pixels_become_white_and_palette_and_cmyk_become_rgb():
+    clear = Image.new("RGBA", (32, 32), (255, 0, 0, 0))
+    assert to_rgb(clear).getpixel((0, 0)) == (255, 255, 255)
+    assert to_rgb(Image.new("P", (32, 32))).mode == "RGB" and to_rgb(Image.new("CMYK", (32, 32))).mode == "RGB"
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"not an image", "not an image PIL can read"),
+    (_png(Image.new("RGB", (1, 1))), "too small (1x1 pixels)"),
+    (_png(Image.new("RGB", (64, 64)))[:60], "unreadable"),
+])
+def test_what_cannot_be_captioned_is_refused_with_the_reason(data, reason):
+    with pytest.raises(BadImage, match=reason.replace("(", r"\(").replace(")", r"\)")):
+        decode(data)
+
+
+def test_a_header_claiming_too_many_pixels_is_refused_before_decoding():
+    side = int(MAX_PIXELS ** 0.5) + 10
+    with pytest.raises(BadImage, match="too large"):
+        decode(_png(Image.new("1", (side, side))))
+
+
+def test_a_thumbnail_is_an_rgb_jpeg_within_its_longest_side(tmp_path):
+    save_thumbnail(Image.new("RGBA", (1000, 400)), tmp_path / "t.jpg", max_side=100)
+    with Image.open(tmp_path / "t.jpg") as saved:
+        assert saved.format == "JPEG" and saved.mode == "RGB" and saved.size == (100, 40)

@@ -1,0 +1,56 @@
+"""The FAISS file format: what is written reads back the same; a bad file is refused, the huge header before FAISS reads it."""
+import struct
+
+import faiss
+import pytest
+
+from build.vector_index import IndexSpec, build_index
+from imagesearch.errors import ArtifactError
+from imagesearch.store.index_file import read_index, write_index
+from testkit.factory import embedding_like
+
+
+def _write(tmp_path, vectors, kind="flat"):
+    path = tmp_path / "index.faiss"
+    write_index(path, build_index(vectors, IndexSpec(kind)).index)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_written_index_reads_back_and_searches_the_same(tmp_path, kind):
+    vectors = embedding_like(500)
+    index = read_index(_write(tmp_path, vectors, kind), kind, 64, 500)
+    _, ids = index.search(vectors[:3], 1)
+    assert ids[:, 0].tolist() == [0, 1, 2]
+
+
+def test_header_patched_to_a_huge_count_is_refused_before_faiss_reads_it(tmp_path):
+    path = _write(tmp_path, embedding_like(50))
+    data = bytearray(path.read_bytes())
+    data[8:16] = struct.pack("<q", 10**12)
+    path.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="1000000000000 vectors"):
+        read_index(path, "flat", 64, 50)
+    with pytest.raises(ArtifactError, match="bytes, expected"):
+        read_index(path, "flat", 64, 10**12)
+
+
+@pytest.mark.parametrize("mangle", [lambda b: b[:20], lambda b: b[: len(b) - 100], lambda b: b"\x00" * len(b), lambda b: b"IxFI" + b"\xff" * 60])
+def test_truncated_or_garbage_index_is_refused(tmp_path, mangle):
+    path = _write(tmp_path, embedding_like(50))
+    path.write_bytes(mangle(path.read_bytes()))
+    with pytest.raises(ArtifactError):
+        read_index(path, "flat", 64, 50)
+
+
+def test_wrong_dimension_type_or_metric_is_refused(tmp_path):
+    path = _write(tmp_path, embedding_like(50))
+    with pytest.raises(ArtifactError, match="dimension 64"):
+        read_index(path, "flat", 32, 50)
+    with pytest.raises(ArtifactError, match="holds a flat index"):
+        read_index(path, "ivf", 64, 50)
+    l2 = faiss.IndexFlatL2(64)
+    l2.add(embedding_like(50))
+    faiss.write_index(l2, str(path))
+    with pytest.raises(ArtifactError, match="not a flat or IVF-flat"):
+        read_index(path, "flat", 64, 50)

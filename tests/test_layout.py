@@ -1,0 +1,84 @@
+"""The house rules of the code, checked on the code itself: dependencies point only downward, modules stay
+small, tests share helpers through testkit and conftest, never through each other."""
+
+import ast
+
+import pytest
+
+from testkit.paths import REPO
+
+# imagesearch's sub-packages and what each may import besides itself (imagesearch/__init__.py says why)
+MAY_IMPORT = {
+    "errors": set(),
+    "store": {"errors"},
+    "models": {"errors", "store"},
+    "hub": {"errors", "store"},
+    "serve": {"errors", "store", "models", "hub"},
+}
+MAX_LINES = 300
+
+
+def _imports(path):
+    """Every module name ``path`` imports (relative imports resolved against its package)."""
+    tree = ast.parse(path.read_text())
+    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)
+
+
+def _part(module):
+    parts = module.split(".")
+    return parts[1] if parts[0] == "imagesearch" and len(parts) > 1 else None
+
+
+@pytest.mark.parametrize("part", sorted(MAY_IMPORT))
+def test_each_part_of_imagesearch_imports_only_what_lies_below_it(part):
+    files = [REPO / "imagesearch" / "errors.py"] if part == "errors" else sorted((REPO / "imagesearch" / part).rglob("*.py"))
+    assert files
+    wrong = []
+    for path in files:
+        for module in _imports(path):
+            top = module.split(".")[0]
+            if top in ("build", "testkit", "tests", "app", "benchmarks"):
+                wrong.append(f"{path.relative_to(REPO)} imports {module}")
+            used = _part(module)
+            if used and used != part and used not in MAY_IMPORT[part] and module != "imagesearch":
+                wrong.append(f"{path.relative_to(REPO)} imports {module}")
+    assert not wrong, wrong
+
+
+def test_every_part_says_what_it_owns_and_what_it_may_import():
+    for part in sorted(set(MAY_IMPORT) - {"errors"}):
+        doc = ast.get_docstring(ast.parse((REPO / "imagesearch" / part / "__init__.py").read_text()))
+        assert doc and "import" in doc, part
+
+
+def test_no_module_of_the_product_is_over_300_lines():
+    files = [REPO / "app.py", *sorted((REPO / "imagesearch").rglob("*.py")), *sorted((REPO / "build").rglob("*.py"))]
+    long = {str(p.relative_to(REPO)): n for p in files if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long
+
+
+def test_no_test_file_imports_another_and_benchmarks_use_testkit_not_tests():
+    offenders = [f"{path.relative_to(REPO)} imports {module}"
+                 for folder in ("tests", "benchmarks", "testkit") for path in sorted((REPO / folder).rglob("*.py"))
+                 for module in _imports(path) if module.split(".")[0] == "tests" or module.startswith("test_")]
+    assert not offenders
+
+
+def test_every_build_step_is_declared_in_its_own_module_and_the_cli_has_no_chain_over_their_names():
+    from build.cli import steps
+
+    registry = steps()
+    assert [step.name for step in registry] == ["describe", "embed", "index", "evaluate", "all", "publish", "deploy",
+                                                "import-seed", "demo"]
+    assert len({step.run.__module__ for step in registry}) == len(registry)
+    cli = (REPO / "build" / "cli.py").read_text()
+    assert not any(f'== "{step.name}"' in cli or f"'{step.name}'" in cli for step in registry)

@@ -1,0 +1,55 @@
+"""The lexical index: BM25 built, written as plain arrays, read back guarded; a hostile file is one line."""
+
+import zipfile
+
+import numpy as np
+import pytest
+
+from imagesearch.errors import ArtifactError
+from imagesearch.store.lexical import build_lexical, read_lexical, write_lexical
+
+
+def _lexical_file(tmp_path):
+    path = tmp_path / "lexical.npz"
+    write_lexical(path, build_lexical(["a red dress", "a blue car", "a dog"]))
+    return path
+
+
+def test_lexical_index_round_trips(tmp_path):
+    original = build_lexical(["a red dress", "a blue car", "a dog"])
+    path = _lexical_file(tmp_path)
+    loaded = read_lexical(path, 3)
+    assert loaded.scores("red dress").tolist() == original.scores("red dress").tolist()
+    assert loaded.scores("red")[0] > 0 and loaded.scores("red")[1:].tolist() == [0, 0]
+
+
+def _rewrite(path, **arrays):
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    for name, value in arrays.items():
+        members[f"{name}.npy"] = value
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def _npy(array, allow_pickle=False):
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=allow_pickle)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("tamper, message", [
+    (lambda p: _rewrite(p, vocab=_npy(np.array([object()], dtype=object), allow_pickle=True)), "holds objects"),
+    (lambda p: _rewrite(p, data=_npy(np.zeros(10**6, np.float32))[:200]), "claims more data than it holds"),
+    (lambda p: _rewrite(p, indices=_npy(np.array([0, 1, 99], np.int32))), "do not fit together|beyond the set"),
+    (lambda p: p.write_bytes(b"PK\x03\x04 not a zip"), "not a lexical index"),
+    (lambda p: _rewrite(p, extra=_npy(np.zeros(1))), "expected data, indices, indptr, vocab"),
+])
+def test_a_tampered_lexical_file_is_refused_with_one_line(tmp_path, tamper, message):
+    path = _lexical_file(tmp_path)
+    tamper(path)
+    with pytest.raises(ArtifactError, match=message):
+        read_lexical(path, 3)

@@ -1,0 +1,49 @@
+"""Searching an index: certified-exact two-stage search over a flat index, filters, padding."""
+
+import numpy as np
+import pytest
+
+from build.vector_index import IndexSpec, build_index, exact_topk
+from imagesearch.store import searchers
+from imagesearch.store.searchers import FlatSearcher
+from testkit.factory import embedding_like, unit_rows
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    vectors = embedding_like(20000, d=96, clusters=500, seed=4)
+    flat = build_index(vectors, IndexSpec("flat")).index
+    queries = unit_rows(vectors[:40] + 0.3 * np.random.default_rng(2).normal(size=(40, 96)))
+    return vectors, flat, queries
+
+
+def test_flat_searcher_equals_brute_force_with_and_without_filter(corpus):
+    vectors, flat, queries = corpus
+    searcher = FlatSearcher(flat)
+    allowed = np.random.default_rng(0).random(len(vectors)) < 0.2
+    subset = np.flatnonzero(allowed)
+    for query, truth, truth_sub in zip(queries, exact_topk(vectors, queries, 10), subset[exact_topk(vectors[subset], queries, 10)]):
+        scores, ids = searcher.search(query, 10)
+        assert ids[0].tolist() == truth.tolist()
+        assert scores[0] == pytest.approx(vectors[truth] @ query, abs=1e-5)
+        assert searcher.search(query, 10, allowed)[1][0].tolist() == truth_sub.tolist()
+    assert searcher.fallbacks == 0
+
+
+def test_flat_searcher_falls_back_to_a_full_scan_when_it_cannot_certify(corpus, monkeypatch):
+    vectors, flat, queries = corpus
+    monkeypatch.setattr(searchers, "FP16_SCORE_BOUND", 10.0)
+    searcher = FlatSearcher(flat)
+    _, ids = searcher.search(queries[0], 5)
+    assert searcher.fallbacks == 1
+    assert ids[0].tolist() == exact_topk(vectors, queries[:1], 5)[0].tolist()
+
+
+def test_flat_searcher_pads_when_fewer_rows_are_allowed_than_asked(corpus):
+    vectors, flat, queries = corpus
+    allowed = np.zeros(len(vectors), bool)
+    allowed[[3, 99]] = True
+    scores, ids = FlatSearcher(flat).search(queries[0], 5, allowed)
+    assert sorted(ids[0][:2].tolist()) == [3, 99] and ids[0][2:].tolist() == [-1, -1, -1]
+    assert np.isneginf(scores[0][2:]).all()
+    assert (FlatSearcher(flat).search(queries[0], 5, np.zeros(len(vectors), bool))[1] == -1).all()
