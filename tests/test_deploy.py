@@ -18,7 +18,8 @@ def test_deploy_pushes_the_code_in_one_commit_prints_its_sha_then_sets_the_varia
     [payload] = hub.commits_sent()
     paths = {op["value"]["path"] for op in payload[1:]}
     assert {"app.py", "requirements.txt", "README.md", "imagesearch/serve/search.py", "demo/artifacts/manifest.json"} <= paths
-    assert not any(p.startswith(("build/", "tests/")) for p in paths)
+    assert not any(p.startswith(("build/", "tests/", "testkit/", "benchmarks/")) for p in paths)
+    assert {"imagesearch/store/manifest.py", "imagesearch/models/encoder.py", "imagesearch/hub/download.py"} <= paths
     hub._faults.clear()
     run_deploy(DeployConfig("alice/caption-search", REPO_ID, "b" * 40, token="hf_write"))
     assert hub.repos[("space", "alice/caption-search")].variables == {"ARTIFACTS_REPO": REPO_ID, "ARTIFACTS_REVISION": "b" * 40}

@@ -119,6 +119,7 @@ def test_half_downloaded_folder_found_offline_is_never_served(tmp_path):
 def test_the_manifest_is_read_once_per_start_cold_or_warm(hub, tmp_path, monkeypatch):
     import imagesearch.hub.download as download
 
+    sha = publish()
     reads, original = [], mf.read_manifest
 
     def counted(folder):
@@ -127,7 +128,6 @@ def test_the_manifest_is_read_once_per_start_cold_or_warm(hub, tmp_path, monkeyp
 
     monkeypatch.setattr(download, "read_manifest", counted)  # the download reads it to know the files
     monkeypatch.setattr(mf, "read_manifest", counted)  # the set's checks would read it again
-    sha = publish()
     start(tmp_path, sha)  # cold: fetched, checked, marked
     assert len(reads) == 1
     start(tmp_path, sha)  # warm: the complete copy, no request
