@@ -179,3 +179,22 @@ def test_a_captioner_that_would_not_fit_without_a_gpu_is_refused_before_loading(
     with pytest.raises(ArtifactError, match="no GPU to run it"):
         check_fits("Salesforce/instructblip-vicuna-7b", None, cuda=False, memory_bytes=2**40)
     check_fits("Salesforce/instructblip-vicuna-7b", None, cuda=True, memory_bytes=1)
+
+
+def test_uploads_are_described_with_the_generation_settings_the_manifest_records(tmp_path, tiny_captioner_path):
+    from imagesearch.models.captioner import GenerationSettings
+    from imagesearch.serve.image_query import load_query_captioner
+
+    recorded = {"max_new_tokens": 6, "num_beams": 1, "do_sample": False, "repetition_penalty": 1.0, "quantization": "none"}
+    spec = query_captioner({"captioner": {"model": "org/m", "prompts": ["p"], "generation": recorded}})
+    assert spec.generation == GenerationSettings(max_new_tokens=6)  # not the 256 of the defaults
+    loads = []
+    describer = ImageDescriber(spec, lambda model, generation: loads.append((model, generation)) or Recording())
+    path = tmp_path / "a.jpg"
+    path.write_bytes(_bytes(_jpeg))
+    describer.describe(str(path))
+    assert loads == [("org/m", GenerationSettings(max_new_tokens=6))]
+    assert load_query_captioner(str(tiny_captioner_path), spec.generation, offline=True).settings.max_new_tokens == 6
+    # the seed's record names settings this code does not use (max_length) and a "4-bit" it cannot load
+    assert GenerationSettings.from_manifest({"do_sample": False, "max_length": 512, "quantization": "4-bit"}) == \
+        GenerationSettings()

@@ -29,6 +29,7 @@ SEED_PROMPTS = (
     "create an extensive description of this image",
 )
 CLEANER_VERSION = 1
+QUANTIZATIONS = ("none", "4bit", "8bit")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,16 @@ class GenerationSettings:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_manifest(cls, recorded: Any) -> "GenerationSettings":
+        """The settings a manifest's ``captioner.generation`` records; keys this code does not use (the seed's
+        max_length) are left out, and a quantization it cannot load is read as none."""
+        recorded = recorded if isinstance(recorded, dict) else {}
+        kept = {name: recorded[name] for name in cls.__dataclass_fields__ if name in recorded}
+        if kept.get("quantization") not in QUANTIZATIONS:
+            kept.pop("quantization", None)
+        return cls(**kept)
 
 
 class Captioner:

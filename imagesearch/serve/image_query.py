@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from imagesearch.errors import ArtifactError, QueryError, first_line
+from imagesearch.models.captioner import GenerationSettings
 from imagesearch.models.images import BadImage, decode
 
 log = logging.getLogger(__name__)
@@ -37,25 +38,27 @@ class CaptionerUnavailable(QueryError):
 class QueryCaptioner:
     model: str | None  # hub id or folder; None: the set has no captioner to use
     prompts: tuple[str, ...]
-    max_new_tokens: int = 256
+    generation: GenerationSettings = GenerationSettings()  # as the build captioned (manifest captioner.generation)
     reason: str = ""  # why model is None
 
 
 def query_captioner(manifest: dict[str, Any], model_override: str | None = None,
-                    prompts_override: Sequence[str] | None = None, max_new_tokens: int = 256) -> QueryCaptioner:
-    """The captioner and prompts an uploaded image is described with: the build's, unless overridden."""
+                    prompts_override: Sequence[str] | None = None) -> QueryCaptioner:
+    """The captioner, prompts and generation settings an uploaded image is described with: exactly the build's,
+    as the manifest records them, unless CAPTIONER / CAPTIONER_PROMPTS override the model or the prompts."""
     built = manifest.get("captioner") or {}
     prompts = tuple(prompts_override or built.get("prompts") or ())
+    generation = GenerationSettings.from_manifest(built.get("generation"))
     model = model_override or built.get("model")
     if not model or model in (HAND_WRITTEN, "unspecified") or str(model).startswith(("synthetic", "benchmark")):
         how = "hand-written" if model == HAND_WRITTEN else "not made by a captioner"
-        return QueryCaptioner(None, prompts, max_new_tokens,
+        return QueryCaptioner(None, prompts, generation,
                               f"this set's descriptions are {how}, so there is no captioner to describe an upload; "
                               "set CAPTIONER to an InstructBLIP hub id or folder to enable it")
     if not prompts:
-        return QueryCaptioner(None, prompts, max_new_tokens,
+        return QueryCaptioner(None, prompts, generation,
                               "the manifest names no captioner prompts; set CAPTIONER_PROMPTS (one per line)")
-    return QueryCaptioner(str(model), prompts, max_new_tokens)
+    return QueryCaptioner(str(model), prompts, generation)
 
 
 def public_name(model: str) -> str:
@@ -69,9 +72,9 @@ def public_name(model: str) -> str:
 class ImageDescriber:
     """Turns an uploaded file into a description, loading the captioner once (thread-safe)."""
 
-    def __init__(self, spec: QueryCaptioner, load: Callable[[str, int], Any]):
+    def __init__(self, spec: QueryCaptioner, load: Callable[[str, GenerationSettings], Any]):
         self.spec = spec
-        self._load = load  # (model, max_new_tokens) -> object with describe(images, prompts) -> list[str]
+        self._load = load  # (model, generation settings) -> object with describe(images, prompts) -> list[str]
         self._captioner: Any = None
         self._failure: str | None = None if spec.model else spec.reason
         self._lock = threading.Lock()
@@ -90,7 +93,7 @@ class ImageDescriber:
                 raise CaptionerUnavailable(f"Search by image is not available: {self._failure}.")
             if self._captioner is None:
                 try:
-                    self._captioner = self._load(self.spec.model, self.spec.max_new_tokens)
+                    self._captioner = self._load(self.spec.model, self.spec.generation)
                 except (ArtifactError, OSError, ValueError, RuntimeError, ImportError, MemoryError) as exc:
                     self._failure = (f"the captioner {public_name(self.spec.model)} could not be loaded "
                                      f"({first_line(exc, 160)})")
@@ -143,14 +146,14 @@ def check_fits(model: str, local_folder: Path | None, cuda: bool, memory_bytes: 
                             f"{memory_bytes / 2**30:.0f} GB without a GPU; run the Space on GPU hardware (ZeroGPU)")
 
 
-def load_query_captioner(model: str, max_new_tokens: int, offline: bool) -> Any:
+def load_query_captioner(model: str, generation: GenerationSettings, offline: bool) -> Any:
     """The build's captioner loader, behind a check that the model can be had and will fit this machine."""
     import os
 
     import torch
     from huggingface_hub import try_to_load_from_cache
 
-    from imagesearch.models.captioner import Captioner, GenerationSettings
+    from imagesearch.models.captioner import Captioner
     from imagesearch.models.model_source import require_model
 
     require_model(model, "CAPTIONER", offline, "set CAPTIONER to a local InstructBLIP folder")
@@ -159,11 +162,11 @@ def load_query_captioner(model: str, max_new_tokens: int, offline: bool) -> Any:
         cached = try_to_load_from_cache(model, "config.json")
         local = Path(cached).parent if isinstance(cached, str) else None
     check_fits(model, local, torch.cuda.is_available(), os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    return Captioner.load(str(local or model), GenerationSettings(max_new_tokens=max_new_tokens))
+    return Captioner.load(str(local or model), generation)
 
 
 def image_describer(manifest: dict[str, Any], model_override: str | None, prompts_override: Sequence[str],
                     offline: bool) -> ImageDescriber:
     """What describes uploads for this set: its own captioner and prompts unless overridden, loaded on first use."""
     return ImageDescriber(query_captioner(manifest, model_override, prompts_override),
-                          lambda model, tokens: load_query_captioner(model, tokens, offline))
+                          lambda model, generation: load_query_captioner(model, generation, offline))
