@@ -85,10 +85,10 @@ def _apply_renamed(args: argparse.Namespace) -> None:
 
 def steps() -> tuple[Step, ...]:
     """The registry, in pipeline order."""
-    from . import all_steps, demo, deploy, describe, embed, evaluate, import_seed, index, publish
+    from . import all_steps, demo, deploy, describe, embed, evaluate, import_descriptions, import_seed, index, publish
 
-    return (describe.STEP, embed.STEP, index.STEP, evaluate.STEP, all_steps.STEP, publish.STEP, deploy.STEP,
-            import_seed.STEP, demo.STEP)
+    return (describe.STEP, import_descriptions.STEP, embed.STEP, index.STEP, evaluate.STEP, all_steps.STEP,
+            publish.STEP, deploy.STEP, import_seed.STEP, demo.STEP)
 
 
 def make_parser(registry: tuple[Step, ...]) -> argparse.ArgumentParser:

@@ -1,19 +1,17 @@
-"""Import the seed system's header-less ``id,description`` CSV into an artifact folder."""
+"""Import the seed system's header-less ``id,description`` CSV (images ``{id}.jpg``): a case of ``build import``."""
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from imagesearch.errors import ArtifactError
 from imagesearch.models.caption_text import clean_caption
 from imagesearch.models.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, SEED_PROMPTS
 from imagesearch.store import manifest as mf
-from imagesearch.store.fileio import staged
-from imagesearch.store.records import IMAGES_DIR, Record, read_seed_csv, write_records
+from imagesearch.store.records import IMAGES_DIR, read_seed_csv
 
 from .cli import Step, add_artifacts
+from .import_descriptions import Row, import_rows
 
 SEED_CAPTIONER = {
     "model": DEFAULT_CAPTIONER,
@@ -33,24 +31,14 @@ class ImportSeedConfig:
 
 
 def run_import_seed(config: ImportSeedConfig) -> int:
-    rows = read_seed_csv(config.csv)
+    """The seed's CSV through the same import as any collection's descriptions (build/import_descriptions.py)."""
     folder = Path(config.artifacts)
-    (folder / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
-    records = []
-    for position, (seed_id, description) in enumerate(rows):
-        image = f"{IMAGES_DIR}/{seed_id}.jpg"
-        if config.images is not None:
-            source = Path(config.images) / f"{seed_id}.jpg"
-            if not source.is_file():
-                raise ArtifactError(f"{source}: seed image for row {seed_id} not found; pass the seed's images/ folder with --images")
-            shutil.copyfile(source, folder / image)
-        if not (folder / image).is_file():
-            raise ArtifactError(f"{folder / image}: image for seed row {seed_id} not found; pass the seed's images/ folder with --images")
-        # the seed's Vicuna often continued the instruction (". The image ...", ", including the people, ...")
-        records.append(Record(position, config.dataset, str(seed_id), "", image, clean_caption(description, SEED_PROMPTS[0])))
-    with staged(folder) as stage:
-        write_records(stage.path(mf.DESCRIPTIONS), records)
-        mf.write_manifest(folder, mf.new_manifest(dict(SEED_CAPTIONER)), records, stage)
+    images = Path(config.images) if config.images is not None else folder / IMAGES_DIR
+    # the seed's Vicuna often continued the instruction (". The image ...", ", including the people, ..."): cleaned
+    rows = [Row(f"{Path(config.csv).name} row {seed_id}", f"{seed_id}.jpg",
+                clean_caption(description, SEED_PROMPTS[0]), "", config.dataset, str(seed_id))
+            for seed_id, description in read_seed_csv(config.csv)]
+    records = import_rows(rows, images, folder, dict(SEED_CAPTIONER))
     print(f"imported {len(records)} seed descriptions -> {folder / mf.DESCRIPTIONS}")
     return len(records)
 

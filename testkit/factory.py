@@ -49,7 +49,10 @@ def write_images(folder: Path, count: int, names: Sequence[str] | None = None) -
     paths = []
     for i in range(count):
         rel = f"images/{names[i] if names else i}.jpg"
-        Image.new("RGB", (8, 8), ((37 * i) % 256, (91 * i) % 256, 120)).save(folder / rel)
+        image = Image.new("RGB", (8, 8), ((37 * i) % 256, (91 * i) % 256, 120))
+        for bit in range(16):  # the index, written in black and white pixels: every picture differs, JPEG or not
+            image.putpixel((bit % 8, 6 + bit // 8), (255, 255, 255) if (i >> bit) & 1 else (0, 0, 0))
+        image.save(folder / rel, quality=95)
         paths.append(rel)
     return paths
 

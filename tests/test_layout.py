@@ -77,8 +77,8 @@ def test_every_build_step_is_declared_in_its_own_module_and_the_cli_has_no_chain
     from build.cli import steps
 
     registry = steps()
-    assert [step.name for step in registry] == ["describe", "embed", "index", "evaluate", "all", "publish", "deploy",
-                                                "import-seed", "demo"]
+    assert [step.name for step in registry] == ["describe", "import", "embed", "index", "evaluate", "all", "publish",
+                                                "deploy", "import-seed", "demo"]
     assert len({step.run.__module__ for step in registry}) == len(registry)
     cli = (REPO / "build" / "cli.py").read_text()
     assert not any(f'== "{step.name}"' in cli or f"'{step.name}'" in cli for step in registry)

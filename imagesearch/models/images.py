@@ -51,8 +51,8 @@ class BadImage(ValueError):
     pass
 
 
-def decode(data: bytes) -> Image.Image:
-    """Decode and check an image; BadImage says why one cannot be captioned."""
+def decode(data: bytes, min_side: int = MIN_SIDE) -> Image.Image:
+    """Decode and check an image; BadImage says why one cannot be captioned (or, with ``min_side`` 1, shown)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -69,6 +69,6 @@ def decode(data: bytes) -> Image.Image:
         raise BadImage("not an image PIL can read (unknown or damaged format)") from None
     except Exception as exc:  # noqa: BLE001 - PIL raises many kinds for corrupt or truncated files
         raise BadImage(f"unreadable ({in_words(first_line(exc, 120))})") from None
-    if min(image.size) < MIN_SIDE:
+    if min(image.size) < min_side:
         raise BadImage(f"too small ({image.width}x{image.height} pixels)")
     return to_rgb(image)

@@ -23,11 +23,11 @@ from typing import Any, Callable, Sequence
 from imagesearch.errors import ArtifactError, QueryError, first_line
 from imagesearch.models.captioner import GenerationSettings
 from imagesearch.models.images import BadImage, decode
+from imagesearch.store.manifest import HAND_WRITTEN, IMPORTED
 
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 50 * 2**20
-HAND_WRITTEN = "hand-written"
 
 
 class CaptionerUnavailable(QueryError):
@@ -50,8 +50,8 @@ def query_captioner(manifest: dict[str, Any], model_override: str | None = None,
     prompts = tuple(prompts_override or built.get("prompts") or ())
     generation = GenerationSettings.from_manifest(built.get("generation"))
     model = model_override or built.get("model")
-    if not model or model in (HAND_WRITTEN, "unspecified") or str(model).startswith(("synthetic", "benchmark")):
-        how = "hand-written" if model == HAND_WRITTEN else "not made by a captioner"
+    if not model or model in (HAND_WRITTEN, IMPORTED, "unspecified") or str(model).startswith(("synthetic", "benchmark")):
+        how = {HAND_WRITTEN: "hand-written", IMPORTED: "imported"}.get(model, "not made by a captioner")
         return QueryCaptioner(None, prompts, generation,
                               f"this set's descriptions are {how}, so there is no captioner to describe an upload; "
                               "set CAPTIONER to an InstructBLIP hub id or folder to enable it")

@@ -18,6 +18,7 @@ from imagesearch.serve.image_query import ImageDescriber, public_name
 from imagesearch.serve.links import page_base, read_link, request_link
 from imagesearch.serve.request import DEFAULT_K, DEFAULT_MODE, MAX_K, MIN_K
 from imagesearch.serve.search import Answer, SearchEngine
+from imagesearch.store.manifest import HAND_WRITTEN, IMPORTED
 
 TITLE = "Caption Search"  # the product's name, as in the README
 MODE_CHOICES = [("words and meaning (hybrid)", "hybrid"), ("meaning only (dense)", "dense"),
@@ -27,7 +28,8 @@ MODE_CHOICES = [("words and meaning (hybrid)", "hybrid"), ("meaning only (dense)
 def _about(engine: SearchEngine) -> str:
     manifest = engine.artifacts.manifest
     captioner = manifest.get("captioner", {}).get("model", "unspecified")
-    how = "hand-written descriptions" if captioner == "hand-written" else f"descriptions written by {public_name(captioner)}"
+    how = {HAND_WRITTEN: "hand-written descriptions", IMPORTED: "descriptions that came with the images"}.get(
+        captioner, f"descriptions written by {public_name(captioner)}")
     index = manifest["index"]
     exact = "exact search" if index.get("exact") else f"approximate search (recall@5 {index.get('recall_at_5')})"
     words = (" Words of a description that match the query are in bold; label names count too."

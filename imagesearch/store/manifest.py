@@ -21,7 +21,8 @@ DESCRIPTIONS = "description.csv"
 EMBEDDING = "embedding.pkl"
 INDEX = "index.faiss"
 LEXICAL = "lexical.npz"
-HAND_WRITTEN = "hand-written"
+HAND_WRITTEN = "hand-written"  # captioner.model of a set whose descriptions were written by hand (the demo)
+IMPORTED = "imported"  # captioner.model of a set whose descriptions came with the collection (build import)
 
 
 def now_iso() -> str:
