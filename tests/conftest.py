@@ -63,6 +63,14 @@ def tiny_captioner_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_captioners(tiny_captioner_path, tmp_path_factory) -> dict[str, Path]:
+    """A saved tiny random model of every captioner family, by model_type (see testkit/tiny_captioner.py)."""
+    from testkit.tiny_captioner import build_tiny_blip
+
+    return {"instructblip": tiny_captioner_path, "blip": build_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))}
+
+
+@pytest.fixture(scope="session")
 def photo_folder(tmp_path_factory) -> Path:
     """An imagefolder of real photos from the scikit-image wheel, labelled by sub-folder."""
     import skimage.data

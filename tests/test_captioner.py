@@ -35,6 +35,10 @@ def test_the_settings_bound_the_answer_and_the_tokenizer_pads_on_the_left(captio
 
 
 def test_a_folder_that_is_not_a_captioner_is_one_line(tmp_path):
+    with pytest.raises(ArtifactError, match="its config.json cannot be read") as refused:
+        Captioner.load(str(tmp_path), SETTINGS, device="cpu")
+    assert "\n" not in str(refused.value)
+    (tmp_path / "config.json").write_text('{"model_type": "instructblip"}')  # a config, but no weights
     with pytest.raises(ArtifactError, match="could not be loaded") as refused:
         Captioner.load(str(tmp_path), SETTINGS, device="cpu")
     assert "\n" not in str(refused.value)

@@ -44,7 +44,7 @@ def test_a_model_that_cannot_be_had_fails_at_once_with_one_line(tmp_path, photo_
     assert result.returncode == 2
     [line] = errors(result)
     assert f"{flag} {model}" in line and ("HF_HUB_OFFLINE=1" in line) == offline
-    assert (MINILM in line) if step == "embed" else ("local InstructBLIP folder" in line)
+    assert (MINILM in line) if step == "embed" else ("local captioner folder" in line)
     assert "Retrying" not in result.stderr
     assert step == "embed" or not (tmp_path / "set").exists()
 

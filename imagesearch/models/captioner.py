@@ -1,12 +1,9 @@
-"""InstructBLIP captioning: load the model and processor, answer prompts for a batch of images.
+"""Captioning: load an image-to-text model of a supported family, answer prompts for a batch of images.
 
-transformers 5 facts this relies on: InstructBlipProcessor is loaded
-explicitly (the hub repo's processor config names a video processor);
-generate() returns the prompt tokens followed by the new ones for the
-decoder-only Vicuna, so only tokens past the input length are decoded;
-max_new_tokens bounds the answer (max_length would count the image and
-prompt tokens); 4/8-bit loading goes through BitsAndBytesConfig; batches are
-left-padded with a pad token set.
+The family (imagesearch.models.families) says how the model is loaded and prompted. For every family:
+max_new_tokens bounds the answer (max_length would count the image and prompt tokens); only the tokens the
+model wrote are decoded; 4/8-bit loading goes through BitsAndBytesConfig; batches are left-padded with a pad
+token set, so an image gets the same greedy text alone and inside a batch.
 """
 
 from __future__ import annotations
@@ -19,15 +16,13 @@ from PIL import Image
 
 from imagesearch.errors import ArtifactError, first_line
 from imagesearch.models.caption_text import clean_caption, join_answers
+from imagesearch.models.families import SEED_PROMPTS, Family, family_of
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CAPTIONER = "Salesforce/instructblip-vicuna-7b"
-OFFLINE_CAPTIONER = "give --captioner a local InstructBLIP folder (one saved with save_pretrained)"
-SEED_PROMPTS = (
-    "describe this image in full detail. Describe each and every aspect of the image",
-    "create an extensive description of this image",
-)
+OFFLINE_CAPTIONER = "give --captioner a local captioner folder (one saved with save_pretrained)"
+__all__ = ["SEED_PROMPTS", "Captioner", "GenerationSettings"]
 CLEANER_VERSION = 1
 QUANTIZATIONS = ("none", "4bit", "8bit")
 
@@ -55,25 +50,27 @@ class GenerationSettings:
 
 
 class Captioner:
-    def __init__(self, model: Any, processor: Any, device: str, dtype: Any, settings: GenerationSettings):
+    def __init__(self, model: Any, processor: Any, device: str, dtype: Any, settings: GenerationSettings,
+                 family: Family):
         self.model = model
         self.processor = processor
         self.device = device
         self.dtype = dtype
         self.settings = settings
+        self.family = family
         tokenizer = processor.tokenizer
         tokenizer.padding_side = "left"
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
-        self.pad_token_id = getattr(model.config.text_config, "pad_token_id", None)
+        self.pad_token_id = getattr(getattr(model.config, "text_config", model.config), "pad_token_id", None)
         if self.pad_token_id is None:
             self.pad_token_id = tokenizer.pad_token_id
 
     @classmethod
     def load(cls, model_id: str, settings: GenerationSettings, device: str | None = None) -> "Captioner":
         import torch
-        from transformers import InstructBlipForConditionalGeneration, InstructBlipProcessor
 
+        family = family_of(model_id)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
         kwargs: dict[str, Any] = {"dtype": dtype}
@@ -90,23 +87,26 @@ class Captioner:
             else:
                 kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
             kwargs["device_map"] = {"": device}
-        log.info("loading captioner %s on %s (%s, %s)", model_id, device, dtype, settings.quantization)
+        log.info("loading %s captioner %s on %s (%s, %s)", family.model_type, model_id, device, dtype,
+                 settings.quantization)
         try:
-            processor = InstructBlipProcessor.from_pretrained(model_id)
-            model = InstructBlipForConditionalGeneration.from_pretrained(model_id, **kwargs)
+            processor, model = family.load(model_id, **kwargs)
         except (OSError, ValueError, ImportError) as exc:  # missing folder, unreachable id, a missing optional package
             raise ArtifactError(f"captioner {model_id!r} could not be loaded ({first_line(exc)}); "
-                                "give a local InstructBLIP folder or a reachable hub id with --captioner") from None
+                                "give a local captioner folder or a reachable hub id with --captioner") from None
         if settings.quantization == "none":
             model = model.to(device)
         model.eval()
-        return cls(model, processor, device, dtype, settings)
+        return cls(model, processor, device, dtype, settings, family)
 
-    def answer(self, images: Sequence[Image.Image], prompt: str) -> list[str]:
-        """One cleaned answer per image for ``prompt``."""
+    def answer(self, images: Sequence[Image.Image], prompt: str | None) -> list[str]:
+        """One cleaned answer per image for ``prompt`` (None: a caption-only family's caption)."""
         import torch
 
-        inputs = self.processor(images=list(images), text=[prompt] * len(images), return_tensors="pt", padding=True)
+        if prompt is None:
+            inputs = self.processor(images=list(images), return_tensors="pt")
+        else:
+            inputs = self.processor(images=list(images), text=[prompt] * len(images), return_tensors="pt", padding=True)
         inputs = {k: (v.to(self.device, self.dtype) if k == "pixel_values" else v.to(self.device)) for k, v in inputs.items()}
         with torch.inference_mode():
             output = self.model.generate(
@@ -115,13 +115,31 @@ class Captioner:
                 num_beams=self.settings.num_beams,
                 max_new_tokens=self.settings.max_new_tokens,
                 repetition_penalty=self.settings.repetition_penalty,
-                pad_token_id=self.pad_token_id,
+                **({"pad_token_id": self.pad_token_id} if self.family.pad_to_generate else {}),
             )
-        new_tokens = output[:, inputs["input_ids"].shape[1]:]
-        texts = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
-        return [clean_caption(text, prompt) for text in texts]
+        if self.family.prompt_in_output and "input_ids" in inputs:
+            output = output[:, inputs["input_ids"].shape[1]:]
+        texts = self.processor.batch_decode(output, skip_special_tokens=True)
+        return [clean_caption(text, prompt or "") for text in texts]
 
-    def describe(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> list[str]:
-        """Each image's answers to every prompt, joined with one space."""
-        per_prompt = [self.answer(images, prompt) for prompt in prompts]
+    def describe(self, images: Sequence[Image.Image], prompts: Sequence[str] = ()) -> list[str]:
+        """Each image's answers to every prompt (the family's own when none are given), joined with one space."""
+        per_prompt = [self.answer(images, prompt) for prompt in self.family.prompts(tuple(prompts)) or (None,)]
         return [join_answers([answers[i] for answers in per_prompt]) for i in range(len(images))]
+
+    def describe_each(self, images: Sequence[Image.Image], prompts: Sequence[str] = ()) -> list[str | Exception]:
+        """Like :meth:`describe`, but a batch that fails is retried one image at a time, so a bad image fails alone
+        (its place holds the exception)."""
+        try:
+            return list(self.describe(images, prompts))
+        except Exception as exc:  # noqa: BLE001 - retried one by one below
+            if len(images) == 1:
+                return [exc]
+            log.warning("batch of %d failed (%s); retrying one image at a time", len(images), exc)
+        results: list[str | Exception] = []
+        for image in images:
+            try:
+                results.append(self.describe([image], prompts)[0])
+            except Exception as single:  # noqa: BLE001
+                results.append(single)
+        return results

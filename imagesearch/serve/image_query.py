@@ -54,11 +54,8 @@ def query_captioner(manifest: dict[str, Any], model_override: str | None = None,
         how = {HAND_WRITTEN: "hand-written", IMPORTED: "imported"}.get(model, "not made by a captioner")
         return QueryCaptioner(None, prompts, generation,
                               f"this set's descriptions are {how}, so there is no captioner to describe an upload; "
-                              "set CAPTIONER to an InstructBLIP hub id or folder to enable it")
-    if not prompts:
-        return QueryCaptioner(None, prompts, generation,
-                              "the manifest names no captioner prompts; set CAPTIONER_PROMPTS (one per line)")
-    return QueryCaptioner(str(model), prompts, generation)
+                              "set CAPTIONER to a captioner hub id or folder (instructblip, blip) to enable it")
+    return QueryCaptioner(str(model), prompts, generation)  # no prompts: the captioner family's own
 
 
 def public_name(model: str) -> str:
@@ -93,7 +90,11 @@ class ImageDescriber:
                 raise CaptionerUnavailable(f"Search by image is not available: {self._failure}.")
             if self._captioner is None:
                 try:
-                    self._captioner = self._load(self.spec.model, self.spec.generation)
+                    captioner = self._load(self.spec.model, self.spec.generation)
+                    family = getattr(captioner, "family", None)
+                    if family is not None:  # prompts a caption-only family cannot take: this feature is off, in words
+                        family.prompts(self.spec.prompts, "CAPTIONER_PROMPTS")
+                    self._captioner = captioner
                 except (ArtifactError, OSError, ValueError, RuntimeError, ImportError, MemoryError) as exc:
                     self._failure = (f"the captioner {public_name(self.spec.model)} could not be loaded "
                                      f"({first_line(exc, 160)})")
@@ -156,7 +157,7 @@ def load_query_captioner(model: str, generation: GenerationSettings, offline: bo
     from imagesearch.models.captioner import Captioner
     from imagesearch.models.model_source import require_model
 
-    require_model(model, "CAPTIONER", offline, "set CAPTIONER to a local InstructBLIP folder")
+    require_model(model, "CAPTIONER", offline, "set CAPTIONER to a local captioner folder")
     local = Path(model) if Path(model).is_dir() else None
     if local is None:
         cached = try_to_load_from_cache(model, "config.json")

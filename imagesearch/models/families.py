@@ -1,0 +1,89 @@
+"""Captioner families: how each kind of image-to-text model is loaded, prompted and read back.
+
+The family is read from the model's own config (``model_type`` in config.json), never guessed from its name;
+a model_type without a family here is refused in one line that lists the supported ones.
+
+- ``instructblip`` (the seed's InstructBLIP): answers instructions; the seed's two prompts by default; its
+  processor is loaded explicitly (the hub repo's processor config names a video processor); generate()
+  returns the prompt tokens before the new ones, so only tokens past the input length are decoded.
+- ``blip`` (BLIP captioning models): caption-only, takes no prompt; generate() returns the caption alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imagesearch.errors import ArtifactError, first_line
+
+SEED_PROMPTS = (
+    "describe this image in full detail. Describe each and every aspect of the image",
+    "create an extensive description of this image",
+)
+
+
+@dataclass(frozen=True)
+class Family:
+    model_type: str
+    default_prompts: tuple[str, ...]  # () for a caption-only family
+    processor_class: str  # a transformers class name
+    model_class: str
+    prompt_in_output: bool  # generate() returns the prompt tokens first: decode only past the input length
+    pad_to_generate: bool = True  # generate() takes a pad_token_id (BLIP's sets its own and refuses a second)
+
+    @property
+    def takes_prompts(self) -> bool:
+        return bool(self.default_prompts)
+
+    def prompts(self, given: tuple[str, ...] | None, flag: str = "--prompts") -> tuple[str, ...]:
+        """The prompts to ask: ``given`` where the family takes prompts, its defaults when none are given."""
+        if not given:
+            return self.default_prompts
+        if not self.takes_prompts:
+            raise ArtifactError(f"{flag}: a {self.model_type} captioner writes a caption without a prompt; leave out "
+                                f"{flag}, or pick a captioner that follows instructions ({', '.join(prompted())})")
+        return tuple(given)
+
+    def load(self, model_id: str, **kwargs: Any) -> tuple[Any, Any]:
+        """(processor, model) through transformers' own classes."""
+        import transformers
+
+        processor = getattr(transformers, self.processor_class).from_pretrained(model_id)
+        model = getattr(transformers, self.model_class).from_pretrained(model_id, **kwargs)
+        return processor, model
+
+
+FAMILIES = {family.model_type: family for family in (
+    Family("instructblip", SEED_PROMPTS, "InstructBlipProcessor", "InstructBlipForConditionalGeneration", True),
+    Family("blip", (), "AutoProcessor", "AutoModelForImageTextToText", False, pad_to_generate=False),
+)}
+
+
+def prompted() -> list[str]:
+    return sorted(name for name, family in FAMILIES.items() if family.takes_prompts)
+
+
+def model_type_of(model_id: str, flag: str = "--captioner") -> str:
+    """The ``model_type`` in the model's config.json (a folder's own, or the Hub's through transformers)."""
+    folder = Path(model_id)
+    try:
+        if folder.is_dir():
+            config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+            return str(config.get("model_type", ""))
+        from transformers import AutoConfig
+
+        return str(AutoConfig.from_pretrained(model_id).model_type)
+    except (OSError, ValueError) as exc:
+        raise ArtifactError(f"{flag} {model_id}: its config.json cannot be read ({first_line(exc, 160)}); give a "
+                            "model folder saved with save_pretrained, or a reachable hub id") from None
+
+
+def family_of(model_id: str, flag: str = "--captioner") -> Family:
+    model_type = model_type_of(model_id, flag)
+    family = FAMILIES.get(model_type)
+    if family is None:
+        raise ArtifactError(f"{flag} {model_id}: model_type {model_type or '(none)'!r} is not a supported captioner; "
+                            f"supported: {', '.join(sorted(FAMILIES))}")
+    return family

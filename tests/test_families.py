@@ -1,0 +1,108 @@
+"""Every captioner family, on a tiny random model of it built offline and loaded through the production path:
+the family read from the config, the same greedy text alone and inside a batch, then describe -> embed ->
+index -> the app, search by image included."""
+
+import json
+
+import pytest
+import skimage.data
+from gradio_client import Client, handle_file
+from PIL import Image
+
+import app
+from build.describe import DescribeConfig, run_describe
+from build.embed import EmbedConfig, run_embed
+from build.index import IndexConfig, run_index
+from imagesearch.errors import ArtifactError
+from imagesearch.models.captioner import Captioner, GenerationSettings
+from imagesearch.models.encoder import MINILM
+from imagesearch.models.families import FAMILIES, SEED_PROMPTS, family_of
+from imagesearch.serve.config import AppConfig
+from imagesearch.store import manifest as mf
+from imagesearch.store.records import read_records
+from testkit.ports import free_port
+
+SETTINGS = GenerationSettings(max_new_tokens=6)
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return [Image.fromarray(getattr(skimage.data, name)()).convert("RGB") for name in ("astronaut", "chelsea", "coffee", "rocket")]
+
+
+def test_every_family_has_a_tiny_model_to_be_tested_with(tiny_captioners):
+    assert set(tiny_captioners) == set(FAMILIES)
+
+
+@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+def test_the_family_comes_from_the_config_and_batches_change_no_text(model_type, tiny_captioners, photos):
+    captioner = Captioner.load(str(tiny_captioners[model_type]), SETTINGS, device="cpu")
+    assert family_of(str(tiny_captioners[model_type])) is captioner.family is FAMILIES[model_type]
+    batch = captioner.describe(photos)  # the family's own prompts (none for a caption-only family)
+    alone = [captioner.describe([photo])[0] for photo in photos]
+    assert batch == alone and all(isinstance(text, str) and text for text in batch)
+
+
+def test_the_family_is_never_guessed_from_the_name_and_an_unsupported_one_is_one_line(tmp_path, tiny_captioners):
+    named_like_blip = tmp_path / "blip-large"
+    named_like_blip.mkdir()
+    (named_like_blip / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(ArtifactError, match=r"model_type 'bert' is not a supported captioner; supported: blip, instructblip$"):
+        family_of(str(named_like_blip))
+    assert family_of(str(tiny_captioners["blip"])).model_type == "blip"
+
+
+def test_prompts_are_the_familys_own_unless_given_and_refused_where_it_takes_none():
+    assert FAMILIES["instructblip"].prompts(None) == SEED_PROMPTS
+    assert FAMILIES["instructblip"].prompts(("what is it",)) == ("what is it",)
+    assert FAMILIES["blip"].prompts(None) == ()
+    with pytest.raises(ArtifactError, match="--prompts: a blip captioner writes a caption without a prompt; leave out"):
+        FAMILIES["blip"].prompts(("what is it",))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_type", sorted(FAMILIES))
+def test_each_family_goes_through_describe_embed_index_and_the_app(model_type, tiny_captioners, photo_folder, tmp_path):
+    folder = tmp_path / "set"
+    config = DescribeConfig(folder, (str(photo_folder),), captioner=str(tiny_captioners[model_type]), generation=SETTINGS,
+                            device="cpu", offline=True)
+    assert run_describe(config).captioned == 8
+    recorded = mf.read_manifest(folder)["captioner"]
+    assert recorded["family"] == model_type and tuple(recorded["prompts"]) == FAMILIES[model_type].default_prompts
+    assert run_describe(config).captioned == 0  # the same captioner and prompts: nothing redone
+    assert len(read_records(folder / mf.DESCRIPTIONS)) == 8
+    run_embed(EmbedConfig(folder, MINILM, offline=True))
+    run_index(IndexConfig(folder, offline=True))
+    app_config = AppConfig(artifacts_dir=folder, port=free_port())  # search by image with the set's own captioner
+    blocks, engine = app.build_app(app_config)
+    _, url, _ = app.launch(blocks, engine, app_config, prevent_thread_lock=True, quiet=True)
+    try:
+        client = Client(url, verbose=False, download_files=False)
+        answer = client.predict(handle_file(str(photo_folder / "animals" / "chelsea.png")), 3, api_name="/search_by_image")
+        assert answer["description"] and len(answer["results"]) == 3
+        client.close()
+    finally:
+        blocks.close()
+
+
+def test_the_command_line_refuses_prompts_for_a_caption_only_family_in_one_line(tiny_captioners, photo_folder, tmp_path):
+    from testkit.commands import run_build
+
+    result = run_build("describe", "--artifacts", tmp_path / "set", "--datasets", photo_folder, "--captioner",
+                       tiny_captioners["blip"], "--prompts", "what is it", check=False)
+    assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith(
+        "error: --prompts: a blip captioner writes a caption without a prompt")
+    assert not (tmp_path / "set").exists()
+
+
+def test_search_by_image_with_prompts_a_caption_only_family_cannot_take_is_off_saying_why(tiny_captioners, tmp_path):
+    from imagesearch.errors import QueryError
+    from imagesearch.serve.image_query import ImageDescriber, QueryCaptioner, load_query_captioner
+
+    spec = QueryCaptioner(str(tiny_captioners["blip"]), ("what is in it",), SETTINGS)
+    describer = ImageDescriber(spec, lambda model, generation: load_query_captioner(model, generation, offline=True))
+    path = tmp_path / "coffee.png"
+    Image.fromarray(skimage.data.coffee()).save(path)
+    with pytest.raises(QueryError, match="CAPTIONER_PROMPTS: a blip captioner writes a caption without a prompt"):
+        describer.describe(str(path))
+    assert not describer.available
