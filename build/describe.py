@@ -22,8 +22,9 @@ from typing import Any
 from tqdm import tqdm
 
 from imagesearch.errors import ArtifactError, ConfigError, first_line, in_words
-from imagesearch.models.captioner import (CLEANER_VERSION, DEFAULT_CAPTIONER, OFFLINE_CAPTIONER, Captioner,
+from imagesearch.models.captioner import (CLEANER_VERSION, DEFAULT_CAPTIONER, DTYPES, OFFLINE_CAPTIONER, Captioner,
                                           GenerationSettings)
+from imagesearch.models.fit import check_captioner_fits
 from imagesearch.models.families import FAMILIES, family_of
 from imagesearch.models.images import BadImage, decode, save_thumbnail
 from imagesearch.models.model_source import require_model
@@ -57,6 +58,7 @@ class DescribeConfig:
     allow_missing: tuple[str, ...] = ()  # datasets that may fail to load; any other failure stops the build
     offline: bool = False  # HF_HUB_OFFLINE: never try to download the captioner
     family: str = ""  # the captioner's model_type, read from its config when the run starts
+    dtype: str = "auto"  # the captioner's weights: auto (bfloat16 on CUDA, float32 on a CPU), bfloat16, float16, float32
 
 
 @dataclass
@@ -82,10 +84,11 @@ class Planned:
 
 
 def captioner_manifest(config: DescribeConfig) -> dict[str, Any]:
-    """How the captions were made; every key but the family (which the model decides) keys the caption cache."""
+    """How the captions were made; all but the family (the model decides it) and the dtype key the caption cache."""
     return {
         "model": config.captioner,
         "family": config.family,
+        "dtype": config.dtype,
         "prompts": list(config.prompts or ()),
         "generation": config.generation.as_dict(),
         "cleaner_version": CLEANER_VERSION,
@@ -165,11 +168,12 @@ def remove_if_empty(folder: Path) -> None:
 def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None) -> Summary:
     if captioner is None:
         require_model(config.captioner, "--captioner", config.offline, OFFLINE_CAPTIONER)
+        check_captioner_fits(config.captioner, config.device, config.offline)  # in seconds, before any loading
     family = captioner.family if captioner is not None else family_of(config.captioner)
     config = replace(config, prompts=family.prompts(config.prompts), family=family.model_type)
     (folder / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     cache = CaptionCache(folder / CACHE_DIR, config.shard.part)
-    key_suffix = fingerprint({k: v for k, v in captioner_manifest(config).items() if k != "family"})
+    key_suffix = fingerprint({k: v for k, v in captioner_manifest(config).items() if k not in ("family", "dtype")})
     report, summary = LoadReport(), Summary()
     order, todo = _plan(config, cache, key_suffix, report, summary)
     refuse_missing(report, config.allow_missing)
@@ -194,7 +198,7 @@ def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None)
         if not batch:
             continue
         if captioner is None:
-            captioner = Captioner.load(config.captioner, config.generation, config.device)
+            captioner = Captioner.load(config.captioner, config.generation, config.device, config.dtype)
         entries = []
         with warnings_once():
             results = captioner.describe_each(images, config.prompts)
@@ -252,6 +256,8 @@ def add_describe_arguments(parser: argparse.ArgumentParser, alone: bool = True) 
     parser.add_argument("--max-new-tokens", type=positive, default=256, help="tokens generated per answer (default 256)")
     parser.add_argument("--num-beams", type=positive, default=1, help="beam search width (default 1: greedy, as the seed)")
     parser.add_argument("--max-side", type=positive, default=512, help="longest side of the saved thumbnails (default 512)")
+    parser.add_argument("--dtype", choices=DTYPES, default="auto",
+                        help="the captioner's weights (default auto: bfloat16 on CUDA, float32 on a CPU)")
     parser.add_argument("--quantization", choices=("none", "4bit", "8bit"), default="none",
                         help="load the captioner in 4 or 8 bit (needs bitsandbytes; slower than bf16)")
     parser.add_argument("--shard", type=Shard.parse, default=None,
@@ -273,7 +279,7 @@ def describe_config(args: argparse.Namespace, processes: Processes, env: Env) ->
                                       quantization=args.quantization),
         shard=Shard(*args.shard) if args.shard else processes.shard(), device=args.device or processes.device,
         allow_missing=tuple(name.strip() for value in args.allow_missing for name in value.split(",") if name.strip()),
-        offline=env.offline)
+        offline=env.offline, dtype=args.dtype)
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:

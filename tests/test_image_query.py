@@ -12,7 +12,8 @@ from PIL import Image
 import app
 from imagesearch.errors import ArtifactError, QueryError
 from imagesearch.serve.config import DEMO_ARTIFACTS, AppConfig
-from imagesearch.serve.image_query import ImageDescriber, QueryCaptioner, check_fits, public_name, query_captioner
+from imagesearch.models.fit import public_name
+from imagesearch.serve.image_query import ImageDescriber, QueryCaptioner, check_space_fits, query_captioner
 from testkit.ports import free_port
 
 PROMPTS = ("describe this image in full detail",)
@@ -173,12 +174,12 @@ def test_environment_names_the_captioner_and_its_prompts():
 
 def test_a_captioner_that_would_not_fit_without_a_gpu_is_refused_before_loading(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"\0" * 4096)
-    check_fits("org/small", tmp_path, cuda=False, memory_bytes=10 * 4096)
-    with pytest.raises(ArtifactError, match="too large for this machine"):
-        check_fits("org/big", tmp_path, cuda=False, memory_bytes=4096)
+    check_space_fits("org/small", tmp_path, cuda=False, memory=10 * 4096)
+    with pytest.raises(ArtifactError, match="more than this machine's"):
+        check_space_fits("org/big", tmp_path, cuda=False, memory=4096)
     with pytest.raises(ArtifactError, match="no GPU to run it"):
-        check_fits("Salesforce/instructblip-vicuna-7b", None, cuda=False, memory_bytes=2**40)
-    check_fits("Salesforce/instructblip-vicuna-7b", None, cuda=True, memory_bytes=1)
+        check_space_fits("Salesforce/instructblip-vicuna-7b", None, cuda=False, memory=2**40)
+    check_space_fits("Salesforce/instructblip-vicuna-7b", None, cuda=True, memory=1)
 
 
 def test_uploads_are_described_with_the_generation_settings_the_manifest_records(tmp_path, tiny_captioner_path):

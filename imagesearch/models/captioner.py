@@ -25,6 +25,7 @@ OFFLINE_CAPTIONER = "give --captioner a local captioner folder (one saved with s
 __all__ = ["SEED_PROMPTS", "Captioner", "GenerationSettings"]
 CLEANER_VERSION = 1
 QUANTIZATIONS = ("none", "4bit", "8bit")
+DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,17 @@ class Captioner:
             self.pad_token_id = tokenizer.pad_token_id
 
     @classmethod
-    def load(cls, model_id: str, settings: GenerationSettings, device: str | None = None) -> "Captioner":
+    def load(cls, model_id: str, settings: GenerationSettings, device: str | None = None,
+             dtype_name: str = "auto") -> "Captioner":
+        """``dtype_name``: auto (bfloat16 on CUDA, float32 on a CPU), bfloat16, float16 or float32."""
         import torch
 
         family = family_of(model_id)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        if dtype_name not in DTYPES:
+            raise ArtifactError(f"--dtype {dtype_name}: choose one of {', '.join(DTYPES)}")
+        dtype = getattr(torch, dtype_name) if dtype_name != "auto" else (
+            torch.bfloat16 if device.startswith("cuda") else torch.float32)
         kwargs: dict[str, Any] = {"dtype": dtype}
         if settings.quantization != "none":
             try:

@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 
 from imagesearch.errors import ArtifactError, QueryError, first_line
 from imagesearch.models.captioner import GenerationSettings
+from imagesearch.models.fit import check_fits, local_copy, memory_bytes, public_name, weights_bytes
 from imagesearch.models.images import BadImage, decode
 from imagesearch.store.manifest import HAND_WRITTEN, IMPORTED
 
@@ -56,14 +57,6 @@ def query_captioner(manifest: dict[str, Any], model_override: str | None = None,
                               f"this set's descriptions are {how}, so there is no captioner to describe an upload; "
                               "set CAPTIONER to a captioner hub id or folder (instructblip, blip) to enable it")
     return QueryCaptioner(str(model), prompts, generation)  # no prompts: the captioner family's own
-
-
-def public_name(model: str) -> str:
-    """What visitors see of a model: its hub id, or only a local folder's name (never a path)."""
-    path = Path(model)
-    if model.startswith(("/", ".", "~")) or path.is_dir():
-        return path.name
-    return model
 
 
 class ImageDescriber:
@@ -129,40 +122,25 @@ def read_upload(path: Any) -> Any:
         raise QueryError(f"The upload cannot be described: {exc}.") from None
 
 
-def weights_bytes(folder: Path) -> int:
-    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.suffix in (".safetensors", ".bin", ".pt"))
-
-
-def check_fits(model: str, local_folder: Path | None, cuda: bool, memory_bytes: int) -> None:
-    """Refuse a load that would take the Space down: without a GPU, only a local copy whose weights
-    fit in half the machine's memory is loaded (the 7B captioner needs about 28 GB in float32)."""
-    if cuda:
-        return
-    if local_folder is None:
-        raise ArtifactError(f"{public_name(model)} is not on this machine and there is no GPU to run it; "
-                            "run the Space on GPU hardware (ZeroGPU) or set CAPTIONER to a small local model")
-    size = weights_bytes(local_folder)
-    if size * 2 > memory_bytes:  # bf16/fp16 files become float32 on the CPU
-        raise ArtifactError(f"{public_name(model)} has {size / 2**30:.1f} GB of weights, too large for this machine's "
-                            f"{memory_bytes / 2**30:.0f} GB without a GPU; run the Space on GPU hardware (ZeroGPU)")
+def check_space_fits(model: str, local_folder: Path | None, cuda: bool, memory: int) -> None:
+    """Refuse a load that would take the Space down: without a GPU, only a local copy that fits is loaded
+    (the 7B captioner needs about 28 GB in float32), never a download."""
+    if not cuda and local_folder is None:
+        raise ArtifactError(f"{public_name(model)} is not on this machine and there is no GPU to run it; run the Space on "
+                            "GPU hardware (ZeroGPU) or set CAPTIONER to a small local model")
+    check_fits(model, weights_bytes(local_folder) if local_folder else None, cuda, memory, "CAPTIONER")
 
 
 def load_query_captioner(model: str, generation: GenerationSettings, offline: bool) -> Any:
     """The build's captioner loader, behind a check that the model can be had and will fit this machine."""
-    import os
-
     import torch
-    from huggingface_hub import try_to_load_from_cache
 
     from imagesearch.models.captioner import Captioner
     from imagesearch.models.model_source import require_model
 
     require_model(model, "CAPTIONER", offline, "set CAPTIONER to a local captioner folder")
-    local = Path(model) if Path(model).is_dir() else None
-    if local is None:
-        cached = try_to_load_from_cache(model, "config.json")
-        local = Path(cached).parent if isinstance(cached, str) else None
-    check_fits(model, local, torch.cuda.is_available(), os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    local = local_copy(model)
+    check_space_fits(model, local, torch.cuda.is_available(), memory_bytes())
     return Captioner.load(str(local or model), generation)
 
 

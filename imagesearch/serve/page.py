@@ -14,7 +14,8 @@ import gradio as gr
 from imagesearch.errors import QueryError
 from imagesearch.serve.api import NOT_AVAILABLE, SearchBlocks, endpoints
 from imagesearch.serve.cards import cards_html
-from imagesearch.serve.image_query import ImageDescriber, public_name
+from imagesearch.models.fit import public_name
+from imagesearch.serve.image_query import ImageDescriber
 from imagesearch.serve.links import page_base, read_link, request_link
 from imagesearch.serve.request import DEFAULT_K, DEFAULT_MODE, MAX_K, MIN_K
 from imagesearch.serve.search import Answer, SearchEngine
