@@ -41,7 +41,7 @@ def build_app(config: AppConfig):
     engine = SearchEngine(artifacts, encode_query, max_query_chars=config.max_query_chars)
     describer = image_describer(artifacts.manifest, config.captioner, config.captioner_prompts, config.hub_offline)
 
-    @spaces.GPU
+    @spaces.GPU(duration=describer.gpu_seconds)  # asks for what this set's captioner needs, loading included once
     def describe_image(path: str) -> str:  # the captioner runs (and is loaded, once) on the GPU
         return describer.describe(path)
 

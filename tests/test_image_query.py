@@ -199,3 +199,16 @@ def test_uploads_are_described_with_the_generation_settings_the_manifest_records
     # the seed's record names settings this code does not use (max_length) and a "4-bit" it cannot load
     assert GenerationSettings.from_manifest({"do_sample": False, "max_length": 512, "quantization": "4-bit"}) == \
         GenerationSettings()
+
+
+def test_the_gpu_time_asked_follows_the_sets_generation_and_the_first_call_alone_pays_the_loading(tmp_path):
+    from imagesearch.models.captioner import GenerationSettings
+
+    short = ImageDescriber(QueryCaptioner("org/m", ("p",), GenerationSettings(max_new_tokens=6)), lambda m, g: Recording())
+    long = ImageDescriber(QueryCaptioner("org/m", ("p", "q"), GenerationSettings(max_new_tokens=256)), lambda m, g: Recording())
+    assert long.gpu_seconds() > short.gpu_seconds() > 0  # two prompts of 256 tokens ask for more than one of 6
+    first = short.gpu_seconds()
+    path = tmp_path / "a.jpg"
+    path.write_bytes(_bytes(_jpeg))
+    short.describe(str(path))  # loads the captioner, once
+    assert short.gpu_seconds() < first

@@ -47,3 +47,17 @@ def test_a_thumbnail_is_an_rgb_jpeg_within_its_longest_side(tmp_path):
     save_thumbnail(Image.new("RGBA", (1000, 400)), tmp_path / "t.jpg", max_side=100)
     with Image.open(tmp_path / "t.jpg") as saved:
         assert saved.format == "JPEG" and saved.mode == "RGB" and saved.size == (100, 40)
+
+
+def test_a_photo_shot_sideways_is_decoded_upright_from_its_exif_orientation():
+    stored = Image.new("RGB", (80, 40), (0, 0, 255))
+    stored.paste((255, 0, 0), (0, 0, 40, 40))  # red on the left as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90 degrees clockwise to view
+    buffer = io.BytesIO()
+    stored.save(buffer, format="JPEG", exif=exif.tobytes(), quality=95)
+    shown = decode(buffer.getvalue())
+    assert shown.size == (40, 80)
+    top = shown.getpixel((20, 10))
+    assert top[0] > 200 and top[2] < 60  # the stored left (red) is on top once turned clockwise
+    assert decode(_png(Image.new("RGB", (80, 40)))).size == (80, 40)  # no tag: as it is

@@ -7,7 +7,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from imagesearch.errors import first_line, in_words
 from imagesearch.store.fileio import atomic_path
@@ -71,4 +71,13 @@ def decode(data: bytes, min_side: int = MIN_SIDE) -> Image.Image:
         raise BadImage(f"unreadable ({in_words(first_line(exc, 120))})") from None
     if min(image.size) < min_side:
         raise BadImage(f"too small ({image.width}x{image.height} pixels)")
-    return to_rgb(image)
+    return to_rgb(upright(image))
+
+
+def upright(image: Image.Image) -> Image.Image:
+    """The image as it is meant to be seen: a camera's EXIF orientation applied (a phone photo shot sideways is
+    stored sideways with a tag saying so); an image without the tag, or with a damaged one, as it is."""
+    try:
+        return ImageOps.exif_transpose(image) or image
+    except Exception:  # noqa: BLE001 - a broken EXIF block never costs the image
+        return image

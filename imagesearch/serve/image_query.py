@@ -29,6 +29,8 @@ from imagesearch.store.manifest import HAND_WRITTEN, IMPORTED
 log = logging.getLogger(__name__)
 
 MAX_UPLOAD_BYTES = 50 * 2**20
+# ZeroGPU duration for one upload: a base, the first call's model loading, and the generation (7B-class speed)
+GPU_BASE_S, GPU_LOAD_S, GPU_S_PER_TOKEN = 10, 90, 0.05
 
 
 class CaptionerUnavailable(QueryError):
@@ -94,6 +96,15 @@ class ImageDescriber:
                     log.error("search by image disabled: %s", self._failure)
                     raise CaptionerUnavailable(f"Search by image is not available: {self._failure}.") from None
             return self._captioner
+
+    def gpu_seconds(self, path: Any = None) -> int:
+        """The GPU time to ask ZeroGPU for one upload (``spaces.GPU(duration=...)`` calls it with the upload):
+        the tokens this set's settings generate, plus the loading on the first call only. An estimate
+        (GPU_* below), never measured here: no GPU was lent to the session that wrote it."""
+        prompts = max(1, len(self.spec.prompts))
+        tokens = self.spec.generation.max_new_tokens * prompts * self.spec.generation.num_beams
+        loading = GPU_LOAD_S if self._captioner is None else 0
+        return int(GPU_BASE_S + loading + tokens * GPU_S_PER_TOKEN)
 
     def describe(self, path: Any) -> str:
         image = read_upload(path)
