@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
-import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from imagesearch.models.families import FAMILIES, family_of
 from imagesearch.models.images import BadImage, decode, save_thumbnail
 from imagesearch.models.model_source import require_model
 from imagesearch.store import manifest as mf
-from imagesearch.store.fileio import staged
+from imagesearch.store.fileio import remove_if_empty, staged
 from imagesearch.store.records import IMAGES_DIR, Record, write_records
 
 from .caption_cache import CACHE_DIR, CaptionCache, fingerprint
@@ -59,6 +58,7 @@ class DescribeConfig:
     offline: bool = False  # HF_HUB_OFFLINE: never try to download the captioner
     family: str = ""  # the captioner's model_type, read from its config when the run starts
     dtype: str = "auto"  # the captioner's weights: auto (bfloat16 on CUDA, float32 on a CPU), bfloat16, float16, float32
+    read_text: bool = False  # also ask for the words written in each image (signs, labels, packaging)
 
 
 @dataclass
@@ -93,6 +93,7 @@ def captioner_manifest(config: DescribeConfig) -> dict[str, Any]:
         "generation": config.generation.as_dict(),
         "cleaner_version": CLEANER_VERSION,
         "joined_with": " ",
+        **({"read_text": True} if config.read_text else {}),  # absent when off: earlier journals keep their key
     }
 
 
@@ -159,18 +160,14 @@ def run_describe(config: DescribeConfig, captioner: Captioner | None = None) -> 
         raise
 
 
-def remove_if_empty(folder: Path) -> None:
-    """Remove ``folder`` if it holds no file at all (only empty sub-folders)."""
-    if folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):
-        shutil.rmtree(folder, ignore_errors=True)
-
-
 def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None) -> Summary:
     if captioner is None:
         require_model(config.captioner, "--captioner", config.offline, OFFLINE_CAPTIONER)
         check_captioner_fits(config.captioner, config.device, config.offline)  # in seconds, before any loading
     family = captioner.family if captioner is not None else family_of(config.captioner)
     config = replace(config, prompts=family.prompts(config.prompts), family=family.model_type)
+    if config.read_text:
+        family.reading_prompt()  # refused in one line before any work when the family cannot be asked
     (folder / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     cache = CaptionCache(folder / CACHE_DIR, config.shard.part)
     key_suffix = fingerprint({k: v for k, v in captioner_manifest(config).items() if k not in ("family", "dtype")})
@@ -201,7 +198,7 @@ def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None)
             captioner = Captioner.load(config.captioner, config.generation, config.device, config.dtype)
         entries = []
         with warnings_once():
-            results = captioner.describe_each(images, config.prompts)
+            results = captioner.describe_each(images, config.prompts, config.read_text)
         for planned, result in zip(batch, results):
             if isinstance(result, Exception):
                 summary.note("failed", planned.item, f"captioning: {first_line(result, 120)}")
@@ -256,8 +253,8 @@ def add_describe_arguments(parser: argparse.ArgumentParser, alone: bool = True) 
     parser.add_argument("--max-new-tokens", type=positive, default=256, help="tokens generated per answer (default 256)")
     parser.add_argument("--num-beams", type=positive, default=1, help="beam search width (default 1: greedy, as the seed)")
     parser.add_argument("--max-side", type=positive, default=512, help="longest side of the saved thumbnails (default 512)")
-    parser.add_argument("--dtype", choices=DTYPES, default="auto",
-                        help="the captioner's weights (default auto: bfloat16 on CUDA, float32 on a CPU)")
+    parser.add_argument("--dtype", choices=DTYPES, default="auto", help="captioner weights (auto: bf16 on CUDA, else fp32)")
+    parser.add_argument("--read-text", action="store_true", help="add the words written in each image to its description")
     parser.add_argument("--quantization", choices=("none", "4bit", "8bit"), default="none",
                         help="load the captioner in 4 or 8 bit (needs bitsandbytes; slower than bf16)")
     parser.add_argument("--shard", type=Shard.parse, default=None,
@@ -279,7 +276,7 @@ def describe_config(args: argparse.Namespace, processes: Processes, env: Env) ->
                                       quantization=args.quantization),
         shard=Shard(*args.shard) if args.shard else processes.shard(), device=args.device or processes.device,
         allow_missing=tuple(name.strip() for value in args.allow_missing for name in value.split(",") if name.strip()),
-        offline=env.offline, dtype=args.dtype)
+        offline=env.offline, dtype=args.dtype, read_text=args.read_text)
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:

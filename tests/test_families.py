@@ -106,3 +106,42 @@ def test_search_by_image_with_prompts_a_caption_only_family_cannot_take_is_off_s
     with pytest.raises(QueryError, match="CAPTIONER_PROMPTS: a blip captioner writes a caption without a prompt"):
         describer.describe(str(path))
     assert not describer.available
+
+
+def test_read_text_asks_for_the_words_in_the_image_and_adds_them_where_some_were_read(tiny_captioners, photos, monkeypatch):
+    from imagesearch.models.caption_text import with_text
+    from imagesearch.models.families import READ_PROMPT
+
+    captioner = Captioner.load(str(tiny_captioners["instructblip"]), SETTINGS, device="cpu")
+    asked = []
+    original = Captioner.answer
+    monkeypatch.setattr(Captioner, "answer", lambda self, images, prompt: asked.append(prompt) or original(self, images, prompt))
+    plain, read = captioner.describe(photos[:2]), captioner.describe(photos[:2], read_text=True)
+    assert asked == [*SEED_PROMPTS, *SEED_PROMPTS, READ_PROMPT]
+    assert [r.startswith(p) for p, r in zip(plain, read)] == [True, True]
+    assert with_text("A shop front.", "OPEN 24 HOURS") == "A shop front. Text in the image: OPEN 24 HOURS."
+    assert with_text("A field.", "None.") == "A field." == with_text("A field.", "  ")
+
+
+def test_read_text_is_refused_in_one_line_for_a_family_that_cannot_be_asked(tiny_captioners, photo_folder, tmp_path):
+    config = DescribeConfig(tmp_path / "set", (str(photo_folder),), captioner=str(tiny_captioners["blip"]),
+                            generation=SETTINGS, device="cpu", offline=True, read_text=True)
+    with pytest.raises(ArtifactError, match="--read-text: a blip captioner cannot be asked for the words in an image"):
+        run_describe(config)
+    assert not (tmp_path / "set").exists()
+
+
+def test_a_set_built_reading_text_records_it_and_search_by_image_reads_too(tiny_captioners, photo_folder, tmp_path):
+    from imagesearch.serve.image_query import query_captioner
+
+    folder = tmp_path / "set"
+    config = DescribeConfig(folder, (str(photo_folder),), captioner=str(tiny_captioners["instructblip"]),
+                            generation=SETTINGS, device="cpu", offline=True, limit=1)
+    assert run_describe(config).captioned == 1 and run_describe(config).captioned == 0
+    assert "read_text" not in mf.read_manifest(folder)["captioner"]
+    from dataclasses import replace
+
+    assert run_describe(replace(config, read_text=True)).captioned == 1  # another way of captioning: redone
+    manifest = mf.read_manifest(folder)
+    assert manifest["captioner"]["read_text"] is True and query_captioner(manifest).read_text
+    assert not query_captioner(manifest, model_override="/other/captioner").read_text

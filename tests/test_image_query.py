@@ -118,7 +118,7 @@ class Recording:
     def __init__(self):
         self.seen = []
 
-    def describe(self, images, prompts):
+    def describe(self, images, prompts, read_text=False):
         self.seen.extend(images)
         return [f"seen {image.size[0]}x{image.size[1]} {image.mode}" for image in images]
 

@@ -36,3 +36,14 @@ def clean_caption(text: str, prompt: str = "") -> str:
 def join_answers(answers: list[str]) -> str:
     """Join the per-prompt answers with one space, skipping empty ones."""
     return " ".join(answer for answer in answers if answer)
+
+
+NO_TEXT = {"", "none", "no", "nothing", "no text", "there is no text", "n/a"}
+
+
+def with_text(description: str, words: str) -> str:
+    """The description followed by the words read in the image, unless the reader found none."""
+    words = " ".join(words.split()).strip(" .")
+    if words.lower() in NO_TEXT:
+        return description
+    return f"{description} Text in the image: {words}.".strip()

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from PIL import Image
 
 from imagesearch.errors import ArtifactError, first_line
-from imagesearch.models.caption_text import clean_caption, join_answers
+from imagesearch.models.caption_text import clean_caption, join_answers, with_text
 from imagesearch.models.families import SEED_PROMPTS, Family, family_of
 
 log = logging.getLogger(__name__)
@@ -128,16 +128,21 @@ class Captioner:
         texts = self.processor.batch_decode(output, skip_special_tokens=True)
         return [clean_caption(text, prompt or "") for text in texts]
 
-    def describe(self, images: Sequence[Image.Image], prompts: Sequence[str] = ()) -> list[str]:
-        """Each image's answers to every prompt (the family's own when none are given), joined with one space."""
+    def describe(self, images: Sequence[Image.Image], prompts: Sequence[str] = (), read_text: bool = False) -> list[str]:
+        """Each image's answers to every prompt (the family's own when none are given), joined with one space;
+        with ``read_text``, followed by the words the model reads in the image."""
         per_prompt = [self.answer(images, prompt) for prompt in self.family.prompts(tuple(prompts)) or (None,)]
-        return [join_answers([answers[i] for answers in per_prompt]) for i in range(len(images))]
+        texts = [join_answers([answers[i] for answers in per_prompt]) for i in range(len(images))]
+        if read_text:
+            texts = [with_text(text, words) for text, words in zip(texts, self.answer(images, self.family.reading_prompt()))]
+        return texts
 
-    def describe_each(self, images: Sequence[Image.Image], prompts: Sequence[str] = ()) -> list[str | Exception]:
+    def describe_each(self, images: Sequence[Image.Image], prompts: Sequence[str] = (),
+                      read_text: bool = False) -> list[str | Exception]:
         """Like :meth:`describe`, but a batch that fails is retried one image at a time, so a bad image fails alone
         (its place holds the exception)."""
         try:
-            return list(self.describe(images, prompts))
+            return list(self.describe(images, prompts, read_text))
         except Exception as exc:  # noqa: BLE001 - retried one by one below
             if len(images) == 1:
                 return [exc]
@@ -145,7 +150,7 @@ class Captioner:
         results: list[str | Exception] = []
         for image in images:
             try:
-                results.append(self.describe([image], prompts)[0])
+                results.append(self.describe([image], prompts, read_text)[0])
             except Exception as single:  # noqa: BLE001
                 results.append(single)
         return results

@@ -23,6 +23,8 @@ SEED_PROMPTS = (
     "create an extensive description of this image",
 )
 
+READ_PROMPT = "What words are written in this image? Answer with the words only, or none."
+
 
 @dataclass(frozen=True)
 class Family:
@@ -32,6 +34,13 @@ class Family:
     model_class: str
     prompt_in_output: bool  # generate() returns the prompt tokens first: decode only past the input length
     pad_to_generate: bool = True  # generate() takes a pad_token_id (BLIP's sets its own and refuses a second)
+    read_prompt: str | None = None  # how to ask for the words written in an image (--read-text); None: cannot
+
+    def reading_prompt(self, flag: str = "--read-text") -> str:
+        if self.read_prompt is None:
+            raise ArtifactError(f"{flag}: a {self.model_type} captioner cannot be asked for the words in an image; "
+                                f"pick one that follows instructions ({', '.join(prompted())}), or leave out {flag}")
+        return self.read_prompt
 
     @property
     def takes_prompts(self) -> bool:
@@ -56,7 +65,8 @@ class Family:
 
 
 FAMILIES = {family.model_type: family for family in (
-    Family("instructblip", SEED_PROMPTS, "InstructBlipProcessor", "InstructBlipForConditionalGeneration", True),
+    Family("instructblip", SEED_PROMPTS, "InstructBlipProcessor", "InstructBlipForConditionalGeneration", True,
+           read_prompt=READ_PROMPT),
     Family("blip", (), "AutoProcessor", "AutoModelForImageTextToText", False, pad_to_generate=False),
 )}
 

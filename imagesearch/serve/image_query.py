@@ -42,6 +42,7 @@ class QueryCaptioner:
     model: str | None  # hub id or folder; None: the set has no captioner to use
     prompts: tuple[str, ...]
     generation: GenerationSettings = GenerationSettings()  # as the build captioned (manifest captioner.generation)
+    read_text: bool = False  # the build also read the words in each image (manifest captioner.read_text)
     reason: str = ""  # why model is None
 
 
@@ -55,10 +56,11 @@ def query_captioner(manifest: dict[str, Any], model_override: str | None = None,
     model = model_override or built.get("model")
     if not model or model in (HAND_WRITTEN, IMPORTED, "unspecified") or str(model).startswith(("synthetic", "benchmark")):
         how = {HAND_WRITTEN: "hand-written", IMPORTED: "imported"}.get(model, "not made by a captioner")
-        return QueryCaptioner(None, prompts, generation,
-                              f"this set's descriptions are {how}, so there is no captioner to describe an upload; "
-                              "set CAPTIONER to a captioner hub id or folder (instructblip, blip) to enable it")
-    return QueryCaptioner(str(model), prompts, generation)  # no prompts: the captioner family's own
+        return QueryCaptioner(None, prompts, generation, reason=(
+            f"this set's descriptions are {how}, so there is no captioner to describe an upload; "
+            "set CAPTIONER to a captioner hub id or folder (instructblip, blip) to enable it"))
+    read_text = bool(built.get("read_text")) and not model_override  # another captioner may not read
+    return QueryCaptioner(str(model), prompts, generation, read_text)  # no prompts: the captioner family's own
 
 
 class ImageDescriber:
@@ -109,7 +111,7 @@ class ImageDescriber:
     def describe(self, path: Any) -> str:
         image = read_upload(path)
         captioner = self.captioner()
-        description = captioner.describe([image], list(self.spec.prompts))[0].strip()
+        description = captioner.describe([image], list(self.spec.prompts), self.spec.read_text)[0].strip()
         if not description:
             raise QueryError("The captioner returned no words for this image; try another image.")
         return description

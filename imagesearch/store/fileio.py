@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterator
@@ -109,3 +110,9 @@ def staged(folder: Path) -> Iterator[Staging]:
         stage.discard()
         raise
     stage.commit()
+
+
+def remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` if it holds no file at all (only empty sub-folders)."""
+    if folder.is_dir() and not any(p.is_file() for p in folder.rglob("*")):
+        shutil.rmtree(folder, ignore_errors=True)
