@@ -2,10 +2,7 @@
 
 from imagesearch.serve.config import DEMO_ARTIFACTS, REPO  # noqa: F401 - re-exported for tests and benchmarks
 
-# The seed system's 147 real InstructBLIP captions (Fashionpedia val 0..146, no header, `id,description`), and
-# 40 queries written by hand over them (query<TAB>relevant ids).
+# The seed system's 147 real InstructBLIP captions (Fashionpedia val 0..146, no header, `id,description`).
 SEED_CSV = REPO / "benchmarks" / "seed_description.csv"
-SEED_QUERIES = REPO / "benchmarks" / "seed_queries.tsv"
 TEST_OUTPUT = REPO / "tests" / "output"  # screenshots and other things worth looking at; ignored by git
-FIXTURES = REPO / "tests" / "fixtures"
 

@@ -105,7 +105,7 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
         asks = read_link(request.query_params if request is not None else {}, engine.datasets, engine.labels,
                          engine.modes, default_mode)
         if not asks.anything:
-            return tuple(gr.update() for _ in range(8))  # nothing asked: leave what the visitor typed
+            return tuple(gr.update() for _ in load_outputs)  # nothing asked: leave what the visitor typed
         fields = (asks.query, asks.shown_k, asks.shown_mode, asks.datasets, asks.labels)
         if asks.like is not None:
             return (*fields, *run_similar(asks.like, asks.k, request))
@@ -157,7 +157,8 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
         gr.on([query.submit, button.click], ui_search, [query, k, mode, datasets, labels], outputs,
               api_name=False).then(None, [link], None, js=keep_url)
         image_button.click(ui_by_image, [upload, k, mode, datasets, labels], [description, *outputs], api_name=False)
-        blocks.load(on_load, None, [query, k, mode, datasets, labels, *outputs], api_name=False)
+        load_outputs = [query, k, mode, datasets, labels, *outputs]
+        blocks.load(on_load, None, load_outputs, api_name=False)
         for name, function in endpoints(engine, describe_image).items():
             gr.api(function, api_name=name)
     return blocks
