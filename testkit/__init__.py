@@ -3,7 +3,7 @@
 - ``factory``: small artifact sets through the real build writers.
 - ``vector_set``: a whole set from rows and vectors made elsewhere.
 - ``fake_hub``: the Hugging Face Hub at huggingface_hub's transport seam.
-- ``tiny_captioner``: a tiny random-weight InstructBLIP built from configs, no download.
+- ``tiny_captioner``: a tiny random-weight model of every captioner family, built from configs, no download.
 - ``published``: a set published to the fake Hub, and a Space started from it.
 - ``ports``: a free loopback port.
 - ``paths``: where the repository, the demo and the seed captions are.

@@ -64,10 +64,17 @@ def tiny_captioner_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_captioners(tiny_captioner_path, tmp_path_factory) -> dict[str, Path]:
-    """A saved tiny random model of every captioner family, by model_type (see testkit/tiny_captioner.py)."""
-    from testkit.tiny_captioner import build_tiny_blip
+    """A saved tiny random model of every captioner family, by model_type (see testkit/tiny_captioner.py); the
+    families whose processors need torchvision only where it imports."""
+    from testkit import tiny_captioner as tiny
 
-    return {"instructblip": tiny_captioner_path, "blip": build_tiny_blip(tmp_path_factory.mktemp("tiny-blip"))}
+    built = {"instructblip": tiny_captioner_path, "blip": tiny.build_tiny_blip(tmp_path_factory.mktemp("tiny-blip")),
+             "florence2": tiny.build_tiny_florence2(tmp_path_factory.mktemp("tiny-florence2")),
+             "idefics3": tiny.build_tiny_idefics3(tmp_path_factory.mktemp("tiny-idefics3"))}
+    if tiny.torchvision_imports():
+        for model_type in tiny.TORCHVISION_FAMILIES:
+            built[model_type] = tiny.build_tiny_qwen(tmp_path_factory.mktemp(f"tiny-{model_type}"), model_type)
+    return built
 
 
 @pytest.fixture(scope="session")

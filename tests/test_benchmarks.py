@@ -2,22 +2,47 @@
 
 import torch
 
-from benchmarks.caption import instructblip_config
+import json
+
+import pytest
+
 from benchmarks.caption import main as caption_main
+from benchmarks.caption import weights_gb
+from benchmarks.caption_shapes import SHAPES
+
+PUBLISHED_PARAMETERS = {  # from each model card, in billions
+    "smolvlm-256m": 0.256, "florence-2-base": 0.23, "blip-large": 0.47, "smolvlm-2.2b": 2.25, "instructblip-7b": 7.9}
 
 
-def test_vicuna_7b_shapes_have_the_real_parameter_count():
-    from transformers import InstructBlipForConditionalGeneration
-
-    with torch.device("meta"):
-        model = InstructBlipForConditionalGeneration(instructblip_config("vicuna-7b"))
-    assert 7.85e9 < sum(p.numel() for p in model.parameters()) < 7.95e9
+@pytest.mark.parametrize("name", sorted(PUBLISHED_PARAMETERS))
+def test_each_real_shape_has_its_published_parameter_count(name):
+    count, _ = weights_gb(SHAPES[name], torch.float32)  # built on the meta device: no memory, no download
+    assert abs(count / 1e9 - PUBLISHED_PARAMETERS[name]) / PUBLISHED_PARAMETERS[name] < 0.06
 
 
-def test_caption_benchmark_prints_a_row_per_batch_size(capsys):
-    assert caption_main(["--batches", "1,4", "--images", "4", "--new-tokens", "2"]) == 0
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ") and "x |" in line]
-    assert [row.split("|")[1].strip() for row in rows] == ["1", "4"]
+def test_each_real_shape_prepares_an_image_as_the_real_processor_does():
+    from benchmarks.caption import photos
+    from imagesearch.models.families import FAMILIES
+
+    image = photos(1)[0]  # 512x512: SmolVLM-256M upsizes it to 2048 px, 4x4 tiles of 512 and a global view
+    processor, config = SHAPES["smolvlm-256m"].build()
+    inputs = FAMILIES["idefics3"].inputs(processor, [image], "describe it")
+    assert tuple(inputs["pixel_values"].shape[1:]) == (17, 3, 512, 512)
+    assert int((inputs["input_ids"] == config.image_token_id).sum()) == 17 * 64
+    processor, config = SHAPES["florence-2-base"].build()
+    inputs = FAMILIES["florence2"].inputs(processor, [image], "<MORE_DETAILED_CAPTION>")
+    assert tuple(inputs["pixel_values"].shape) == (1, 3, 768, 768)
+    assert int((inputs["input_ids"] == config.image_token_id).sum()) == 577
+
+
+def test_caption_benchmark_prints_a_row_per_batch_size_and_the_json_last(capsys):
+    assert caption_main(["--batches", "1,2", "--new-tokens", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = [line for line in out if line.startswith("| tiny |")]
+    assert [row.split("|")[4].strip() for row in rows] == ["1", "2"]
+    figures = json.loads(out[-1])
+    assert [b["batch"] for b in figures["shapes"][0]["batches"]] == [1, 2]
+    assert all(b["images_per_minute"] > 0 and b["peak_rss_mb"] > 0 for b in figures["shapes"][0]["batches"])
 
 
 def test_hub_start_benchmark_counts_a_bounded_cold_start_and_a_request_free_warm_one(tmp_path, capsys):

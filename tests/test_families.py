@@ -3,6 +3,7 @@ the family read from the config, the same greedy text alone and inside a batch, 
 index -> the app, search by image included."""
 
 import json
+from dataclasses import replace
 
 import pytest
 import skimage.data
@@ -21,6 +22,7 @@ from imagesearch.serve.config import AppConfig
 from imagesearch.store import manifest as mf
 from imagesearch.store.records import read_records
 from testkit.ports import free_port
+from testkit.tiny_captioner import NO_TORCHVISION, TORCHVISION_FAMILIES, torchvision_imports
 
 SETTINGS = GenerationSettings(max_new_tokens=6)
 
@@ -31,13 +33,19 @@ def photos():
 
 
 def test_every_family_has_a_tiny_model_to_be_tested_with(tiny_captioners):
-    assert set(tiny_captioners) == set(FAMILIES)
+    assert set(tiny_captioners) | (set() if torchvision_imports() else set(TORCHVISION_FAMILIES)) == set(FAMILIES)
+
+
+def tiny(tiny_captioners, model_type: str) -> str:
+    if model_type not in tiny_captioners:
+        pytest.skip(NO_TORCHVISION)
+    return str(tiny_captioners[model_type])
 
 
 @pytest.mark.parametrize("model_type", sorted(FAMILIES))
 def test_the_family_comes_from_the_config_and_batches_change_no_text(model_type, tiny_captioners, photos):
-    captioner = Captioner.load(str(tiny_captioners[model_type]), SETTINGS, device="cpu")
-    assert family_of(str(tiny_captioners[model_type])) is captioner.family is FAMILIES[model_type]
+    captioner = Captioner.load(tiny(tiny_captioners, model_type), SETTINGS, device="cpu")
+    assert family_of(tiny(tiny_captioners, model_type)) is captioner.family is FAMILIES[model_type]
     batch = captioner.describe(photos)  # the family's own prompts (none for a caption-only family)
     alone = [captioner.describe([photo])[0] for photo in photos]
     assert batch == alone and all(isinstance(text, str) and text for text in batch)
@@ -47,7 +55,7 @@ def test_the_family_is_never_guessed_from_the_name_and_an_unsupported_one_is_one
     named_like_blip = tmp_path / "blip-large"
     named_like_blip.mkdir()
     (named_like_blip / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    with pytest.raises(ArtifactError, match=r"model_type 'bert' is not a supported captioner; supported: blip, instructblip$"):
+    with pytest.raises(ArtifactError, match=r"model_type 'bert' is not a supported captioner; supported: blip, florence2, idefics3, instructblip, qwen2_5_vl, qwen2_vl$"):
         family_of(str(named_like_blip))
     assert family_of(str(tiny_captioners["blip"])).model_type == "blip"
 
@@ -58,18 +66,27 @@ def test_prompts_are_the_familys_own_unless_given_and_refused_where_it_takes_non
     assert FAMILIES["blip"].prompts(None) == ()
     with pytest.raises(ArtifactError, match="--prompts: a blip captioner writes a caption without a prompt; leave out"):
         FAMILIES["blip"].prompts(("what is it",))
+    assert FAMILIES["florence2"].prompts(None) == ("<MORE_DETAILED_CAPTION>",)
+    assert FAMILIES["florence2"].prompts(("<OCR>",)) == ("<OCR>",)
+    with pytest.raises(ArtifactError, match=r"--prompts 'what is it': a florence2 captioner takes a task token as its "
+                                            r"whole prompt; choose from <CAPTION>, <DETAILED_CAPTION>"):
+        FAMILIES["florence2"].prompts(("what is it",))
+    assert FAMILIES["idefics3"].prompts(None) == SEED_PROMPTS and FAMILIES["idefics3"].chat
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model_type", sorted(FAMILIES))
 def test_each_family_goes_through_describe_embed_index_and_the_app(model_type, tiny_captioners, photo_folder, tmp_path):
     folder = tmp_path / "set"
-    config = DescribeConfig(folder, (str(photo_folder),), captioner=str(tiny_captioners[model_type]), generation=SETTINGS,
+    config = DescribeConfig(folder, (str(photo_folder),), captioner=tiny(tiny_captioners, model_type), generation=SETTINGS,
                             device="cpu", offline=True)
     assert run_describe(config).captioned == 8
     recorded = mf.read_manifest(folder)["captioner"]
     assert recorded["family"] == model_type and tuple(recorded["prompts"]) == FAMILIES[model_type].default_prompts
     assert run_describe(config).captioned == 0  # the same captioner and prompts: nothing redone
+    if FAMILIES[model_type].takes_prompts:  # other prompts: every image redone, then nothing again
+        other = replace(config, prompts=("<CAPTION>",) if model_type == "florence2" else ("what is it",))
+        assert run_describe(other).captioned == 8 and run_describe(other).captioned == 0
     assert len(read_records(folder / mf.DESCRIPTIONS)) == 8
     run_embed(EmbedConfig(folder, MINILM, offline=True))
     run_index(IndexConfig(folder, offline=True))
@@ -139,8 +156,6 @@ def test_a_set_built_reading_text_records_it_and_search_by_image_reads_too(tiny_
                             generation=SETTINGS, device="cpu", offline=True, limit=1)
     assert run_describe(config).captioned == 1 and run_describe(config).captioned == 0
     assert "read_text" not in mf.read_manifest(folder)["captioner"]
-    from dataclasses import replace
-
     assert run_describe(replace(config, read_text=True)).captioned == 1  # another way of captioning: redone
     manifest = mf.read_manifest(folder)
     assert manifest["captioner"]["read_text"] is True and query_captioner(manifest).read_text

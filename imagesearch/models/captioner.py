@@ -109,10 +109,7 @@ class Captioner:
         """One cleaned answer per image for ``prompt`` (None: a caption-only family's caption)."""
         import torch
 
-        if prompt is None:
-            inputs = self.processor(images=list(images), return_tensors="pt")
-        else:
-            inputs = self.processor(images=list(images), text=[prompt] * len(images), return_tensors="pt", padding=True)
+        inputs = self.family.inputs(self.processor, list(images), prompt)
         inputs = {k: (v.to(self.device, self.dtype) if k == "pixel_values" else v.to(self.device)) for k, v in inputs.items()}
         with torch.inference_mode():
             output = self.model.generate(

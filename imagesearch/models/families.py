@@ -7,6 +7,11 @@ a model_type without a family here is refused in one line that lists the support
   processor is loaded explicitly (the hub repo's processor config names a video processor); generate()
   returns the prompt tokens before the new ones, so only tokens past the input length are decoded.
 - ``blip`` (BLIP captioning models): caption-only, takes no prompt; generate() returns the caption alone.
+- ``florence2`` (Florence-2): a task token is the whole prompt (the detailed-caption task by default, the OCR task
+  to read text); an encoder-decoder, so its output holds no prompt.
+- ``idefics3`` (SmolVLM-256M/500M/2.2B-Instruct), ``qwen2_vl`` and ``qwen2_5_vl``: chat VLMs; each prompt goes
+  through the processor's chat template with one image; decoder-only, so only tokens past the input are decoded.
+  Idefics3's processor wants the images nested one list per prompt. The Qwen processors import torchvision.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ SEED_PROMPTS = (
 )
 
 READ_PROMPT = "What words are written in this image? Answer with the words only, or none."
+FLORENCE_TASKS = ("<CAPTION>", "<DETAILED_CAPTION>", "<MORE_DETAILED_CAPTION>", "<OCR>")
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,9 @@ class Family:
     prompt_in_output: bool  # generate() returns the prompt tokens first: decode only past the input length
     pad_to_generate: bool = True  # generate() takes a pad_token_id (BLIP's sets its own and refuses a second)
     read_prompt: str | None = None  # how to ask for the words written in an image (--read-text); None: cannot
+    chat: bool = False  # a prompt goes through the processor's chat template, beside one image
+    nest_images: bool = False  # the processor takes one list of images per prompt ([[a], [b]])
+    tasks: tuple[str, ...] = ()  # the only prompts the family understands (Florence-2's task tokens); (): any text
 
     def reading_prompt(self, flag: str = "--read-text") -> str:
         if self.read_prompt is None:
@@ -53,7 +62,21 @@ class Family:
         if not self.takes_prompts:
             raise ArtifactError(f"{flag}: a {self.model_type} captioner writes a caption without a prompt; leave out "
                                 f"{flag}, or pick a captioner that follows instructions ({', '.join(prompted())})")
+        unknown = [prompt for prompt in given if self.tasks and prompt not in self.tasks]
+        if unknown:
+            raise ArtifactError(f"{flag} {unknown[0]!r}: a {self.model_type} captioner takes a task token as its "
+                                f"whole prompt; choose from {', '.join(self.tasks)}")
         return tuple(given)
+
+    def inputs(self, processor: Any, images: list[Any], prompt: str | None) -> Any:
+        """The processor's tensors for ``images``, each asked ``prompt`` (None: a caption-only family)."""
+        if prompt is None:
+            return processor(images=images, return_tensors="pt")
+        if self.chat:
+            message = {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}
+            prompt = processor.apply_chat_template([message], add_generation_prompt=True)
+        return processor(images=[[image] for image in images] if self.nest_images else images,
+                         text=[prompt] * len(images), return_tensors="pt", padding=True)
 
     def load(self, model_id: str, **kwargs: Any) -> tuple[Any, Any]:
         """(processor, model) through transformers' own classes."""
@@ -68,6 +91,12 @@ FAMILIES = {family.model_type: family for family in (
     Family("instructblip", SEED_PROMPTS, "InstructBlipProcessor", "InstructBlipForConditionalGeneration", True,
            read_prompt=READ_PROMPT),
     Family("blip", (), "AutoProcessor", "AutoModelForImageTextToText", False, pad_to_generate=False),
+    Family("florence2", ("<MORE_DETAILED_CAPTION>",), "AutoProcessor", "AutoModelForImageTextToText", False,
+           read_prompt="<OCR>", tasks=FLORENCE_TASKS),
+    Family("idefics3", SEED_PROMPTS, "AutoProcessor", "AutoModelForImageTextToText", True, read_prompt=READ_PROMPT,
+           chat=True, nest_images=True),
+    *(Family(name, SEED_PROMPTS, "AutoProcessor", "AutoModelForImageTextToText", True, read_prompt=READ_PROMPT,
+             chat=True) for name in ("qwen2_vl", "qwen2_5_vl")),
 )}
 
 
