@@ -18,7 +18,7 @@ import torch
 from imagesearch.errors import ArtifactError, ConfigError
 from imagesearch.serve.cards import CSS
 from imagesearch.serve.config import AppConfig
-from imagesearch.serve.image_query import image_describer
+from imagesearch.serve.image_query import MAX_UPLOAD_BYTES, image_describer
 from imagesearch.serve.memory import limit_malloc_arenas
 from imagesearch.serve.page import build_blocks
 from imagesearch.serve.search import SearchEngine
@@ -45,7 +45,7 @@ def build_app(config: AppConfig):
     def describe_image(path: str) -> str:  # the captioner runs (and is loaded, once) on the GPU
         return describer.describe(path)
 
-    blocks = build_blocks(engine, describe_image, describer)
+    blocks = build_blocks(engine, describe_image, describer, image_concurrency=config.image_concurrency)
     blocks.queue(max_size=config.queue_size, default_concurrency_limit=config.concurrency)
     return blocks, engine
 
@@ -58,6 +58,7 @@ def launch(blocks, engine: SearchEngine, config: AppConfig, **kwargs):
         allowed_paths=[str(engine.artifacts.folder / "images")],
         state_session_capacity=config.session_capacity,
         mcp_server=config.mcp_server,
+        max_file_size=MAX_UPLOAD_BYTES,  # refused by the server before it stores the upload
         css=CSS,
         **kwargs,
     )

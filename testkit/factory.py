@@ -65,6 +65,7 @@ def make_set(
     spec: IndexSpec = IndexSpec("flat"),
     model: str = FAKE_MODEL,
     probe: dict | None = None,
+    sources: Sequence[str] | None = None,
 ) -> Path:
     """Write a complete, valid artifact set for ``vectors`` (already normalised)."""
     folder = Path(folder)
@@ -72,7 +73,8 @@ def make_set(
     images = write_images(folder, n)
     descriptions = list(descriptions or [f"description {i}" for i in range(n)])
     datasets = list(datasets or ["alpha"] * n)
-    records = [Record(i, datasets[i], f"src-{i}", "", images[i], descriptions[i]) for i in range(n)]
+    sources = list(sources or [f"src-{i}" for i in range(n)])
+    records = [Record(i, datasets[i], sources[i], "", images[i], descriptions[i]) for i in range(n)]
     probe = probe or {"text": "x", "vector": [0.0] * d}
     write_vector_set(folder, records, vectors, model, probe, {"model": mf.HAND_WRITTEN}, spec)
     return folder

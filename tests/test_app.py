@@ -43,12 +43,17 @@ def test_search_endpoint_filters_by_dataset(served):
 
 
 @pytest.mark.parametrize("query, message", [("   ", "Type a few words"), ("x", "Unknown dataset")])
-def test_bad_requests_get_a_clear_message_and_the_server_keeps_answering(served, query, message):
+def test_bad_requests_get_a_clear_message_and_the_server_keeps_answering(served, query, message, capfd, caplog):
     _, client, _ = served
     datasets = ["nope"] if message == "Unknown dataset" else None
-    with pytest.raises(Exception, match=message):
+    capfd.readouterr()
+    with caplog.at_level("INFO", logger="imagesearch.serve.api"), pytest.raises(Exception, match=message):
         client.predict(query, 5, datasets, api_name="/search")
     assert len(client.predict("a cat", 3, api_name="/search")) == 3
+    server_log = capfd.readouterr().err  # the server runs in this process: its stderr is captured here
+    assert "Traceback" not in server_log  # a user's mistake is not a fault
+    refusals = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert len(refusals) == 1 and refusals[0].startswith("/search refused: ") and message in refusals[0]
 
 
 def test_only_the_three_search_endpoints_are_public(served):

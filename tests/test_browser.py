@@ -181,7 +181,9 @@ def test_descriptions_are_shown_as_text_never_as_html(browser, tmp_path, minilm)
     hostile = '<img src=x onerror="window.__injected = 1"><b>bold</b> a red dress with white dots'
     descriptions = [hostile, "a plain blue car", "a green tree"]
     vectors = minilm.encode(descriptions)
-    folder = make_set(tmp_path / "set", vectors, descriptions=descriptions, model=minilm.model_id, probe=minilm.probe())
+    sources = ["[Login](//evil.co)", "<img src=x onerror=\"window.__injected = 2\">", "**loud**"]
+    folder = make_set(tmp_path / "set", vectors, descriptions=descriptions, model=minilm.model_id, probe=minilm.probe(),
+                      sources=sources)
     blocks, url = _serve(AppConfig(artifacts_dir=folder, port=free_port()))
     try:
         page = browser.new_page()
@@ -189,6 +191,12 @@ def test_descriptions_are_shown_as_text_never_as_html(browser, tmp_path, minilm)
         assert page.evaluate("window.__injected") is None
         assert "<b>bold</b>" in page.locator("#results").inner_text()
         assert page.locator("#results b").count() == 0 and page.locator("#results .cs-card img").count() == 3
+        for item, source in enumerate(sources):  # "more like" a record echoes its source in the status line
+            _open(page, f"{url}?like={item}")
+            _wait_for_cards(page)
+            assert source in page.locator("#status").inner_text()
+            assert page.locator("#status a, #status img, #status strong").count() == 0
+        assert page.evaluate("window.__injected") is None
     finally:
         blocks.close()
 
@@ -205,3 +213,20 @@ def test_matched_words_are_marked_and_more_like_this_leaves_the_image_out(browse
     assert "chelsea" not in page.locator("#results").inner_text().lower()
     assert "tabby" not in page.locator("#results").inner_text().lower()  # the clicked image itself is left out
     page.screenshot(path=str(output_dir / "more_like_this.png"), full_page=True)
+
+
+@pytest.mark.parametrize("asked", ["q=cat&mode=[Login](//evil.co)", "q=cat&k=[Login](//evil.co)",
+                                   "like=[Login](//evil.co)", 'like=<img src=x onerror="window.__injected=1">'])
+def test_values_echoed_from_a_deep_link_are_shown_as_text_never_as_markup(browser, demo_url, asked):
+    from urllib.parse import quote
+
+    url, _ = demo_url
+    page = browser.new_page()
+    name, value = asked.split("=", 1) if asked.startswith("like") else asked.rsplit("=", 1)
+    _open(page, f"{url}?{name}={quote(value, safe='=&')}")
+    page.wait_for_function("/⚠|result|No image/.test(document.querySelector('#status')?.innerText || '')",
+                           timeout=30_000)
+    status = page.locator("#status")
+    assert status.locator("a, img").count() == 0 and page.evaluate("window.__injected") is None
+    shown = status.inner_text()
+    assert shown.startswith("⚠") and value[:12] in shown, shown  # the value, refused, shown as it was typed

@@ -212,3 +212,15 @@ def test_the_gpu_time_asked_follows_the_sets_generation_and_the_first_call_alone
     path.write_bytes(_bytes(_jpeg))
     short.describe(str(path))  # loads the captioner, once
     assert short.gpu_seconds() < first
+
+
+def test_without_a_captioner_an_upload_is_refused_before_it_is_read_or_decoded(tmp_path, monkeypatch):
+    from imagesearch.serve import image_query
+
+    touched = []
+    monkeypatch.setattr(image_query, "read_upload", lambda path: touched.append(path))
+    describer = ImageDescriber(QueryCaptioner(None, (), reason="this set's descriptions are hand-written"),
+                               lambda model, generation: None)
+    with pytest.raises(QueryError, match="^Search by image is not available: this set's descriptions are hand-written"):
+        describer.describe(str(tmp_path / "huge.png"))
+    assert touched == []

@@ -61,3 +61,32 @@ def test_a_photo_shot_sideways_is_decoded_upright_from_its_exif_orientation():
     top = shown.getpixel((20, 10))
     assert top[0] > 200 and top[2] < 60  # the stored left (red) is on top once turned clockwise
     assert decode(_png(Image.new("RGB", (80, 40)))).size == (80, 40)  # no tag: as it is
+
+
+def _bytes(image, **options):
+    buffer = io.BytesIO()
+    image.save(buffer, **options)
+    return buffer.getvalue()
+
+
+def test_an_upload_is_decoded_no_larger_than_asked_and_sixteen_bits_are_never_widened_whole():
+    import tracemalloc
+
+    ramp = Image.fromarray((np.add.outer(np.arange(3000), np.arange(2000)) * 10).astype(np.uint16))
+    data = _bytes(ramp, format="PNG")
+    tracemalloc.start()  # numpy's arrays are traced: widening the whole 6 Mpx image would take 24 MB or more
+    small = decode(data, max_side=500, max_full_pixels=16_000_000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert small.mode == "RGB" and small.size == (333, 500) and peak < 4 * 2**20
+    assert np.asarray(small)[0, 0].tolist() == [0, 0, 0] and np.asarray(small)[-1, -1].tolist()[0] > 240
+    jpeg = decode(_bytes(Image.new("RGB", (6000, 4000), (9, 9, 9)), format="JPEG"), max_side=800)
+    assert jpeg.size == (800, 533)
+
+
+def test_a_format_decoded_whole_has_a_lower_pixel_cap_than_a_jpeg_which_shrinks_while_decoding():
+    big = Image.new("L", (5000, 4000))
+    with pytest.raises(BadImage, match=r"too large \(5000x4000 pixels; up to 16 million for a PNG; a JPEG may have 64"):
+        decode(_bytes(big, format="PNG"), max_side=1024, max_full_pixels=16_000_000)
+    assert decode(_bytes(big, format="JPEG"), max_side=1024, max_full_pixels=16_000_000).size == (1024, 819)
+    assert decode(_bytes(big, format="PNG")).size == (5000, 4000)  # the build's decode keeps its 64 Mpx cap

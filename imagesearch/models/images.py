@@ -15,6 +15,8 @@ from imagesearch.store.fileio import atomic_path
 DEFAULT_MAX_SIDE = 512
 MIN_SIDE = 16
 MAX_PIXELS = 64_000_000  # larger images are refused instead of decoded (20000 x 20000 would need 1.2 GB)
+WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # 16- and 32-bit pixels
+SHRINKS_WHILE_DECODING = ("JPEG", "MPO")  # PIL's draft() decodes these at 1/2, 1/4 or 1/8 scale
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -25,10 +27,12 @@ def to_rgb(image: Image.Image) -> Image.Image:
     """
     if image.mode == "RGB":
         return image
-    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        array = np.asarray(image, dtype=np.float64)
+    if image.mode in WIDE_MODES:
+        array = np.asarray(image)
         low, high = float(array.min()), float(array.max())
-        scaled = np.zeros_like(array) if high <= low else (array - low) / (high - low) * 255.0
+        if high <= low:
+            return Image.new("RGB", image.size)
+        scaled = (array.astype(np.float32) - np.float32(low)) * np.float32(255.0 / (high - low))  # never float64
         return Image.fromarray(scaled.round().astype(np.uint8), mode="L").convert("RGB")
     if image.mode == "P":
         image = image.convert("RGBA")
@@ -51,15 +55,28 @@ class BadImage(ValueError):
     pass
 
 
-def decode(data: bytes, min_side: int = MIN_SIDE) -> Image.Image:
-    """Decode and check an image; BadImage says why one cannot be captioned (or, with ``min_side`` 1, shown)."""
+def decode(data: bytes, min_side: int = MIN_SIDE, max_side: int | None = None,
+           max_full_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode and check an image; BadImage says why one cannot be captioned (or, with ``min_side`` 1, shown).
+
+    With ``max_side`` the result is at most that many pixels on its longest side, and memory stays bounded by the
+    file's header, before anything is decoded: a JPEG up to MAX_PIXELS is decoded already shrunk (draft); any
+    other format must hold at most ``max_full_pixels`` (it is decoded whole, then shrunk before any widening)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-            if image.width * image.height > MAX_PIXELS:
-                raise BadImage(f"too large ({image.width}x{image.height} pixels)")
+            pixels = image.width * image.height
+            shrinks = max_side is not None and image.format in SHRINKS_WHILE_DECODING
+            limit = max_full_pixels if max_side is not None and not shrinks else MAX_PIXELS
+            if pixels > limit:
+                kind = f" for a {image.format}; a JPEG may have {MAX_PIXELS / 1e6:.0f}" if limit < MAX_PIXELS else ""
+                raise BadImage(f"too large ({image.width}x{image.height} pixels; up to {limit / 1e6:.0f} million{kind})")
+            if shrinks:
+                image.draft("RGB" if image.mode not in ("L", "RGB") else image.mode, (max_side, max_side))
             image.load()
+            if max_side is not None:
+                image = shrink(image, max_side)
     except BadImage:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -72,6 +89,25 @@ def decode(data: bytes, min_side: int = MIN_SIDE) -> Image.Image:
     if min(image.size) < min_side:
         raise BadImage(f"too small ({image.width}x{image.height} pixels)")
     return to_rgb(upright(image))
+
+
+def shrink(image: Image.Image, max_side: int) -> Image.Image:
+    """``image`` with its longest side at most ``max_side``, in its own mode (a 16-bit image stays 16-bit, so the
+    widening to 8-bit RGB that follows touches only the small copy). Its info (EXIF) is kept."""
+    if max(image.size) <= max_side:
+        return image
+    if image.mode in WIDE_MODES:  # PIL box-filters 16- and 32-bit pixels in their own mode
+        scale = max_side / max(image.size)
+        size = (max(1, min(max_side, round(image.width * scale))), max(1, min(max_side, round(image.height * scale))))
+        return image.resize(size, Image.Resampling.BOX)
+    step = max(image.size) // max_side
+    if step > 1:  # an integer reduction first: box-averaged where PIL can, nearest pixels otherwise (palettes)
+        image = image.reduce(step) if image.mode in ("L", "LA", "RGB", "RGBA") else image.resize(
+            (max(1, image.width // step), max(1, image.height // step)), Image.Resampling.NEAREST)
+    else:
+        image = image.copy()
+    image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return image
 
 
 def upright(image: Image.Image) -> Image.Image:

@@ -2,10 +2,12 @@
 
 Each is a plain function with a docstring and types (Gradio turns them into the API page and the MCP
 tool descriptions) that calls the SearchEngine, so API callers get the same checks as the page; a
-request that cannot be answered is one line (gr.Error). Annotations stay real objects here (no
+request that cannot be answered is one line (gr.Error) to the caller and one line in the server's log, never a
+traceback (those are kept for real faults). Annotations stay real objects here (no
 ``from __future__ import annotations``): Gradio reads them to type the API.
 """
 
+import logging
 from pathlib import Path
 from typing import Any, Callable, TypedDict
 
@@ -15,6 +17,8 @@ from gradio.data_classes import FileData
 from imagesearch.errors import QueryError
 from imagesearch.serve.request import DEFAULT_K, DEFAULT_MODE
 from imagesearch.serve.search import SearchEngine, SearchResult
+
+log = logging.getLogger(__name__)
 
 
 class Result(TypedDict):
@@ -38,6 +42,13 @@ class ImageSearchAnswer(TypedDict):
 
     description: str
     results: list[Result]
+
+
+def refused(endpoint: str, exc: QueryError) -> gr.Error:
+    """The caller's one-line answer to a request that cannot be answered; the log gets one line too."""
+    message = " ".join(str(exc).split())
+    log.info("/%s refused: %s", endpoint, message[:300])
+    return gr.Error(message, print_exception=False)
 
 
 def api_results(results: list[SearchResult]) -> list[Result]:
@@ -98,7 +109,7 @@ def endpoints(engine: SearchEngine, describe_image: Callable[[str], str] | None)
         try:
             return api_results(engine.search(query, k, datasets, mode, labels))
         except QueryError as exc:
-            raise gr.Error(str(exc)) from None
+            raise refused("search", exc) from None
 
     def similar(id: int, k: int = DEFAULT_K) -> list[Result]:  # noqa: A002 - the API's parameter name
         """More like this: the k images whose descriptions are nearest to that of image `id`, itself left out.
@@ -113,7 +124,7 @@ def endpoints(engine: SearchEngine, describe_image: Callable[[str], str] | None)
         try:
             return api_results(engine.similar(id, k))
         except QueryError as exc:
-            raise gr.Error(str(exc)) from None
+            raise refused("similar", exc) from None
 
     def search_by_image(image: FileData, k: int = DEFAULT_K) -> ImageSearchAnswer:
         """Search with an image: the set's captioner describes it, then that description is searched.
@@ -131,6 +142,6 @@ def endpoints(engine: SearchEngine, describe_image: Callable[[str], str] | None)
             description = describe_image(upload_path(image))
             return {"description": description, "results": api_results(engine.search(description, k))}
         except QueryError as exc:
-            raise gr.Error(str(exc)) from None
+            raise refused("search_by_image", exc) from None
 
     return {"search": search, "similar": similar, "search_by_image": search_by_image}

@@ -31,6 +31,7 @@ class AppConfig:
     max_query_chars: int = 512
     queue_size: int = 64
     concurrency: int = 4
+    image_concurrency: int = 1  # IMAGE_CONCURRENCY: uploads described at once (each holds an image and a captioner's work)
     # Gradio keeps per-session state in memory (about 35 KB each here, and every
     # API call through /gradio_api/call opens a session); its default of 10,000
     # let a soak grow the process by 45 MB per 1,000 calls.
@@ -76,6 +77,7 @@ class AppConfig:
             max_query_chars=integer("MAX_QUERY_CHARS", 512, 16, 4096),
             queue_size=integer("QUEUE_MAX_SIZE", 64, 1, 10_000),
             concurrency=integer("CONCURRENCY_LIMIT", 4, 1, 64),
+            image_concurrency=integer("IMAGE_CONCURRENCY", 1, 1, 16),
             session_capacity=integer("SESSION_CAPACITY", 256, 1, 100_000),
             malloc_arenas=integer("MALLOC_ARENAS", 2, 0, 64),
             search_threads=integer("SEARCH_THREADS", 1, 1, 256),

@@ -22,13 +22,16 @@ from typing import Any, Callable, Sequence
 
 from imagesearch.errors import ArtifactError, QueryError, first_line
 from imagesearch.models.captioner import GenerationSettings
+from imagesearch.models.families import FAMILIES
 from imagesearch.models.fit import check_fits, local_copy, memory_bytes, public_name, weights_bytes
 from imagesearch.models.images import BadImage, decode
 from imagesearch.store.manifest import HAND_WRITTEN, IMPORTED
 
 log = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 50 * 2**20
+MAX_UPLOAD_BYTES = 20 * 2**20  # also the server's max_file_size: larger uploads are refused before they are stored
+UPLOAD_SIDE = 1024  # uploads are decoded to at most this longest side: every family's input size but SmolVLM's tiles
+UPLOAD_FULL_PIXELS = 16_000_000  # a format decoded whole (PNG, WebP, ...): PIL holds 4 bytes a pixel; a JPEG more
 # ZeroGPU duration for one upload: a base, the first call's model loading, and the generation (7B-class speed)
 GPU_BASE_S, GPU_LOAD_S, GPU_S_PER_TOKEN = 10, 90, 0.05
 
@@ -58,7 +61,7 @@ def query_captioner(manifest: dict[str, Any], model_override: str | None = None,
         how = {HAND_WRITTEN: "hand-written", IMPORTED: "imported"}.get(model, "not made by a captioner")
         return QueryCaptioner(None, prompts, generation, reason=(
             f"this set's descriptions are {how}, so there is no captioner to describe an upload; "
-            "set CAPTIONER to a captioner hub id or folder (instructblip, blip) to enable it"))
+            f"set CAPTIONER to a captioner hub id or folder ({', '.join(sorted(FAMILIES))}) to enable it"))
     read_text = bool(built.get("read_text")) and not model_override  # another captioner may not read
     return QueryCaptioner(str(model), prompts, generation, read_text)  # no prompts: the captioner family's own
 
@@ -109,6 +112,8 @@ class ImageDescriber:
         return int(GPU_BASE_S + loading + tokens * GPU_S_PER_TOKEN)
 
     def describe(self, path: Any) -> str:
+        if self._failure:  # nothing can caption: refused before the upload is read or decoded
+            raise CaptionerUnavailable(f"Search by image is not available: {self._failure}.")
         image = read_upload(path)
         captioner = self.captioner()
         description = captioner.describe([image], list(self.spec.prompts), self.spec.read_text)[0].strip()
@@ -130,7 +135,7 @@ def read_upload(path: Any) -> Any:
     except OSError:
         raise QueryError("The upload could not be read; upload it again.") from None
     try:
-        return decode(data)
+        return decode(data, max_side=UPLOAD_SIDE, max_full_pixels=UPLOAD_FULL_PIXELS)
     except BadImage as exc:
         raise QueryError(f"The upload cannot be described: {exc}.") from None
 

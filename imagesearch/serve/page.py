@@ -22,6 +22,8 @@ from imagesearch.serve.search import Answer, SearchEngine
 from imagesearch.store.manifest import HAND_WRITTEN, IMPORTED
 
 TITLE = "Caption Search"  # the product's name, as in the README
+HTML_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+MARKDOWN_PUNCTUATION = frozenset("\\`*_{}[]()#+-.!|~:/\"'$%,;=?@^")
 MODE_CHOICES = [("words and meaning (hybrid)", "hybrid"), ("meaning only (dense)", "dense"),
                 ("exact words only (lexical)", "lexical")]
 
@@ -44,8 +46,17 @@ def _about(engine: SearchEngine) -> str:
     )
 
 
+def markdown_text(text: str) -> str:
+    """``text`` shown as written in a Markdown component: HTML's own characters as entities, every other ASCII
+    punctuation mark backslash-escaped, so no link, image, emphasis, autolink or tag can form from it."""
+    return "".join(HTML_ENTITIES.get(c) or ("\\" + c if c in MARKDOWN_PUNCTUATION else c)
+                   for c in " ".join(str(text).split()))
+
+
 def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | None = None,
-                 describer: ImageDescriber | None = None, title: str = TITLE) -> gr.Blocks:
+                 describer: ImageDescriber | None = None, title: str = TITLE, image_concurrency: int = 1) -> gr.Blocks:
+    """The page and the public endpoints; at most ``image_concurrency`` images are described at once (page and
+    API together: each holds a decoded image and a captioner's activations)."""
     has_lexical = engine.artifacts.lexical is not None
     bands = engine.artifacts.manifest.get("score_bands")
     default_mode = DEFAULT_MODE if has_lexical else "dense"
@@ -62,7 +73,7 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
         return cards_html(answer.results, bands, answer.request.k), status, link
 
     def failed(exc: Exception) -> tuple:
-        return "", f"⚠️ {exc}", ""
+        return "", f"⚠️ {markdown_text(str(exc))}", ""
 
     def run_search(query, k, mode, datasets, labels, request: gr.Request | None = None) -> tuple:
         started = time.perf_counter()
@@ -81,7 +92,8 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
             return failed(exc)
         like = answer.request.like
         record = engine.artifacts.records[engine.artifacts.row_of_id[like]]
-        return shown(answer, started, f" like {record.source} (id {like})", base_of(request) + request_link(answer.request))
+        return shown(answer, started, f" like {markdown_text(record.source)} (id {like})",
+                     base_of(request) + request_link(answer.request))
 
     def ui_search(query: str, k: float, mode: str, datasets: list[str], labels: list[str], request: gr.Request) -> tuple:
         return run_search(query, k, mode, datasets, labels, request)
@@ -126,7 +138,8 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
                     button = gr.Button("Search", variant="primary", scale=1, elem_id="search-button")
             with gr.Tab("Search by image", id="image-tab"):
                 if image_note:
-                    gr.Markdown(f"⚠️ Search by image is not available: {image_note}.", elem_id="image-unavailable")
+                    gr.Markdown(f"⚠️ Search by image is not available: {markdown_text(image_note)}.",
+                                elem_id="image-unavailable")
                 with gr.Row():
                     upload = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], height=240,
                                       elem_id="upload")
@@ -156,9 +169,11 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
         keep_url = "(link) => { if (link) { try { history.replaceState(null, '', new URL(link, location.href).search); } catch (e) {} } }"
         gr.on([query.submit, button.click], ui_search, [query, k, mode, datasets, labels], outputs,
               api_name=False).then(None, [link], None, js=keep_url)
-        image_button.click(ui_by_image, [upload, k, mode, datasets, labels], [description, *outputs], api_name=False)
+        captioning = {"concurrency_limit": image_concurrency, "concurrency_id": "captioner"}  # page and API share it
+        image_button.click(ui_by_image, [upload, k, mode, datasets, labels], [description, *outputs], api_name=False,
+                           **captioning)
         load_outputs = [query, k, mode, datasets, labels, *outputs]
         blocks.load(on_load, None, load_outputs, api_name=False)
         for name, function in endpoints(engine, describe_image).items():
-            gr.api(function, api_name=name)
+            gr.api(function, api_name=name, **(captioning if name == "search_by_image" else {}))
     return blocks
