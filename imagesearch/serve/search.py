@@ -165,7 +165,7 @@ class SearchEngine:
             fused = (1 - w) * dense + w * lex[rows]
             order = np.lexsort((rows, -fused))[:k]
             complete = len(dense_top.rows) >= pool or c >= pool
-            if not complete and len(order) == min(k, pool):
+            if not complete and len(order) == min(k, pool) and len(dense_top.rows) and len(lex_top):
                 bound = (1 - w) * float(dense_top.scores[-1]) + w * float(lex[lex_top[-1]])
                 complete = float(fused[order[-1]]) >= bound
             if complete:

@@ -1,5 +1,9 @@
 """Searching a loaded FAISS index: certified-exact two-stage search over a flat index, plain FAISS
-search over an IVF one, both optionally restricted to allowed rows (a bool mask)."""
+search over an IVF one, both optionally restricted to allowed rows (a bool mask).
+
+A filter on an IVF index: a few allowed rows (up to SCAN_ROWS) are each scored, exactly; more are searched
+through the lists with FAISS's selector, widening nprobe until min(k, allowed) rows are found (at nprobe = nlist
+every list is visited)."""
 
 from __future__ import annotations
 
@@ -9,8 +13,14 @@ import faiss
 import numpy as np
 
 
-def search_index(index: Any, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Search, optionally only among rows where ``allowed`` (a bool mask) is True.
+SCAN_ROWS = 16_384  # a filter allowing at most this many rows of an IVF index scores each of them
+SCAN_CHUNK = 4_096  # rows read back and scored at a time
+
+
+def search_index(index: Any, queries: np.ndarray, k: int, allowed: np.ndarray | None = None,
+                 nprobe: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Search, optionally only among rows where ``allowed`` (a bool mask) is True (an IVF index probing
+    ``nprobe`` lists, default its own).
 
     Returns FAISS's raw (scores, ids); callers drop the -1 padding.
     """
@@ -19,7 +29,7 @@ def search_index(index: Any, queries: np.ndarray, k: int, allowed: np.ndarray | 
         bitmap = np.packbits(allowed.astype(np.uint8), bitorder="little")
         selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
         if isinstance(index, faiss.IndexIVF):
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=index.nprobe)
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe or index.nprobe)
         else:
             params = faiss.SearchParameters(sel=selector)
         # keep the bitmap and selector alive for the duration of the call
@@ -82,18 +92,50 @@ class FlatSearcher:
 
 
 class IndexSearcher:
-    """Plain FAISS search (IVF): approximate, with its measured recall in the manifest."""
+    """Plain FAISS search (IVF): approximate, with its measured recall in the manifest. Filtered: exact over a
+    few allowed rows, else as many lists as it takes to find min(k, allowed) rows (``widened`` counts those)."""
 
     def __init__(self, index: Any):
         self.index = index
         self.fallbacks = 0
+        self.widened = 0
 
     @property
     def ntotal(self) -> int:
         return self.index.ntotal
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        return search_index(self.index, np.asarray(query, dtype=np.float32).reshape(1, -1), k, allowed)
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        if allowed is None:
+            return search_index(self.index, query, k)
+        rows = np.flatnonzero(allowed)
+        if len(rows) <= SCAN_ROWS:
+            return self.scan(query, k, rows)
+        nprobe, nlist = self.index.nprobe, self.index.nlist
+        while True:
+            scores, ids = search_index(self.index, query, k, allowed, nprobe)
+            if int((ids[0] >= 0).sum()) >= min(k, len(rows)) or nprobe >= nlist:
+                return scores, ids
+            nprobe = min(nlist, nprobe * 2)
+            self.widened += 1
+
+    def scan(self, query: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The exact top-k of ``rows``, their stored vectors read back a chunk at a time; padded like FAISS."""
+        best_scores = np.empty(0, dtype=np.float32)
+        best_rows = np.empty(0, dtype=np.int64)
+        for start in range(0, len(rows), SCAN_CHUNK):
+            chunk = rows[start:start + SCAN_CHUNK]
+            scores = self.index.reconstruct_batch(chunk) @ query[0]
+            best_scores = np.concatenate([best_scores, scores.astype(np.float32)])
+            best_rows = np.concatenate([best_rows, chunk])
+            if len(best_rows) > k:
+                keep = np.lexsort((best_rows, -best_scores))[:k]
+                best_scores, best_rows = best_scores[keep], best_rows[keep]
+        order = np.lexsort((best_rows, -best_scores))[:k]
+        scores = np.full((1, k), -np.inf, dtype=np.float32)
+        ids = np.full((1, k), -1, dtype=np.int64)
+        scores[0, :len(order)], ids[0, :len(order)] = best_scores[order], best_rows[order]
+        return scores, ids
 
 
 def make_searcher(index: Any) -> FlatSearcher | IndexSearcher:

@@ -1,0 +1,86 @@
+"""Filters on flat and IVF sets: a filter keeping 0.1 %, 1 % or 50 % of the rows returns min(k, allowed) of the
+allowed rows, exactly the brute-force top-k over them where the subset is scanned, and at measured recall where
+IVF's lists are searched."""
+
+import numpy as np
+import pytest
+
+from build.vector_index import IndexSpec
+from imagesearch.serve.search import SearchEngine
+from imagesearch.store import searchers
+from imagesearch.store.artifacts import load_artifact_set
+from testkit.factory import embedding_like, make_set
+
+ROWS, D, K = 40_000, 32, 10
+SHARES = {"tiny": 40, "small": 400, "half": 20_000}  # 0.1 %, 1 %, 50 %; the rest is "other"
+WORDS = ["red", "dress", "cat", "rocket", "tree", "car", "dots", "grass"]
+
+
+@pytest.fixture(scope="module")
+def vectors():
+    return embedding_like(ROWS, D, clusters=64, seed=3)
+
+
+@pytest.fixture(scope="module", params=["flat", "ivf"])
+def engine(request, vectors, tmp_path_factory):
+    rng = np.random.default_rng(5)
+    datasets = ["other"] * ROWS
+    order = rng.permutation(ROWS)
+    start = 0
+    for name, count in SHARES.items():
+        for row in order[start:start + count]:
+            datasets[row] = name
+        start += count
+    descriptions = [" ".join(rng.choice(WORDS, 4)) for _ in range(ROWS)]
+    spec = IndexSpec("flat") if request.param == "flat" else IndexSpec("ivf", nlist=256, nprobe=8)
+    folder = make_set(tmp_path_factory.mktemp(request.param), vectors, descriptions=descriptions, datasets=datasets,
+                      spec=spec)
+    artifacts = load_artifact_set(folder)
+    queries = embedding_like(40, D, clusters=64, seed=3)[20:]
+    current = {"vector": queries[0]}
+    return request.param, SearchEngine(artifacts, lambda text: current["vector"]), queries, current, np.asarray(datasets)
+
+
+def brute_force(vectors, query, allowed, k):
+    rows = np.flatnonzero(allowed)
+    scores = vectors[rows] @ query
+    return rows[np.lexsort((rows, -scores))[:k]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("share", list(SHARES))
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+def test_a_filter_returns_min_k_allowed_rows_exact_where_scanned(engine, vectors, share, mode):
+    kind, search, queries, current, datasets = engine
+    allowed = datasets == share
+    recalls = []
+    for query in queries:
+        current["vector"] = query
+        results = search.answer("red dress", K, [share], mode).results
+        rows = [search.artifacts.row_of_id[r.id] for r in results]
+        assert len(rows) == min(K, int(allowed.sum())) and all(allowed[rows]), (kind, share, mode)
+        if mode == "dense":
+            truth = brute_force(vectors, query, allowed, K)
+            scanned = kind == "flat" or allowed.sum() <= searchers.SCAN_ROWS
+            if scanned:
+                assert rows == truth.tolist(), (kind, share)
+            recalls.append(len(set(rows) & set(truth.tolist())) / K)
+    if mode == "dense":
+        unfiltered = []  # IVF's own recall on the same queries, no filter
+        for query in queries:
+            current["vector"] = query
+            rows = [search.artifacts.row_of_id[r.id] for r in search.answer("red dress", K, None, mode).results]
+            unfiltered.append(len(set(rows) & set(brute_force(vectors, query, np.ones(ROWS, bool), K).tolist())) / K)
+        print(f"{kind} filter {share} ({int(allowed.sum())} rows): recall@{K} {np.mean(recalls):.3f}, "
+              f"unfiltered {np.mean(unfiltered):.3f}")
+        assert np.mean(recalls) >= (1.0 if kind == "flat" else np.mean(unfiltered) - 0.05)
+
+
+def test_ivf_widens_its_probe_until_the_filter_has_k_rows(vectors, tmp_path, monkeypatch):
+    artifacts = load_artifact_set(make_set(tmp_path / "set", vectors[:4000], spec=IndexSpec("ivf", nlist=64, nprobe=1)))
+    allowed = np.zeros(4000, dtype=bool)
+    allowed[::40] = True  # 100 rows spread over the lists: one probed list holds about 2 of them
+    monkeypatch.setattr(searchers, "SCAN_ROWS", 10)  # so the lists are searched, not the rows scanned
+    scores, ids = artifacts.searcher.search(vectors[5], 20, allowed)
+    found = ids[0][ids[0] >= 0]
+    assert len(found) == 20 and allowed[found].all() and artifacts.searcher.widened > 0
