@@ -151,3 +151,19 @@ def test_a_verified_copy_is_marked_only_after_its_checks_pass_and_unmarked_when_
     assert verified_copy(REPO_ID, sha, tmp_path, lambda f, m: ("checked", m is not None)) == ("checked", True)
     assert is_complete(folder)
     assert verified_copy(REPO_ID, sha, tmp_path, lambda f, m: ("warm", m)) == ("warm", None)  # nothing fetched or read
+
+
+def test_a_check_that_fails_unexpectedly_is_one_line_and_the_copy_is_fetched_again(hub, tmp_path):
+    from imagesearch.hub.download import is_complete, verified_copy
+
+    sha = publish()
+    verified_copy(REPO_ID, sha, tmp_path, lambda f, m: None)
+    folder = local_folder(tmp_path, REPO_ID, sha)
+    assert is_complete(folder)
+
+    def crash(folder, manifest):
+        raise ValueError("maximum supported dimension for an ndarray is 32, found 64")
+
+    with pytest.raises(ArtifactError, match=r"the downloaded set could not be checked \(ValueError: maximum supported"):
+        verified_copy(REPO_ID, sha, tmp_path, crash)
+    assert not is_complete(folder)  # the next start downloads it again

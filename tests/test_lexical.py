@@ -53,3 +53,24 @@ def test_a_tampered_lexical_file_is_refused_with_one_line(tmp_path, tamper, mess
     tamper(path)
     with pytest.raises(ArtifactError, match=message):
         read_lexical(path, 3)
+
+
+def _npy_claiming(shape) -> bytes:
+    """A .npy whose header claims ``shape`` of float32 and whose data is 16 bytes."""
+    header = repr({"descr": "<f4", "fortran_order": False, "shape": tuple(shape)}).encode()
+    header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"\0" * 16
+
+
+@pytest.mark.parametrize("shape", [(2**32, 2**32), (2**62, 4), (-1, 4), (-(2**32), -(2**32))])
+def test_a_shape_whose_size_overflows_or_is_negative_is_one_line_and_allocates_nothing(tmp_path, shape):
+    import tracemalloc
+
+    path = _lexical_file(tmp_path)
+    _rewrite(path, data=_npy_claiming(shape))
+    tracemalloc.start()
+    with pytest.raises(ArtifactError, match="lexical.npz: .*(claims more data than it holds|not a lexical index)"):
+        read_lexical(path, 3)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 * 2**20

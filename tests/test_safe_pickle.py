@@ -145,3 +145,25 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)
                                   check=True).stdout.split()[-1])
     assert (tmp_path / "big.pkl").stat().st_size > 2600 * 200 * 384 * 4
     assert grown_mb < 100, f"grew {grown_mb} MB writing an 800 MB array"
+
+
+def _doubling_pickle(levels: int) -> bytes:
+    """encode(encode(...encode(16 bytes, "hex")..., "hex"), "hex"): each level doubles, 6 bytes of pickle each."""
+    stream = b"\x80\x02c_codecs\nencode\nq\x00X\x03\x00\x00\x00hexq\x010"  # the callable and "hex" memoised
+    stream += b"h\x00" * levels + b"C\x10" + b"A" * 16
+    stream += b"h\x01\x86R" * levels
+    return stream + b"."
+
+
+def test_codecs_encode_cannot_make_the_loader_allocate_more_than_the_file(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "embedding.pkl"
+    path.write_bytes(_doubling_pickle(24))  # about 180 bytes; 16 * 2**24 = 268 MB if each call ran
+    assert len(path.read_bytes()) < 200
+    tracemalloc.start()
+    with pytest.raises(ArtifactError, match="embedding.pkl: not a plain numpy array pickle .*refused _codecs.encode"):
+        load_array(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4 * 2**20

@@ -194,6 +194,10 @@ def verified_copy(repo: str, revision: str, cache_root: Path, check: Callable[[P
     except ArtifactError:
         invalidate(folder)  # a copy that fails its checks is fetched again on the next start
         raise
+    except Exception as exc:  # noqa: BLE001 - a file the checks could not even read: never served from here again
+        invalidate(folder)
+        raise ArtifactError(f"{repo}@{sha[:12]}: the downloaded set could not be checked ({first_line(exc, 160)}); "
+                            "it will be downloaded again on the next start") from None
     if not complete:
         mark_complete(folder)  # checked whole: the next start serves it with no request
     return checked

@@ -19,6 +19,7 @@ file can neither run code nor ask for more memory than it holds.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import zipfile
 from dataclasses import dataclass
@@ -154,8 +155,9 @@ def _check_members(path: Path) -> None:
                     shape, _, dtype = read_header(member)
                     if dtype.hasobject:
                         raise ArtifactError(f"{path.name}: member {name} holds objects; refusing to load it; {fix}")
-                    if int(np.prod(shape)) * dtype.itemsize > info.file_size:
-                        raise ArtifactError(f"{path.name}: member {name} claims more data than it holds; {fix}")
+                    if any(int(side) < 0 for side in shape) or \
+                            math.prod(int(side) for side in shape) * dtype.itemsize > info.file_size:  # no overflow
+                        raise ArtifactError(f"{path.name}: member {name} claims more data than it holds ({shape}); {fix}")
     except ArtifactError:
         raise
     except (zipfile.BadZipFile, ValueError, OSError, EOFError) as exc:

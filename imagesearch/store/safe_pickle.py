@@ -69,13 +69,20 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
         self._bound(shape, dtype)
         return np._core.numeric._frombuffer(buffer, dtype, shape, order)
 
+    @staticmethod
+    def _encode(text, encoding="utf-8", errors="strict"):
+        """numpy's older pickles turn their raw data into bytes with _codecs.encode(str, "latin1"): one byte per
+        character, never more than the file holds. Any other use (bytes through "hex" or "base64", nested,
+        doubles its size per call) is refused before it runs."""
+        if not isinstance(text, str) or str(encoding).replace("-", "").replace("_", "").lower() != "latin1":
+            raise pickle.UnpicklingError(f"refused _codecs.encode of a {type(text).__name__} as {str(encoding)[:20]!r}")
+        return text.encode("latin-1", errors if errors in ("strict",) else "strict")
+
     def find_class(self, module: str, name: str):  # noqa: D401 - pickle API
         if (module, name) not in _ALLOWED_GLOBALS:
             raise pickle.UnpicklingError(f"refused global {module}.{name}")
         if module == "_codecs":
-            import _codecs
-
-            return _codecs.encode
+            return self._encode
         return {"_reconstruct": self._reconstruct, "_frombuffer": self._frombuffer, "ndarray": self._ndarray,
                 "dtype": np.dtype}[name]
 
