@@ -37,6 +37,7 @@ from .cli import Env, Step, add_artifacts
 from .dataset_card import CARD, dataset_card
 from .publish_plan import Limits, LocalFile, Plan, RemoteFile, plan_commits
 from .shards import SHARD_BYTES, shard_section, write_shards
+from .tags import move_tag
 
 log = logging.getLogger(__name__)
 
@@ -153,18 +154,6 @@ def prepare_repo(api, token: str, repo: str, repo_type: str, private: bool, **cr
         api.create_repo(repo, repo_type=repo_type, private=private, exist_ok=True, token=token, **create)
     with hub_call("checking write access to", repo):
         api.auth_check(repo, repo_type=repo_type, token=token, write=True)
-
-
-def move_tag(api, repo: str, tag: str, sha: str, repo_type: str, token: str | None) -> None:
-    """Point ``tag`` at ``sha``, whether or not it existed."""
-    from huggingface_hub.errors import RevisionNotFoundError
-
-    with hub_call(f"moving tag {tag} of", repo):
-        try:
-            api.delete_tag(repo, tag=tag, repo_type=repo_type, token=token)
-        except RevisionNotFoundError:
-            pass  # a tag that does not exist yet
-        api.create_tag(repo, tag=tag, revision=sha, repo_type=repo_type, token=token)
 
 
 def print_plan(plan: Plan, as_json: bool) -> None:

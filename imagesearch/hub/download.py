@@ -70,7 +70,8 @@ def _ref_file(cache_root: Path, repo: str, revision: str) -> Path:
 
 
 def resolve(repo: str, revision: str, cache_root: Path, token: str | None, offline: bool) -> str:
-    """The commit sha ``revision`` names: itself, one API call, or (offline) the last one seen."""
+    """The commit sha ``revision`` names: itself, one API call, or (offline, or when that call fails) the last one
+    seen here."""
     if is_pinned(revision):
         return revision
     ref = _ref_file(cache_root, repo, revision)
@@ -86,6 +87,11 @@ def resolve(repo: str, revision: str, cache_root: Path, token: str | None, offli
     try:
         sha = HfApi().repo_info(repo, repo_type="dataset", revision=revision, token=token).sha
     except Exception as exc:  # noqa: BLE001 - one line whatever the client raised
+        if ref.is_file():  # a tag being moved, a Hub outage: keep serving what it named last time
+            sha = ref.read_text().strip()
+            log.warning("%s@%s cannot be resolved now (%s); serving the last commit it named, %s", repo, revision,
+                        first_line(exc, 120), sha)
+            return sha
         raise HubError(_download_error(repo, revision, exc)) from None
     log.warning("ARTIFACTS_REVISION=%s is not a commit sha: it resolved to %s; pin that to keep the set fixed", revision, sha)
     ref.parent.mkdir(parents=True, exist_ok=True)
