@@ -46,7 +46,8 @@ def _run(args: argparse.Namespace, env: Env) -> None:
         run_index(index_config(args, env))
         if args.publish:
             run_publish(PublishConfig(args.artifacts, args.publish, tag=args.tag, token=env.token,
-                                      allow_shrink=args.allow_shrink, offline=env.offline))
+                                      allow_shrink=args.allow_shrink, allow_renumber=args.allow_renumber,
+                                      offline=env.offline))
     processes.wait_for_everyone()
 
 

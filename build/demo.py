@@ -27,6 +27,7 @@ from .cli import Step
 from .embed import EmbedConfig, run_embed
 from .evaluate import EvaluateConfig, run_evaluate
 from .index import IndexConfig, run_index
+from .row_ids import add_ids_from, assign_ids, ids_to_keep
 
 DEMO_SOURCE = REPO / "demo" / "descriptions.csv"
 # dataset name in the CSV -> (module whose folder holds the file, sub-folder)
@@ -46,6 +47,7 @@ class DemoConfig:
     out: Path = DEMO_ARTIFACTS
     max_side: int = 320
     embedder: str = MINILM
+    ids_from: str | None = None  # the set this rebuild replaces, whose items keep their ids
 
 
 def _package_file(dataset: str, name: str) -> Path:
@@ -64,14 +66,17 @@ def run_demo(config: DemoConfig) -> None:
     (out / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     for stale in (out / IMAGES_DIR).glob("*"):
         stale.unlink()
+    order, ids, next_id = assign_ids([(row["dataset"], row["source"]) for row in rows],
+                                     *ids_to_keep(out, config.ids_from))
     records, licenses = [], {}
-    for position, row in enumerate(tqdm(rows, desc="demo images", unit="img")):
-        image = f"{IMAGES_DIR}/{position}.jpg"
+    for row_id, row in zip(ids, tqdm([rows[i] for i in order], desc="demo images", unit="img")):
+        image = f"{IMAGES_DIR}/{row_id}.jpg"
         with Image.open(_package_file(row["dataset"], row["file"])) as picture:
             save_thumbnail(picture, out / image, max_side=config.max_side)
-        records.append(Record(position, row["dataset"], row["source"], row.get("label", ""), image, row["description"]))
+        records.append(Record(row_id, row["dataset"], row["source"], row.get("label", ""), image, row["description"]))
         licenses[f"{row['dataset']}/{row['file']}"] = row["license"]
     manifest = mf.new_manifest({"model": mf.HAND_WRITTEN, "prompts": [], "licenses": licenses})
+    manifest["next_id"] = next_id
     manifest["examples"] = DEMO_EXAMPLES
     manifest["examples_source"] = mf.HAND_WRITTEN
     with staged(out) as stage:
@@ -84,8 +89,10 @@ def run_demo(config: DemoConfig) -> None:
 
 def _arguments(parser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="output folder (default demo/artifacts)")
+    add_ids_from(parser)
 
 
 STEP = Step("demo", "rebuild the embedded demo gallery",
             "Rebuild demo/artifacts from demo/descriptions.csv and the photos in the scikit-image and scikit-learn "
-            "wheels.", _arguments, lambda args, env: run_demo(DemoConfig(out=args.out) if args.out else DemoConfig()))
+            "wheels.", _arguments,
+            lambda args, env: run_demo(DemoConfig(**({"out": args.out} if args.out else {}), ids_from=args.ids_from)))

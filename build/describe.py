@@ -35,7 +35,7 @@ from .caption_cache import CACHE_DIR, CaptionCache, fingerprint
 from .cli import Env, Step, add_artifacts, add_device, add_renamed, positive
 from .messages import next_step, warnings_once
 from .processes import Processes, Shard
-from .row_ids import assign_ids, previous_ids
+from .row_ids import add_ids_from, assign_ids, ids_to_keep
 from .sources import SEED_DATASETS, LoadReport, SourceItem, iter_sources, refuse_missing
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class DescribeConfig:
     family: str = ""  # the captioner's model_type, read from its config when the run starts
     dtype: str = "auto"  # the captioner's weights: auto (bfloat16 on CUDA, float32 on a CPU), bfloat16, float16, float32
     read_text: bool = False  # also ask for the words written in each image (signs, labels, packaging)
+    ids_from: str | None = None  # the set this build replaces, whose items keep their ids (build/row_ids.py)
 
 
 @dataclass
@@ -125,7 +126,7 @@ def _assemble(folder: Path, order: list[Planned], cache: CaptionCache, config: D
     captioned = [p for p in order if p.key in cache]
     manifest = mf.load_or_create(folder)
     rows, ids, next_id = assign_ids([(p.item.dataset, p.item.source) for p in captioned],
-                                    previous_ids(folder / mf.DESCRIPTIONS), manifest.get("next_id", 0))
+                                    *ids_to_keep(folder, config.ids_from, config.offline))
     records = []
     for row_id, planned in zip(ids, (captioned[i] for i in rows)):
         entry = cache.get(planned.key)
@@ -255,6 +256,7 @@ def add_describe_arguments(parser: argparse.ArgumentParser, alone: bool = True) 
     parser.add_argument("--max-side", type=positive, default=512, help="longest side of the saved thumbnails (default 512)")
     parser.add_argument("--dtype", choices=DTYPES, default="auto", help="captioner weights (auto: bf16 on CUDA, else fp32)")
     parser.add_argument("--read-text", action="store_true", help="add the words written in each image to its description")
+    add_ids_from(parser)
     parser.add_argument("--quantization", choices=("none", "4bit", "8bit"), default="none",
                         help="load the captioner in 4 or 8 bit (needs bitsandbytes; slower than bf16)")
     parser.add_argument("--shard", type=Shard.parse, default=None,
@@ -276,7 +278,7 @@ def describe_config(args: argparse.Namespace, processes: Processes, env: Env) ->
                                       quantization=args.quantization),
         shard=Shard(*args.shard) if args.shard else processes.shard(), device=args.device or processes.device,
         allow_missing=tuple(name.strip() for value in args.allow_missing for name in value.split(",") if name.strip()),
-        offline=env.offline, dtype=args.dtype, read_text=args.read_text)
+        offline=env.offline, dtype=args.dtype, read_text=args.read_text, ids_from=args.ids_from)
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:

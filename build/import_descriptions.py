@@ -28,7 +28,7 @@ from imagesearch.store.records import IMAGES_DIR, Record, write_records
 
 from .cli import Step, add_artifacts, positive
 from .messages import next_step
-from .row_ids import assign_ids, previous_ids
+from .row_ids import add_ids_from, assign_ids, ids_to_keep
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ class ImportConfig:
     dataset: str = "imported"
     skip_bad: bool = False
     max_side: int = 512
+    ids_from: str | None = None  # the set this import replaces, whose items keep their ids (build/row_ids.py)
+    offline: bool = False
 
 
 def read_rows(path: Path, images: Path, dataset: str) -> list[Row]:
@@ -108,7 +110,7 @@ def _problem(row: Row, images: Path, seen_images: dict[str, str], seen_items: di
 
 
 def import_rows(rows: Iterable[Row], images: Path, folder: Path, captioner: dict[str, Any], skip_bad: bool = False,
-                max_side: int = 512, min_side: int = 1) -> list[Record]:
+                max_side: int = 512, min_side: int = 1, ids_from: str | None = None, offline: bool = False) -> list[Record]:
     """Check every row, then write the thumbnails, description.csv and the manifest (staged: all or nothing)."""
     rows = list(rows)
     seen_images: dict[str, str] = {}
@@ -127,8 +129,8 @@ def import_rows(rows: Iterable[Row], images: Path, folder: Path, captioner: dict
     if not good:
         raise ArtifactError(f"{images}: no row could be imported ({len(bad)} bad); nothing was written")
     manifest = mf.load_or_create(folder)
-    order, ids, next_id = assign_ids([(row.dataset, row.source) for row, _ in good], previous_ids(folder / mf.DESCRIPTIONS),
-                                     manifest.get("next_id", 0))
+    order, ids, next_id = assign_ids([(row.dataset, row.source) for row, _ in good],
+                                     *ids_to_keep(folder, ids_from, offline))
     records = []
     for row_id, (row, sha) in zip(ids, (good[i] for i in order)):
         image = f"{IMAGES_DIR}/{sha[:32]}.jpg"
@@ -149,7 +151,7 @@ def run_import(config: ImportConfig) -> list[Record]:
     rows = read_rows(Path(config.csv), images, config.dataset)
     records = import_rows(rows, images, Path(config.artifacts),
                           {"model": mf.IMPORTED, "prompts": [], "source": f"imported from {Path(config.csv).name}"},
-                          config.skip_bad, config.max_side)
+                          config.skip_bad, config.max_side, ids_from=config.ids_from, offline=config.offline)
     skipped = len(rows) - len(records)
     print(f"imported {len(records):,} descriptions -> {Path(config.artifacts) / mf.DESCRIPTIONS}"
           f"{f' ({skipped:,} bad rows skipped)' if skipped else ''}; next: {next_step('describe', config.artifacts)}")
@@ -164,10 +166,11 @@ def _arguments(parser) -> None:
     parser.add_argument("--dataset", default="imported", help="dataset name of rows without one (default imported)")
     parser.add_argument("--skip-bad", action="store_true", help="leave out bad rows (each reported) instead of stopping")
     parser.add_argument("--max-side", type=positive, default=512, help="longest side of the saved thumbnails (default 512)")
+    add_ids_from(parser)
 
 
 STEP = Step("import", "your own descriptions -> images/ + description.csv, no captioner",
             "Import descriptions a collection already has (CSV: image, description, optional label, dataset, source) "
             f"with their images; then {build_command('all --no-describe')} embeds and indexes them.", _arguments,
             lambda args, env: run_import(ImportConfig(args.csv, args.images, args.artifacts, args.dataset,
-                                                      args.skip_bad, args.max_side)))
+                                                      args.skip_bad, args.max_side, args.ids_from, env.offline)))

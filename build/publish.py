@@ -56,6 +56,7 @@ class PublishConfig:
     tag: str | None = None
     token: str | None = None
     allow_shrink: bool = False
+    allow_renumber: bool = False  # publish even if ids name other items than at the head
     offline: bool = False  # HF_HUB_OFFLINE: a dry run plans against an empty repo
     limits: Limits = Limits()
     shard_bytes: int = SHARD_BYTES
@@ -67,6 +68,7 @@ class Staged:
     set_files: list[LocalFile]
     keys: set[tuple[str, str]]  # (dataset, source) of every row
     count: int
+    items: dict[int, tuple[str, str]]  # what each id names
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,7 @@ class Remote:
     head: str | None
     files: dict[str, RemoteFile]
     keys: set[tuple[str, str]] | None  # rows published at head, when it has a description.csv
+    items: dict[int, tuple[str, str]] | None = None  # what each id names at head
 
 
 def stage(folder: Path, staging: Path, repo: str, shard_bytes: int = SHARD_BYTES) -> Staged:
@@ -90,8 +93,8 @@ def stage(folder: Path, staging: Path, repo: str, shard_bytes: int = SHARD_BYTES
         path = staging / name
         set_files.append(LocalFile(name, path, path.stat().st_size, sha256_file(path)))
     shard_files = [LocalFile(s.path, s.local, s.size, s.sha256) for s in shards]
-    keys = {(r.dataset, r.source) for r in artifacts.records}
-    return Staged(shard_files, sorted(set_files, key=lambda f: f.path), keys, artifacts.count)
+    items = {r.id: (r.dataset, r.source) for r in artifacts.records}
+    return Staged(shard_files, sorted(set_files, key=lambda f: f.path), set(items.values()), artifacts.count, items)
 
 
 def read_remote(api, repo: str, token: str | None, scratch: Path) -> Remote:
@@ -106,15 +109,16 @@ def read_remote(api, repo: str, token: str | None, scratch: Path) -> Remote:
             if isinstance(entry, RepoFile):
                 lfs = entry.lfs
                 files[entry.path] = RemoteFile(entry.path, entry.size, lfs.sha256 if lfs else None, None if lfs else entry.blob_id)
-        keys = None
+        keys = items = None
         if mf.DESCRIPTIONS in files:
             path = hf_hub_download(repo, mf.DESCRIPTIONS, repo_type="dataset", revision=head, token=token,
                                    local_dir=str(scratch / "head"))
             try:
-                keys = {(r.dataset, r.source) for r in read_records(Path(path))}
+                items = {r.id: (r.dataset, r.source) for r in read_records(Path(path))}
+                keys = set(items.values())
             except ArtifactError as exc:
-                log.warning("%s at %s: %s; the shrink check is skipped", mf.DESCRIPTIONS, head[:12], exc)
-    return Remote(head, files, keys)
+                log.warning("%s at %s: %s; the shrink and id checks are skipped", mf.DESCRIPTIONS, head[:12], exc)
+    return Remote(head, files, keys, items)
 
 
 def check_shrink(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run: bool) -> None:
@@ -126,6 +130,30 @@ def check_shrink(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run
     share = 100 * dropped / len(remote.keys)
     line = (f"{repo}: this set drops {dropped:,} of the {len(remote.keys):,} rows published at {remote.head[:12]} "
             f"({share:.0f} %, more than {MAX_SHRINK:.0%}); pass --allow-shrink if that is intended")
+    if allow:
+        log.warning("%s (allowed)", line)
+    elif dry_run:
+        log.warning("publish would refuse: %s", line)
+    else:
+        raise ArtifactError(line)
+
+
+def check_ids(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run: bool) -> None:
+    """Refuse a set in which an id names another item than at the head, or an item has another id: every shared
+    ``?like=`` link and saved id would silently point at another image."""
+    if not remote.items:
+        return
+    old_id = {item: row_id for row_id, item in remote.items.items()}
+    moved = sorted({row_id for row_id, item in staged.items.items()
+                    if remote.items.get(row_id, item) != item or old_id.get(item, row_id) != row_id})
+    if not moved:
+        return
+    first = moved[0]
+    was, now = remote.items.get(first), staged.items[first]
+    what = (f"id {first} named {'/'.join(was)} at {remote.head[:12]} and names {'/'.join(now)} here" if was and was != now
+            else f"{'/'.join(now)} had id {old_id[now]} at {remote.head[:12]} and has id {first} here")
+    line = (f"{repo}: {len(moved):,} ids would change meaning ({what}); rebuild with --ids-from {repo} to keep them, "
+            "or pass --allow-renumber if every shared link may point elsewhere")
     if allow:
         log.warning("%s (allowed)", line)
     elif dry_run:
@@ -216,6 +244,7 @@ def run_publish(config: PublishConfig, api=None) -> str | None:
             prepare_repo(api, token, config.repo, "dataset", config.private)
             remote = read_remote(api, config.repo, token, scratch)
         check_shrink(config.repo, remote, staged, config.allow_shrink, config.dry_run)
+        check_ids(config.repo, remote, staged, config.allow_renumber, config.dry_run)
         message = config.message or f"Publish {staged.count:,} images ({len(staged.shards)} parquet shards)"
         plan = plan_commits(config.repo, remote.head, staged.shards, staged.set_files, remote.files, message, config.limits)
         if config.dry_run:
@@ -239,6 +268,8 @@ def add_publish_arguments(parser) -> None:
     parser.add_argument("--tag", default=None, help="move this tag to the new commit (e.g. live)")
     parser.add_argument("--allow-shrink", action="store_true",
                         help="publish even if the set drops more than 10%% of the rows published at the repo's head")
+    parser.add_argument("--allow-renumber", action="store_true",
+                        help="publish even if an id names another image than at the repo's head (links break)")
 
 
 def _arguments(parser) -> None:
@@ -255,7 +286,7 @@ def _run(args, env: Env) -> None:
     if args.json and not args.dry_run:
         raise ConfigError("--json describes a plan: use it with --dry-run")
     run_publish(PublishConfig(args.artifacts, args.repo, private=args.private, dry_run=args.dry_run, json=args.json,
-                              message=args.message, tag=args.tag, token=env.token, allow_shrink=args.allow_shrink,
+                              message=args.message, tag=args.tag, token=env.token, allow_shrink=args.allow_shrink, allow_renumber=args.allow_renumber,
                               offline=env.offline))
 
 
