@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from imagesearch.errors import ArtifactError
 from imagesearch.hub.errors import hub_call
 from imagesearch.serve.config import REPO
 
@@ -23,6 +24,7 @@ from .publish_plan import KEEP_REMOTE
 log = logging.getLogger(__name__)
 
 SPACE_FILES = ("app.py", "requirements.txt", "README.md")
+MAX_OPERATIONS = 99  # the Hub takes fewer than 100 operations in one commit
 SPACE_FOLDERS = (("imagesearch", "*.py"), ("demo", "*"))
 
 
@@ -39,7 +41,8 @@ def space_files(root: Path = REPO) -> list[tuple[str, Path]]:
     files = [(name, root / name) for name in SPACE_FILES]
     for folder, pattern in SPACE_FOLDERS:
         files += [(path.relative_to(root).as_posix(), path) for path in sorted((root / folder).rglob(pattern))
-                  if path.is_file() and "__pycache__" not in path.parts]
+                  if path.is_file() and "__pycache__" not in path.parts
+                  and not any(part.startswith(".") for part in path.relative_to(root).parts)]  # a killed publish's .publish-*
     return sorted(files)
 
 
@@ -53,11 +56,20 @@ def run_deploy(config: DeployConfig, api=None) -> str:
         head = api.repo_info(config.space, repo_type="space", token=token).sha
         remote = set(api.list_repo_files(config.space, repo_type="space", revision=head, token=token))
     files = space_files()
-    operations = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in files]
-    operations += [CommitOperationDelete(path_in_repo=name) for name in sorted(remote - {n for n, _ in files} - KEEP_REMOTE)]
+    adds = [CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(path)) for name, path in files]
+    deletes = [CommitOperationDelete(path_in_repo=name) for name in sorted(remote - {n for n, _ in files} - KEEP_REMOTE)]
+    if len(adds) > MAX_OPERATIONS:
+        raise ArtifactError(f"{config.space}: the app is {len(adds)} files, more than the {MAX_OPERATIONS} operations the "
+                            "Hub takes in one commit; ship fewer files (the demo's images, say) or deploy by hand")
+    room = MAX_OPERATIONS - len(adds)  # the app in one commit; stale files it cannot take go in the next ones
+    commits = [adds + deletes[:room]] + [deletes[i:i + MAX_OPERATIONS] for i in range(room, len(deletes), MAX_OPERATIONS)]
+    sha = head
     with hub_call("pushing the app to", config.space):
-        sha = api.create_commit(config.space, operations, commit_message=f"Deploy, serving {config.artifacts_repo}@{config.revision}",
-                                repo_type="space", parent_commit=head, token=token).oid
+        for number, operations in enumerate(commits):
+            message = (f"Deploy, serving {config.artifacts_repo}@{config.revision}" if number == 0 else
+                       f"Remove files the app no longer uses, part {number}")
+            sha = api.create_commit(config.space, operations, commit_message=message, repo_type="space",
+                                    parent_commit=sha, token=token).oid
     print(sha, flush=True)  # before the variables: the code is in place whatever happens next
     with hub_call("setting the variables of", config.space):
         api.add_space_variable(config.space, "ARTIFACTS_REPO", config.artifacts_repo, token=token)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -37,11 +38,12 @@ from .cli import Env, Step, add_artifacts
 from .dataset_card import CARD, dataset_card
 from .publish_plan import Limits, LocalFile, Plan, RemoteFile, plan_commits
 from .shards import SHARD_BYTES, shard_section, write_shards
+from .publish_checks import check_ids, check_shrink
 from .tags import move_tag
 
 log = logging.getLogger(__name__)
 
-MAX_SHRINK = 0.10  # refuse to drop more than this share of the published rows without --allow-shrink
+STAGING_PREFIX = ".publish-"  # publish stages the repo's files in a hidden folder inside the artifact folder
 PUBLISHED_LAYOUT = 2  # 1: one commit, one file per image (before); 2: parquet shards
 
 
@@ -121,47 +123,6 @@ def read_remote(api, repo: str, token: str | None, scratch: Path) -> Remote:
     return Remote(head, files, keys, items)
 
 
-def check_shrink(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run: bool) -> None:
-    if not remote.keys:
-        return
-    dropped = len(remote.keys - staged.keys)
-    if dropped <= MAX_SHRINK * len(remote.keys):
-        return
-    share = 100 * dropped / len(remote.keys)
-    line = (f"{repo}: this set drops {dropped:,} of the {len(remote.keys):,} rows published at {remote.head[:12]} "
-            f"({share:.0f} %, more than {MAX_SHRINK:.0%}); pass --allow-shrink if that is intended")
-    if allow:
-        log.warning("%s (allowed)", line)
-    elif dry_run:
-        log.warning("publish would refuse: %s", line)
-    else:
-        raise ArtifactError(line)
-
-
-def check_ids(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run: bool) -> None:
-    """Refuse a set in which an id names another item than at the head, or an item has another id: every shared
-    ``?like=`` link and saved id would silently point at another image."""
-    if not remote.items:
-        return
-    old_id = {item: row_id for row_id, item in remote.items.items()}
-    moved = sorted({row_id for row_id, item in staged.items.items()
-                    if remote.items.get(row_id, item) != item or old_id.get(item, row_id) != row_id})
-    if not moved:
-        return
-    first = moved[0]
-    was, now = remote.items.get(first), staged.items[first]
-    what = (f"id {first} named {'/'.join(was)} at {remote.head[:12]} and names {'/'.join(now)} here" if was and was != now
-            else f"{'/'.join(now)} had id {old_id[now]} at {remote.head[:12]} and has id {first} here")
-    line = (f"{repo}: {len(moved):,} ids would change meaning ({what}); rebuild with --ids-from {repo} to keep them, "
-            "or pass --allow-renumber if every shared link may point elsewhere")
-    if allow:
-        log.warning("%s (allowed)", line)
-    elif dry_run:
-        log.warning("publish would refuse: %s", line)
-    else:
-        raise ArtifactError(line)
-
-
 def require_token(token: str | None) -> str:
     from huggingface_hub import get_token
 
@@ -226,7 +187,10 @@ def run_publish(config: PublishConfig, api=None) -> str | None:
     folder = Path(config.artifacts)
     if not folder.is_dir():
         raise ArtifactError(f"{folder}: artifact folder not found; build it with {build_command(f'all --artifacts {folder}')}")
-    with tempfile.TemporaryDirectory(prefix=".publish-", dir=folder) as tmp:
+    for stale in folder.glob(f"{STAGING_PREFIX}*"):  # a killed publish's staging folder: ours to remove
+        log.warning("removing %s, left by a publish that did not finish", stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix=STAGING_PREFIX, dir=folder) as tmp:
         scratch = Path(tmp)
         staged = stage(folder, scratch, config.repo, config.shard_bytes)
         if config.dry_run:

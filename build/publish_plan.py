@@ -130,8 +130,25 @@ def _deletions(remote: dict[str, RemoteFile], keep: set[str]) -> list[Operation]
     return operations
 
 
+def _entries(tree: Iterable[str]) -> Counter:
+    """How many entries (files and sub-folders) each folder of ``tree`` holds."""
+    entries: Counter = Counter()
+    seen = set()
+    for path in tree:
+        parts = PurePosixPath(path).parts
+        for depth in range(len(parts)):
+            entry = "/".join(parts[:depth + 1])
+            if entry not in seen:
+                seen.add(entry)
+                entries["/".join(parts[:depth])] += 1
+    return entries
+
+
 def _check_limits(remote: Iterable[str], commits: Sequence[PlannedCommit], limits: Limits) -> None:
+    """Every commit within the operation limit, and none that grows a folder past the entry limit (a folder
+    already past it, the legacy images/ of an old layout, may stay so until the commit that deletes it)."""
     tree = set(remote)
+    before = _entries(tree)
     for number, commit in enumerate(commits, start=1):
         if len(commit.operations) > limits.max_operations:
             raise PlanError(f"commit {number} would hold {len(commit.operations)} operations (limit {limits.max_operations})")
@@ -142,19 +159,14 @@ def _check_limits(remote: Iterable[str], commits: Sequence[PlannedCommit], limit
                 tree = {p for p in tree if not p.startswith(op.path + "/")}
             else:
                 tree.discard(op.path)
-        entries: Counter = Counter()
-        seen = set()
-        for path in tree:
-            parts = PurePosixPath(path).parts
-            for depth in range(len(parts)):
-                entry = "/".join(parts[:depth + 1])
-                if entry not in seen:
-                    seen.add(entry)
-                    entries["/".join(parts[:depth])] += 1
-        folder, count = max(entries.items(), key=lambda item: item[1], default=("", 0))
-        if count > limits.max_folder_entries:
+        after = _entries(tree)
+        grown = [(folder, count) for folder, count in after.items()
+                 if count > limits.max_folder_entries and count > before.get(folder, 0)]
+        if grown:
+            folder, count = max(grown, key=lambda item: item[1])
             raise PlanError(f"after commit {number}, folder {folder or '/'!r} would hold {count:,} entries "
                             f"(the Hub asks for fewer than {limits.max_folder_entries + 1:,})")
+        before = after
 
 
 def plan_commits(repo: str, head: str | None, shards: Sequence[LocalFile], set_files: Sequence[LocalFile],

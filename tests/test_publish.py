@@ -226,3 +226,13 @@ def test_dry_run_against_a_reachable_repo_lists_its_deletions(hub, capsys):
 
 
 
+
+
+def test_a_staging_folder_left_by_a_killed_publish_is_removed_by_the_next(hub, tmp_path):
+    folder = tmp_path / "set"
+    shutil.copytree(DEMO_ARTIFACTS, folder)
+    left = folder / ".publish-killed" / "data"
+    left.mkdir(parents=True)
+    (left / "train-00000-partial.parquet").write_bytes(b"\0" * 4096)
+    publish(folder)
+    assert not list(folder.glob(".publish-*"))

@@ -90,3 +90,15 @@ def test_a_plan_that_would_overfill_a_folder_is_refused():
         plan_commits("alice/data", None, shards, SET_FILES, {}, "Publish", Limits(max_operations=50, max_folder_entries=6))
 
 
+
+
+def test_a_legacy_images_folder_past_the_folder_limit_is_migrated_in_one_folder_delete():
+    legacy = {f"images/{i}.jpg": RemoteFile(f"images/{i}.jpg", 30_000, None, _sha(str(i))) for i in range(12_000)}
+    legacy["description.csv"] = RemoteFile("description.csv", 1_000, None, _sha("old csv"))
+    shards = synthetic_shards(12_000, 30_000, "v2")
+    plan = plan_commits("alice/data", "a" * 40, shards, SET_FILES, legacy, "Publish")
+    deletes = [op for commit in plan.commits for op in commit.operations if op.op == "delete"]
+    assert [(op.path, op.folder) for op in deletes] == [("images", True)]
+    trees = _tree_after(set(legacy), plan.commits)
+    assert all(_largest_folder(tree) <= 12_001 for tree in trees)  # the old folder, never more, until it goes
+    assert _largest_folder(trees[-1]) < HUB_MAX_FOLDER and not any(p.startswith("images/") for p in trees[-1])

@@ -1,0 +1,57 @@
+"""What publish refuses before anything is uploaded: a set that drops many of the published rows, and one whose
+ids would name other items than the published head (every shared link would silently move)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from imagesearch.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from .publish import Remote, Staged
+
+log = logging.getLogger(__name__)
+
+MAX_SHRINK = 0.10  # refuse to drop more than this share of the published rows without --allow-shrink
+
+
+def check_shrink(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run: bool) -> None:
+    if not remote.keys:
+        return
+    dropped = len(remote.keys - staged.keys)
+    if dropped <= MAX_SHRINK * len(remote.keys):
+        return
+    share = 100 * dropped / len(remote.keys)
+    line = (f"{repo}: this set drops {dropped:,} of the {len(remote.keys):,} rows published at {remote.head[:12]} "
+            f"({share:.0f} %, more than {MAX_SHRINK:.0%}); pass --allow-shrink if that is intended")
+    if allow:
+        log.warning("%s (allowed)", line)
+    elif dry_run:
+        log.warning("publish would refuse: %s", line)
+    else:
+        raise ArtifactError(line)
+
+
+def check_ids(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run: bool) -> None:
+    """Refuse a set in which an id names another item than at the head, or an item has another id: every shared
+    ``?like=`` link and saved id would silently point at another image."""
+    if not remote.items:
+        return
+    old_id = {item: row_id for row_id, item in remote.items.items()}
+    moved = sorted({row_id for row_id, item in staged.items.items()
+                    if remote.items.get(row_id, item) != item or old_id.get(item, row_id) != row_id})
+    if not moved:
+        return
+    first = moved[0]
+    was, now = remote.items.get(first), staged.items[first]
+    what = (f"id {first} named {'/'.join(was)} at {remote.head[:12]} and names {'/'.join(now)} here" if was and was != now
+            else f"{'/'.join(now)} had id {old_id[now]} at {remote.head[:12]} and has id {first} here")
+    line = (f"{repo}: {len(moved):,} ids would change meaning ({what}); rebuild with --ids-from {repo} to keep them, "
+            "or pass --allow-renumber if every shared link may point elsewhere")
+    if allow:
+        log.warning("%s (allowed)", line)
+    elif dry_run:
+        log.warning("publish would refuse: %s", line)
+    else:
+        raise ArtifactError(line)
