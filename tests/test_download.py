@@ -167,3 +167,32 @@ def test_a_check_that_fails_unexpectedly_is_one_line_and_the_copy_is_fetched_aga
     with pytest.raises(ArtifactError, match=r"the downloaded set could not be checked \(ValueError: maximum supported"):
         verified_copy(REPO_ID, sha, tmp_path, crash)
     assert not is_complete(folder)  # the next start downloads it again
+
+
+def test_a_shard_row_whose_image_path_escapes_the_set_is_refused_and_nothing_is_written_outside(hub, tmp_path):
+    """A hostile repo: a shard whose first row is named ../../escape.jpg, its checksum made to match."""
+    import hashlib
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sha = publish()
+    files = {path: blob.read() for path, blob in hub.files(REPO_ID, sha).items()}
+    manifest = json.loads(files[mf.MANIFEST])
+    shard = next(path for path in files if path.startswith("data/"))
+    table = pq.read_table(io.BytesIO(files[shard]))
+    images = table.column("image").to_pylist()
+    images[0] = dict(images[0], path="images/../../escape.jpg")
+    table = table.set_column(table.schema.get_field_index("image"), "image", pa.array(images, table.schema.field("image").type))
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    files[shard] = buffer.getvalue()
+    manifest["published"]["shards"][shard].update(sha256=hashlib.sha256(files[shard]).hexdigest(), bytes=len(files[shard]))
+    files[mf.MANIFEST] = json.dumps(manifest).encode()
+    hub.repo("mallory/evil", files=files)
+    config = AppConfig(artifacts_repo="mallory/evil", artifacts_revision=hub.head("mallory/evil"),
+                       artifacts_cache=tmp_path / "cache")
+    with pytest.raises(ArtifactError, match=r"row 0: image path 'images/../../escape.jpg' escapes the images folder"):
+        app.build_app(config)
+    assert not [p for p in tmp_path.rglob("escape.jpg")]

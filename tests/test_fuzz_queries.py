@@ -8,6 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gradio_client.exceptions import AppError
+
 from imagesearch.errors import QueryError
 from imagesearch.serve.config import DEMO_ARTIFACTS
 from imagesearch.serve.request import MAX_K, clamp_k
@@ -25,6 +27,10 @@ ANY_K = st.one_of(st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_
                   st.none(), st.booleans(), st.just([3]))
 ANY_DATASETS = st.one_of(st.none(), st.text(max_size=12),
                          st.lists(st.sampled_from(["scikit-image", "scikit-learn", "nope", "", "../etc", "SCIKIT-IMAGE"]), max_size=3))
+
+
+KNOWN_REFUSALS = ("Type a few words", "The query must be text", "k must be", "Unknown dataset", "mode must be",
+                  "Unknown label", "No image has id", "id must be")
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +68,11 @@ def test_api_answers_anything_and_the_server_keeps_answering(served, query, k, d
     _, client, _ = served
     try:
         results = client.predict(query, k, datasets, api_name="/search")
-    except Exception as exc:  # gradio_client raises AppError (or ValueError for bad typed input) with the message
-        assert str(exc).strip() and "Traceback" not in str(exc)
+    except (AppError, ValueError) as exc:  # the server's refusal (AppError), or the client's for a mistyped value
+        message = str(exc).strip()
+        assert message and "\n" not in message and "Traceback" not in message and message not in ("None", "null", "Error")
+        if isinstance(exc, AppError):  # one of the engine's own one-line messages, never a bare failure
+            assert message.startswith(KNOWN_REFUSALS), message
     else:
         assert isinstance(results, list) and len(results) <= MAX_K
     assert len(client.predict("a cat", 2, None, api_name="/search")) == 2
@@ -79,8 +88,11 @@ def test_malformed_raw_requests_get_an_error_not_a_crash(served, body):  # noqa:
             event = response.json()["event_id"]
             stream = http.get(f"/gradio_api/call/search/{event}").text
             assert "event: error" in stream
+            error = json.loads(stream.split("event: error\ndata: ", 1)[1].strip())
+            assert isinstance(error, dict) and isinstance(error["error"], str), stream  # never {"error": null}
+            assert error["error"].startswith(KNOWN_REFUSALS) and "\n" not in error["error"], error
         else:
-            assert 400 <= response.status_code < 500
+            assert 400 <= response.status_code < 500 and response.json()["detail"]
     assert len(client.predict("a rocket", 3, None, api_name="/search")) == 3
 
 

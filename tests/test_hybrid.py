@@ -165,3 +165,26 @@ def test_more_like_this_works_on_an_ivf_set(tmp_path):
 
 
 
+
+
+def test_a_row_second_on_both_lists_but_first_when_fused_is_found(tmp_path):
+    """Adversarial: 200 rows beat it on meaning alone and 200 on words alone, so it is in neither first candidate
+    list; fused it is the best. Only the candidate bound (not a single pass) finds it."""
+    d = 16
+    rng = np.random.default_rng(9)
+
+    def at(cosine):  # a unit vector at this cosine to e0
+        rest = unit_rows(rng.normal(size=(1, d - 1)))[0] * np.sqrt(1 - cosine**2)
+        return np.concatenate([[cosine], rest]).astype(np.float32)
+
+    vectors = np.stack([at(0.95)] * 200 + [at(-0.5)] * 200 + [at(0.9)])
+    descriptions = ["a quiet grey street"] * 200 + ["zebra zebra"] * 200 + ["a zebra on a grey street in the rain"]
+    artifacts = _set(tmp_path, vectors, descriptions, weight=0.5)
+    query = np.zeros(d, dtype=np.float32)
+    query[0] = 1.0
+    engine = SearchEngine(artifacts, lambda text: query)
+    lexical = artifacts.lexical.scores("zebra")
+    fused = 0.5 * (vectors @ query) + 0.5 * lexical / lexical.max()
+    expected = np.lexsort((np.arange(len(fused)), -fused))[:3]
+    assert expected[0] == 400  # the balanced row wins once fused
+    assert [r.id for r in engine.search("zebra", 3)] == expected.tolist()

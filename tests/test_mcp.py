@@ -53,3 +53,19 @@ def test_an_agent_calls_the_text_search_and_gets_the_results(mcp_url):
 def test_the_mcp_server_can_be_switched_off():
     assert not AppConfig.from_env({"GRADIO_MCP_SERVER": "false"}).mcp_server
     assert AppConfig.from_env({}).mcp_server
+
+
+def test_switched_off_the_mcp_endpoint_is_gone_not_only_configured_off():
+    import httpx
+
+    config = AppConfig(port=free_port(), mcp_server=False)
+    blocks, engine = app.build_app(config)
+    _, url, _ = app.launch(blocks, engine, config, prevent_thread_lock=True, quiet=True)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            for path in ("/gradio_api/mcp/", "/gradio_api/mcp/sse", "/gradio_api/mcp/schema"):
+                assert http.get(path).status_code == 404, path
+            assert http.post("/gradio_api/mcp/", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).status_code == 404
+            assert http.get("/").status_code == 200  # the page itself is served
+    finally:
+        blocks.close()

@@ -47,3 +47,20 @@ def test_flat_searcher_pads_when_fewer_rows_are_allowed_than_asked(corpus):
     assert sorted(ids[0][:2].tolist()) == [3, 99] and ids[0][2:].tolist() == [-1, -1, -1]
     assert np.isneginf(scores[0][2:]).all()
     assert (FlatSearcher(flat).search(queries[0], 5, np.zeros(len(vectors), bool))[1] == -1).all()
+
+
+def test_near_ties_that_fp16_cannot_order_are_still_answered_exactly():
+    """Adversarial: 300 rows whose float16 scores are all equal, the true best last. The fp16 pass keeps the first
+    candidates it met; only the certificate (FP16_SCORE_BOUND) sends this query to the float32 scan."""
+    n, d = 300, 8
+    a = 0.5 + np.arange(n) * 1e-6  # distinct in float32, one value in float16
+    vectors = np.zeros((n, d), dtype=np.float32)
+    vectors[:, 0], vectors[:, 1] = a, np.sqrt(1 - a**2)
+    query = np.zeros(d, dtype=np.float32)
+    query[0] = 1.0
+    searcher = FlatSearcher(build_index(vectors, IndexSpec("flat")).index)
+    _, ids = searcher.search(query, 5)
+    assert ids[0].tolist() == [299, 298, 297, 296, 295] and searcher.fallbacks == 1
+    allowed = np.ones(n, bool)
+    allowed[299] = False
+    assert searcher.search(query, 3, allowed)[1][0].tolist() == [298, 297, 296]

@@ -1,0 +1,95 @@
+"""Break each exactness and safety proof on purpose and show that a test catches it.
+
+    python -m testkit.mutations            # every mutation (a few minutes)
+    python -m testkit.mutations fp16-bound # one
+
+Each mutation edits one line of a copy of the repository (never this checkout) and runs the tests that guard
+that line; a mutation is caught when they fail. The last stdout line is the JSON of every outcome; the exit
+status is 1 if any mutation survived.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from testkit.paths import REPO
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    file: str
+    old: str
+    new: str
+    tests: tuple[str, ...]
+
+
+MUTATIONS = (
+    Mutation("hybrid-candidate-bound", "imagesearch/serve/search.py",
+             "complete = len(dense_top.rows) >= pool or c >= pool", "complete = True",
+             ("tests/test_hybrid.py::test_a_row_second_on_both_lists_but_first_when_fused_is_found",)),
+    Mutation("fp16-bound", "imagesearch/store/searchers.py", "FP16_SCORE_BOUND = 2e-3", "FP16_SCORE_BOUND = -1",
+             ("tests/test_searchers.py::test_near_ties_that_fp16_cannot_order_are_still_answered_exactly",)),
+    Mutation("refusal-without-message", "imagesearch/serve/api.py",
+             'raise refused("search", exc) from None', "raise RuntimeError() from None",
+             ("tests/test_fuzz_queries.py::test_malformed_raw_requests_get_an_error_not_a_crash",)),
+    Mutation("mcp-always-on", "app.py", "mcp_server=config.mcp_server,", "mcp_server=True,",
+             ("tests/test_mcp.py::test_switched_off_the_mcp_endpoint_is_gone_not_only_configured_off",)),
+    Mutation("shard-row-path-check", "imagesearch/hub/download.py",
+             'check_image_path(image_path, f"{name} row {count}")', "pass",
+             ("tests/test_download.py::test_a_shard_row_whose_image_path_escapes_the_set_is_refused_and_nothing_is_written_outside",)),
+    Mutation("codecs-encode-unguarded", "imagesearch/store/safe_pickle.py",
+             "            return self._encode\n", "            import _codecs\n\n            return _codecs.encode\n",
+             ("tests/test_safe_pickle.py::test_codecs_encode_cannot_make_the_loader_allocate_more_than_the_file",)),
+    Mutation("ivf-filter-unwidened", "imagesearch/store/searchers.py",
+             "if len(rows) <= SCAN_ROWS:", "if False:",
+             ("tests/test_filtered_search.py",)),
+    Mutation("upload-decoded-whole", "imagesearch/serve/image_query.py",
+             "return decode(data, max_side=UPLOAD_SIDE, max_full_pixels=UPLOAD_FULL_PIXELS)", "return decode(data)",
+             ("tests/test_upload_limits.py",)),
+    Mutation("status-unescaped", "imagesearch/serve/page.py",
+             'return "", f"⚠️ {markdown_text(str(exc))}", ""', 'return "", f"⚠️ {exc}", ""',
+             ("tests/test_browser.py::test_values_echoed_from_a_deep_link_are_shown_as_text_never_as_markup",)),
+)
+
+IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", "output", ".bench", ".whl", ".gl",
+                                 ".pytest_cache", "bench-artifacts")
+
+
+def run(mutation: Mutation) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"mutant-{mutation.name}-") as tmp:
+        copy = Path(tmp) / "repo"
+        shutil.copytree(REPO, copy, ignore=IGNORED)
+        target = copy / mutation.file
+        text = target.read_text(encoding="utf-8")
+        if text.count(mutation.old) != 1:
+            return {"mutation": mutation.name, "caught": False, "error": f"{mutation.file}: the line to mutate is gone"}
+        target.write_text(text.replace(mutation.old, mutation.new), encoding="utf-8")
+        done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-x", "-q", *mutation.tests],
+                              cwd=copy, capture_output=True, text=True)
+        tail = [line for line in done.stdout.splitlines() if line.strip()][-1:] or [""]
+        return {"mutation": mutation.name, "caught": done.returncode != 0, "tests": list(mutation.tests),
+                "summary": tail[0]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = list(argv if argv is not None else sys.argv[1:])
+    chosen = [m for m in MUTATIONS if not names or m.name in names]
+    outcomes = []
+    for mutation in chosen:
+        outcome = run(mutation)
+        print(f"{'caught  ' if outcome['caught'] else 'SURVIVED'} {mutation.name}: {outcome.get('summary') or outcome.get('error')}",
+              flush=True)
+        outcomes.append(outcome)
+    print(json.dumps({"mutations": outcomes, "caught": sum(o["caught"] for o in outcomes), "of": len(outcomes)}))
+    return 0 if all(o["caught"] for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
