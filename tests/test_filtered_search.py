@@ -11,8 +11,16 @@ from imagesearch.store import searchers
 from imagesearch.store.artifacts import load_artifact_set
 from testkit.factory import embedding_like, make_set
 
-ROWS, D, K = 40_000, 32, 10
-SHARES = {"tiny": 40, "small": 400, "half": 20_000}  # 0.1 %, 1 %, 50 %; the rest is "other"
+ROWS, D, K = 8_000, 32, 10
+SHARES = {"tiny": 8, "small": 80, "half": 4_000}  # 0.1 %, 1 %, 50 %; the rest is "other"
+SCAN_ROWS = 1_000  # lowered from 16,384 for these 8,000 rows: 0.1 % and 1 % are scanned, 50 % searched in the lists
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scan_limit():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(searchers, "SCAN_ROWS", SCAN_ROWS)
+        yield
 WORDS = ["red", "dress", "cat", "rocket", "tree", "car", "dots", "grass"]
 
 
@@ -32,7 +40,7 @@ def engine(request, vectors, tmp_path_factory):
             datasets[row] = name
         start += count
     descriptions = [" ".join(rng.choice(WORDS, 4)) for _ in range(ROWS)]
-    spec = IndexSpec("flat") if request.param == "flat" else IndexSpec("ivf", nlist=256, nprobe=8)
+    spec = IndexSpec("flat") if request.param == "flat" else IndexSpec("ivf", nlist=128, nprobe=8)
     folder = make_set(tmp_path_factory.mktemp(request.param), vectors, descriptions=descriptions, datasets=datasets,
                       spec=spec)
     artifacts = load_artifact_set(folder)
@@ -64,7 +72,7 @@ def test_a_filter_returns_min_k_allowed_rows_exact_where_scanned(engine, vectors
             scanned = kind == "flat" or allowed.sum() <= searchers.SCAN_ROWS
             if scanned:
                 assert rows == truth.tolist(), (kind, share)
-            recalls.append(len(set(rows) & set(truth.tolist())) / K)
+            recalls.append(len(set(rows) & set(truth.tolist())) / len(truth))
     if mode == "dense":
         unfiltered = []  # IVF's own recall on the same queries, no filter
         for query in queries:
@@ -78,9 +86,10 @@ def test_a_filter_returns_min_k_allowed_rows_exact_where_scanned(engine, vectors
 
 def test_ivf_widens_its_probe_until_the_filter_has_k_rows(vectors, tmp_path, monkeypatch):
     artifacts = load_artifact_set(make_set(tmp_path / "set", vectors[:4000], spec=IndexSpec("ivf", nlist=64, nprobe=1)))
+    query = vectors[5]
     allowed = np.zeros(4000, dtype=bool)
-    allowed[::40] = True  # 100 rows spread over the lists: one probed list holds about 2 of them
+    allowed[np.argsort(vectors[:4000] @ query)[:400]] = True  # the rows least like the query: in the lists probed last
     monkeypatch.setattr(searchers, "SCAN_ROWS", 10)  # so the lists are searched, not the rows scanned
-    scores, ids = artifacts.searcher.search(vectors[5], 20, allowed)
+    scores, ids = artifacts.searcher.search(query, 20, allowed)
     found = ids[0][ids[0] >= 0]
     assert len(found) == 20 and allowed[found].all() and artifacts.searcher.widened > 0

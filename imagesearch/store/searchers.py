@@ -3,7 +3,8 @@ search over an IVF one, both optionally restricted to allowed rows (a bool mask)
 
 A filter on an IVF index: a few allowed rows (up to SCAN_ROWS) are each scored, exactly; more are searched
 through the lists with FAISS's selector, widening nprobe until min(k, allowed) rows are found (at nprobe = nlist
-every list is visited)."""
+every list is visited). The first probe is the index's nprobe scaled by the share of rows the filter keeps, so a
+filtered search looks at about as many allowed rows as an unfiltered one looks at rows."""
 
 from __future__ import annotations
 
@@ -111,7 +112,9 @@ class IndexSearcher:
         rows = np.flatnonzero(allowed)
         if len(rows) <= SCAN_ROWS:
             return self.scan(query, k, rows)
-        nprobe, nlist = self.index.nprobe, self.index.nlist
+        nlist = self.index.nlist
+        # as many lists as hold, on average, the allowed rows an unfiltered search would look at
+        nprobe = min(nlist, -(-self.index.nprobe * len(allowed) // len(rows)))
         while True:
             scores, ids = search_index(self.index, query, k, allowed, nprobe)
             if int((ids[0] >= 0).sum()) >= min(k, len(rows)) or nprobe >= nlist:
