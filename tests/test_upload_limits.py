@@ -25,7 +25,7 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
 
 
 class Sampler(threading.Thread):
-    """The largest resident size of a process, sampled every 2 ms (and its own peak counter where it can be reset)."""
+    """The largest resident size of a process: sampled every 20 ms, and its own peak (VmHWM) where it can be reset."""
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
@@ -39,7 +39,7 @@ class Sampler(threading.Thread):
     def run(self):
         while self.running:
             self.peak = max(self.peak, rss_mb(self.pid))
-            time.sleep(0.002)
+            time.sleep(0.02)
 
     def stop(self) -> float:
         self.running = False
