@@ -86,6 +86,7 @@ def child(snapshot: Path, cache: Path) -> dict:
         _, engine = app.build_app(AppConfig(artifacts_repo=REPO_ID, artifacts_revision=sha, artifacts_cache=cache))
         results = engine.search("a photo of a dog", 5)
         elapsed = time.perf_counter() - started
+    FakeHub.uninstall()
     assert len(results) == 5
     from benchmarks.search import memory_mb
 

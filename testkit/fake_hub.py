@@ -23,6 +23,8 @@ import hashlib
 import itertools
 import json
 import re
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -105,6 +107,8 @@ class FakeHub:
         self._faults: list[tuple[Callable[[httpx2.Request], bool], Callable[[httpx2.Request], httpx2.Response], bool]] = []
         self._oids = (hashlib.sha1(f"commit {i}".encode()).hexdigest() for i in itertools.count())
 
+    caches: list[Path] = []  # the huggingface_hub caches installed, removed by uninstall
+
     # -- set-up ---------------------------------------------------------------------------
     def install(self, monkeypatch) -> "FakeHub":
         import huggingface_hub
@@ -114,6 +118,9 @@ class FakeHub:
         monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
         monkeypatch.setattr(constants, "HF_HUB_DISABLE_XET", True)
         monkeypatch.setattr(constants, "ENDPOINT", ENDPOINT)
+        # a cache of its own: nothing fetched from the fake Hub lands in (or is found in) the user's real one
+        FakeHub.caches.append(Path(tempfile.mkdtemp(prefix="fake-hub-cache-")))
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(FakeHub.caches[-1]))
         transport = httpx2.MockTransport(self.handle)
         huggingface_hub.set_client_factory(lambda: httpx2.Client(
             transport=transport, event_hooks={"request": [hf_request_event_hook]}, follow_redirects=True, timeout=None))
@@ -126,6 +133,8 @@ class FakeHub:
         from huggingface_hub.utils._http import default_client_factory
 
         huggingface_hub.set_client_factory(default_client_factory)
+        while FakeHub.caches:
+            shutil.rmtree(FakeHub.caches.pop(), ignore_errors=True)
 
     def repo(self, repo_id: str, repo_type: str = "dataset", files: dict[str, bytes | Path] | None = None) -> Repo:
         """Create (or get) a repo; ``files`` become its first commit on main."""
