@@ -16,6 +16,16 @@ log = logging.getLogger(__name__)
 MAX_SHRINK = 0.10  # refuse to drop more than this share of the published rows without --allow-shrink
 
 
+def refuse(line: str, allow: bool, dry_run: bool) -> None:
+    """Stop the publish with ``line``, unless its flag allows it (a warning) or it is a dry run (the plan goes on)."""
+    if allow:
+        log.warning("%s (allowed)", line)
+    elif dry_run:
+        log.warning("publish would refuse: %s", line)
+    else:
+        raise ArtifactError(line)
+
+
 def check_shrink(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run: bool) -> None:
     if not remote.keys:
         return
@@ -25,12 +35,7 @@ def check_shrink(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run
     share = 100 * dropped / len(remote.keys)
     line = (f"{repo}: this set drops {dropped:,} of the {len(remote.keys):,} rows published at {remote.head[:12]} "
             f"({share:.0f} %, more than {MAX_SHRINK:.0%}); pass --allow-shrink if that is intended")
-    if allow:
-        log.warning("%s (allowed)", line)
-    elif dry_run:
-        log.warning("publish would refuse: %s", line)
-    else:
-        raise ArtifactError(line)
+    refuse(line, allow, dry_run)
 
 
 def check_ids(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run: bool) -> None:
@@ -49,9 +54,4 @@ def check_ids(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run: b
             else f"{'/'.join(now)} had id {old_id[now]} at {remote.head[:12]} and has id {first} here")
     line = (f"{repo}: {len(moved):,} ids would change meaning ({what}); rebuild with --ids-from {repo} to keep them, "
             "or pass --allow-renumber if every shared link may point elsewhere")
-    if allow:
-        log.warning("%s (allowed)", line)
-    elif dry_run:
-        log.warning("publish would refuse: %s", line)
-    else:
-        raise ArtifactError(line)
+    refuse(line, allow, dry_run)
