@@ -14,7 +14,7 @@ from imagesearch.serve.search import SearchEngine
 from imagesearch.store.artifacts import load_artifact_set
 from testkit.ports import free_port
 
-CLIENTS, QUERIES_EACH = 32, 20
+CLIENTS, QUERIES_EACH = 32, 10
 WORDS = ["a cat", "a rocket at night", "an orange flower", "coins on a table", "a red motorcycle", "the moon", "galaxies"]
 
 
