@@ -84,10 +84,13 @@ class ImageDescriber:
     def unavailable_reason(self) -> str | None:
         return self._failure
 
+    def _refusal(self) -> CaptionerUnavailable:
+        return CaptionerUnavailable(f"Search by image is not available: {self._failure}.")
+
     def captioner(self) -> Any:
         with self._lock:
             if self._failure:
-                raise CaptionerUnavailable(f"Search by image is not available: {self._failure}.")
+                raise self._refusal()
             if self._captioner is None:
                 try:
                     captioner = self._load(self.spec.model, self.spec.generation)
@@ -99,7 +102,7 @@ class ImageDescriber:
                     self._failure = (f"the captioner {public_name(self.spec.model)} could not be loaded "
                                      f"({first_line(exc, 160)})")
                     log.error("search by image disabled: %s", self._failure)
-                    raise CaptionerUnavailable(f"Search by image is not available: {self._failure}.") from None
+                    raise self._refusal() from None
             return self._captioner
 
     def gpu_seconds(self, path: Any = None) -> int:
@@ -113,7 +116,7 @@ class ImageDescriber:
 
     def describe(self, path: Any) -> str:
         if self._failure:  # nothing can caption: refused before the upload is read or decoded
-            raise CaptionerUnavailable(f"Search by image is not available: {self._failure}.")
+            raise self._refusal()
         image = read_upload(path)
         captioner = self.captioner()
         description = captioner.describe([image], list(self.spec.prompts), self.spec.read_text)[0].strip()
