@@ -30,6 +30,7 @@ from .index import IndexConfig, run_index
 from .row_ids import add_ids_from, assign_ids, ids_to_keep
 
 DEMO_SOURCE = REPO / "demo" / "descriptions.csv"
+DEMO_QUERIES = REPO / "demo" / "queries.tsv"
 # dataset name in the CSV -> (module whose folder holds the file, sub-folder)
 DEMO_EXAMPLES = [
     "a cat with green eyes",
@@ -48,6 +49,7 @@ class DemoConfig:
     max_side: int = 320
     embedder: str = MINILM
     ids_from: str | None = None  # the set this rebuild replaces, whose items keep their ids
+    queries: Path = DEMO_QUERIES  # queries a visitor might type, with the photos that answer them
 
 
 def _package_file(dataset: str, name: str) -> Path:
@@ -84,7 +86,8 @@ def run_demo(config: DemoConfig) -> None:
         mf.write_manifest(out, manifest, records, stage)
     run_embed(EmbedConfig(artifacts=out, embedder=config.embedder))
     run_index(IndexConfig(artifacts=out))
-    run_evaluate(EvaluateConfig(artifacts=out))  # its labels give queries: the lexical weight is measured, not assumed
+    # typed queries and its labels: the lexical weight is measured, not assumed
+    run_evaluate(EvaluateConfig(artifacts=out, queries=(config.queries,)))
 
 
 def _arguments(parser) -> None:

@@ -6,10 +6,11 @@ label, "a photo of a {label}", whose relevant rows are those with that label. Ev
 through the app's own SearchEngine in each mode; recall@1/5/10, MRR@10 and nDCG@10 are averaged per
 query set (build/metrics.py).
 
-The lexical weight is swept over 0, 0.1, ..., 1; the one kept is the best mean nDCG@10 over the query
-sets among the weights where hybrid is no worse than dense on any set (0 is dense itself, so one always
-qualifies; ties go to the smaller weight). It is written to the manifest (lexical.weight) with the
-figures (evaluation), and the app uses it from the next start.
+The lexical weight is swept over 0, 0.1, ..., 1 and chosen by build/weight_choice.py: the best mean nDCG@10
+over the query sets among the weights where hybrid is no worse than dense on any set; the hybrid figures
+reported beside the in-sample ones are cross-validated (each query scored at a weight chosen without it).
+The weight is written to the manifest (lexical.weight) with the figures (evaluation), and the app uses it
+from the next start.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from imagesearch.errors import ArtifactError, ConfigError, build_command
+
 from imagesearch.serve.request import MODES, clean_query
 from imagesearch.serve.search import SearchEngine
 from imagesearch.store import manifest as mf
@@ -32,18 +34,19 @@ from imagesearch.store.fileio import atomic_write_bytes
 
 from .cli import Env, Step, add_artifacts, add_device
 from .messages import warnings_once
+from .weight_choice import FOLDS, chosen_weight, held_out
 from .metrics import METRICS, mean_metrics, query_metrics
 
 log = logging.getLogger(__name__)
 
-WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))
 CUTOFF = 10
+WEIGHT_GRID = tuple(round(0.1 * i, 1) for i in range(11))  # the lexical weights tried
 
 
 @dataclass(frozen=True)
 class EvaluateConfig:
     artifacts: Path
-    queries: Path | None = None
+    queries: tuple[Path, ...] = ()
     modes: tuple[str, ...] = MODES
     label_queries: bool = True
     write: bool = True
@@ -113,22 +116,16 @@ def _ranked(engine: SearchEngine, query: str, mode: str) -> list[int]:
     return [r.id for r in engine.search(query, CUTOFF, mode=mode)]
 
 
-def _measure(engine: SearchEngine, query_set: QuerySet, mode: str) -> dict[str, float]:
-    return mean_metrics([query_metrics(_ranked(engine, q, mode), set(rel)) for q, rel in query_set.queries])
-
-
-def choose_weight(by_weight: dict[float, dict[str, dict[str, float]]], dense: dict[str, dict[str, float]]) -> float:
-    """Best mean nDCG@10 over the query sets, never below dense on any set; ties to the smaller weight."""
-    allowed = [w for w, sets in by_weight.items()
-               if all(sets[name]["ndcg@10"] >= dense[name]["ndcg@10"] - 1e-9 for name in sets)]
-    return max(sorted(allowed), key=lambda w: (round(float(np.mean([s["ndcg@10"] for s in by_weight[w].values()])), 6), -w))
+def _per_query(engine: SearchEngine, query_set: QuerySet, mode: str) -> list[dict[str, float]]:
+    return [query_metrics(_ranked(engine, q, mode), set(rel)) for q, rel in query_set.queries]
 
 
 def markdown(evaluation: dict[str, Any]) -> str:
     lines = ["| query set | queries | mode | " + " | ".join(METRICS) + " |", "|---|---|---|" + "---|" * len(METRICS)]
     for name, entry in evaluation["sets"].items():
         for mode, values in entry["modes"].items():
-            shown = mode if mode != "hybrid" else f"hybrid (w {evaluation.get('weight')})"
+            shown = {"hybrid": f"hybrid (w {evaluation.get('weight')})",
+                     "hybrid_held_out": f"hybrid, held out ({FOLDS}-fold)"}.get(mode, mode)
             lines.append(f"| {name} | {entry['queries']} | {shown} | " + " | ".join(f"{values[m]:.3f}" for m in METRICS) + " |")
     if evaluation.get("weights"):
         names = list(evaluation["sets"])
@@ -136,6 +133,8 @@ def markdown(evaluation: dict[str, Any]) -> str:
         for weight, sets in evaluation["weights"].items():
             mark = " (kept)" if float(weight) == evaluation["weight"] else ""
             lines.append(f"| {weight}{mark} | " + " | ".join(f"{sets[n]['ndcg@10']:.3f}" for n in names) + " |")
+    if evaluation.get("fold_weights"):
+        lines += ["", f"Weights chosen without each fold (held-out rows): {', '.join(map(str, evaluation['fold_weights']))}"]
     return "\n".join(lines)
 
 
@@ -147,8 +146,11 @@ def run_evaluate(config: EvaluateConfig, encode: Callable[[list[str]], np.ndarra
         raise ArtifactError(f"{folder}: no lexical index; rebuild it with {build_command(f'index --artifacts {folder}')} "
                             "or evaluate with --mode dense")
     sets: list[QuerySet] = []
-    if config.queries:
-        sets.append(read_query_file(config.queries, {r.id for r in artifacts.records}))
+    known = {r.id for r in artifacts.records}
+    for path in config.queries:
+        query_set = read_query_file(path, known)
+        taken = {s.name for s in sets}
+        sets.append(query_set if query_set.name not in taken else QuerySet(f"{query_set.name}-{len(sets)}", query_set.queries))
     labelled = label_query_set(artifacts) if config.label_queries else None
     if labelled:
         sets.append(labelled)
@@ -165,25 +167,28 @@ def run_evaluate(config: EvaluateConfig, encode: Callable[[list[str]], np.ndarra
                                   "sets": {s.name: {"queries": len(s.queries), "modes": {}} for s in sets}}
     for mode in (m for m in modes if m != "hybrid"):
         for s in sets:
-            evaluation["sets"][s.name]["modes"][mode] = _measure(engine, s, mode)
+            evaluation["sets"][s.name]["modes"][mode] = mean_metrics(_per_query(engine, s, mode))
     if "hybrid" in modes:
-        dense = {s.name: evaluation["sets"][s.name]["modes"].get("dense") or _measure(engine, s, "dense") for s in sets}
-        by_weight = {}
-        for weight in WEIGHTS:
+        dense = {s.name: _per_query(engine, s, "dense") for s in sets}
+        per_weight = {}
+        for weight in WEIGHT_GRID:
             engine.lexical_weight = weight
-            by_weight[weight] = {s.name: _measure(engine, s, "hybrid") for s in sets}
-        chosen = choose_weight(by_weight, dense)
+            per_weight[weight] = {s.name: _per_query(engine, s, "hybrid") for s in sets}
+        chosen = chosen_weight(per_weight, dense)
+        held, fold_weights = held_out(per_weight, dense)
         for s in sets:
-            evaluation["sets"][s.name]["modes"]["hybrid"] = by_weight[chosen][s.name]
+            evaluation["sets"][s.name]["modes"]["hybrid"] = mean_metrics(per_weight[chosen][s.name])
+            evaluation["sets"][s.name]["modes"]["hybrid_held_out"] = held[s.name]
         evaluation["weight"] = chosen
-        evaluation["weights"] = {str(w): {n: {"ndcg@10": v["ndcg@10"]} for n, v in sets_.items()}
-                                 for w, sets_ in by_weight.items()}
+        evaluation["fold_weights"] = fold_weights
+        evaluation["weights"] = {str(w): {n: {"ndcg@10": mean_metrics(v)["ndcg@10"]} for n, v in sets_.items()}
+                                 for w, sets_ in per_weight.items()}
     if config.write:
         manifest = dict(artifacts.manifest, evaluation=evaluation)
         if "weight" in evaluation:
             manifest["lexical"] = dict(manifest["lexical"], weight=evaluation["weight"],
                                        weight_source=f"evaluate ({', '.join(s.name for s in sets)}; best mean nDCG@10, "
-                                                     "never below dense)")
+                                                     f"never below dense; {FOLDS}-fold held-out figures in evaluation)")
         atomic_write_bytes(folder / mf.MANIFEST, (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
     print(markdown(evaluation))
     where = f"written to {folder / mf.MANIFEST}" if config.write else "not written (--no-write)"
@@ -194,8 +199,8 @@ def run_evaluate(config: EvaluateConfig, encode: Callable[[list[str]], np.ndarra
 
 def _arguments(parser) -> None:
     add_artifacts(parser)
-    parser.add_argument("--queries", type=Path, default=None, metavar="TSV",
-                        help="query<TAB>relevant ids per line (ids: description.csv's id column)")
+    parser.add_argument("--queries", type=Path, action="append", default=[], metavar="TSV",
+                        help="query<TAB>relevant ids per line (ids: description.csv's id column); repeat for more sets")
     parser.add_argument("--mode", default="hybrid,dense,lexical",
                         help="comma-separated modes to measure (default all three; hybrid also picks the lexical weight)")
     parser.add_argument("--no-labels", action="store_true", help="skip the label-derived queries")
@@ -207,7 +212,7 @@ def _run(args, env: Env) -> None:
     modes = tuple(m.strip() for m in args.mode.split(",") if m.strip())
     if not modes or set(modes) - set(MODES):
         raise ConfigError(f"--mode {args.mode!r}: choose among {', '.join(MODES)} (comma-separated)")
-    run_evaluate(EvaluateConfig(args.artifacts, args.queries, modes, not args.no_labels, not args.no_write,
+    run_evaluate(EvaluateConfig(args.artifacts, tuple(args.queries), modes, not args.no_labels, not args.no_write,
                                 args.device, env.offline))
 
 

@@ -23,6 +23,7 @@ from imagesearch.store.safe_pickle import load_array
 from .cli import Env, Step, add_artifacts, positive
 from .messages import next_step, warnings_once
 from .query_texts import example_queries, query_like_texts
+from .score_bands import measure_bands
 from .vector_index import KINDS, IndexSpec, build_index, resolve_kind
 
 log = logging.getLogger(__name__)
@@ -49,18 +50,6 @@ def encoded_query_texts(records: list, model_id: str, config: IndexConfig) -> np
         return encoder.encode(texts, batch_size=64)
 
 
-def score_bands(vectors: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
-    """Where a result's cosine counts as a strong or a weak match, measured on this set: the best match of
-    each query-like text is found, and a result is strong at or above the median of those best scores
-    (as good as a typical query's best) and weak below their 10th percentile (worse than what 9 in 10
-    typical queries find as their best). Cosines differ between models and sets, so no fixed cut is used."""
-    best = np.full(len(queries), -np.inf, dtype=np.float32)
-    for start in range(0, len(vectors), 65536):
-        best = np.maximum(best, (queries @ vectors[start:start + 65536].T).max(axis=1))
-    return {"strong": round(float(np.percentile(best, 50)), 4), "weak": round(float(np.percentile(best, 10)), 4),
-            "basis": f"best cosine of {len(queries)} query-like texts drawn from the set: median and 10th percentile"}
-
-
 def run_index(config: IndexConfig) -> dict[str, Any]:
     folder = Path(config.artifacts)
     manifest = mf.read_manifest(folder)
@@ -80,8 +69,8 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
         queries = None
     built = build_index(vectors, config.spec, text_queries=queries if ivf else None)
     manifest["index"] = mf.index_section(built.info)
-    manifest["score_bands"] = score_bands(vectors, queries) if queries is not None else None
     lexical = build_lexical(lexical_documents(records))
+    manifest["score_bands"] = measure_bands(vectors, queries) if queries is not None else None
     manifest["lexical"] = mf.lexical_section(manifest.get("lexical"), lexical.nbytes)
     if manifest.get("examples_source") != mf.HAND_WRITTEN:  # the UI's example queries come from the set itself
         manifest["examples"] = example_queries(records)

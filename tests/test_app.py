@@ -60,7 +60,9 @@ def test_only_the_three_search_endpoints_are_public(served):
     _, client, _ = served
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert sorted(endpoints) == ["/search", "/search_by_image", "/similar"]
-    assert [p["parameter_name"] for p in endpoints["/search"]["parameters"]] == ["query", "k", "datasets", "mode", "labels"]
+    assert [p["parameter_name"] for p in endpoints["/search"]["parameters"]] == ["query", "k", "datasets", "mode", "labels",
+                                                                                 "offset"]
+    assert [p["parameter_name"] for p in endpoints["/search_by_image"]["parameters"]] == ["image", "k", "words"]
 
 
 def _file_status(url, target):
@@ -132,7 +134,27 @@ def test_view_api_gives_real_types_and_docstrings_for_every_endpoint(served):
         (returned,) = endpoint["returns"]
         assert returned["type"] and returned["python_type"]["type"] != "Any", name
     result = endpoints["/search"]["returns"][0]["type"]["items"]["properties"]
-    assert {"rank", "id", "score", "dense_score", "lexical_score", "matched", "description", "image"} <= set(result)
+    assert {"rank", "id", "score", "dense_score", "lexical_score", "matched", "band", "description", "image"} <= set(result)
+
+
+def test_offset_pages_through_one_ranking_and_every_result_has_its_band(served):
+    _, client, _ = served
+    first = client.predict("a photo of space", 10, api_name="/search")
+    second = client.predict("a photo of space", 5, None, "hybrid", None, 5, api_name="/search")
+    assert [r["id"] for r in second] == [r["id"] for r in first[5:]] and [r["rank"] for r in second] == [6, 7, 8, 9, 10]
+    assert {r["band"] for r in first} <= {"strong", "fair", "weak"} and first[0]["band"] != "weak"
+    nothing = client.predict("zxqv", 3, api_name="/search")
+    assert [r["band"] for r in nothing] == ["weak"] * 3  # the docstring: all weak means nothing matches well
+
+
+def test_minus_words_and_quoted_phrases_filter_through_the_api(served):
+    _, client, _ = served
+    motorcycles = client.predict("a red motorcycle", 2, api_name="/search")
+    assert sorted(r["source"] for r in motorcycles) == ["motorcycle_left", "motorcycle_right"]
+    without = client.predict("a red motorcycle -garage", 20, api_name="/search")
+    assert "motorcycle_left" not in {r["source"] for r in without} and without[0]["source"] == "motorcycle_right"
+    phrase = client.predict('"chrome engine"', 20, api_name="/search")
+    assert [r["source"] for r in phrase] == ["motorcycle_left"]
 
 
 def test_without_downloads_the_image_is_a_dict_naming_the_file_on_the_server(served):

@@ -2,27 +2,35 @@
 
 
 
-from imagesearch.serve.cards import alt_text, band, cards_html, marked_html
+from imagesearch.serve.bands import Bands
+from imagesearch.serve.cards import alt_text, cards_html, marked_html
 from imagesearch.serve.search import SearchResult, mark_matches
 
 
-def _result(score, description="a cat", image="/x/images/0.jpg", query="cat"):
+def _result(score, description="a cat", image="/x/images/0.jpg", query="cat", dense=None, band=None):
     pieces, matched = mark_matches(query, description, "")
-    return SearchResult(1, 0, score, "d", "s", "", description, image, dense_score=score, matched=matched,
-                        pieces=pieces)
+    return SearchResult(1, 0, score, "d", "s", "", description, image, dense_score=score if dense is None else dense,
+                        matched=matched, band=band, pieces=pieces)
 
 
 def test_bands_come_from_the_sets_measured_cuts_and_are_written_out():
-    bands = {"strong": 0.6, "weak": 0.35}
-    assert [band(_result(s), bands) for s in (0.9, 0.6, 0.5, 0.34)] == ["strong", "strong", "fair", "weak"]
-    assert band(_result(0.9), None) is None
-    html = cards_html([_result(0.9), _result(0.2)], bands, 5)
+    bands = Bands.from_manifest({"strong": 0.6, "weak": 0.35, "similar": {"strong": 0.8, "weak": 0.7}})
+    assert [bands.band(s) for s in (0.9, 0.6, 0.5, 0.34)] == ["strong", "strong", "fair", "weak"]
+    assert [bands.band(s, similar=True) for s in (0.9, 0.75, 0.6)] == ["strong", "fair", "weak"]
+    assert Bands.from_manifest(None).band(0.9) is None and Bands.from_manifest({"strong": 0.6}).band(0.9) is None
+    html = cards_html([_result(0.9, band="strong"), _result(0.2, band="weak"), _result(0.5)], 5)
     assert html.count("strong match") == 1 and html.count("weak match") == 1  # words, not only colour
+    assert "meaning" not in html  # the score shown is the cosine the band is cut on
+
+
+def test_a_band_names_the_cosine_it_is_cut_on_when_the_card_shows_another_score():
+    html = cards_html([_result(0.52, dense=0.607, band="strong")], 5)
+    assert "strong match <span class=\"cs-meaning\">(meaning 0.607)</span>" in html and "0.520" in html
 
 
 def test_cards_escape_every_text_and_give_each_image_alternative_text():
     hostile = '<img src=x onerror="alert(1)"> a "quoted" cat ' + "word " * 60
-    html = cards_html([_result(0.5, hostile, '/x/images/a"b.jpg')], None, 5)
+    html = cards_html([_result(0.5, hostile, '/x/images/a"b.jpg')], 5)
     assert "<img src=x" not in html and "&lt;img src=x" in html and 'a&quot;b.jpg' in html
     assert "<mark>cat</mark>" in html
     alt = alt_text(hostile)

@@ -7,7 +7,11 @@ import shutil
 import numpy as np
 import pytest
 
-from build.evaluate import EvaluateConfig, choose_weight, read_query_file, run_evaluate
+from build.evaluate import EvaluateConfig, read_query_file, run_evaluate
+from build.weight_choice import FOLDS, choose_weight, chosen_weight, held_out
+from imagesearch.store.lexical import terms
+from imagesearch.store.records import read_seed_csv
+from testkit.paths import REPO
 from imagesearch.errors import ConfigError
 from imagesearch.serve.config import DEMO_ARTIFACTS
 from imagesearch.store import manifest as mf
@@ -39,7 +43,7 @@ def test_evaluate_on_a_small_set_gives_the_hand_computed_figures_and_writes_them
     folder = _set(tmp_path / "set")
     queries = tmp_path / "q.tsv"
     queries.write_text("# comment\ncrimson vehicle\t0 10\n\nfruit\t30\n")
-    evaluation = run_evaluate(EvaluateConfig(folder, queries), encode=_encode)
+    evaluation = run_evaluate(EvaluateConfig(folder, (queries,)), encode=_encode)
     dense = evaluation["sets"]["q"]["modes"]["dense"]
     # query 1: relevant {0, 10} at ranks 1 and 3; query 2: relevant {30} at rank 1
     ndcg_1 = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
@@ -48,6 +52,7 @@ def test_evaluate_on_a_small_set_gives_the_hand_computed_figures_and_writes_them
     # no query word is in any description: lexical finds nothing, hybrid is dense at every weight
     assert evaluation["sets"]["q"]["modes"]["lexical"]["ndcg@10"] == 0.0
     assert evaluation["sets"]["q"]["modes"]["hybrid"] == dense and evaluation["weight"] == 0.0
+    assert evaluation["sets"]["q"]["modes"]["hybrid_held_out"] == dense
     manifest = json.loads((folder / mf.MANIFEST).read_text())
     assert manifest["evaluation"]["sets"]["q"]["queries"] == 2
     assert manifest["lexical"]["weight"] == 0.0 and manifest["lexical"]["weight_source"].startswith("evaluate")
@@ -75,6 +80,36 @@ def test_the_weight_kept_is_the_best_that_is_never_below_dense():
     assert choose_weight(by_weight, dense) == 0.0  # ties go to the smaller weight
 
 
+def _queries(*ndcgs):
+    return [{"recall@1": 0.0, "recall@5": 0.0, "recall@10": 0.0, "mrr@10": 0.0, "ndcg@10": v} for v in ndcgs]
+
+
+def test_held_out_figures_score_each_query_at_a_weight_chosen_without_it():
+    # ten queries in one set: weight 1.0 wins on folds 0-3 (queries 0-3, 5-8), loses on fold 4 (queries 4, 9)
+    dense = {"s": _queries(*[0.5] * 10)}
+    per_weight = {0.0: dense, 1.0: {"s": _queries(0.9, 0.9, 0.9, 0.9, 0.0, 0.9, 0.9, 0.9, 0.9, 0.0)}}
+    held, chosen = held_out(per_weight, dense)
+    assert len(chosen) == FOLDS == 5
+    # without fold 4 the rule sees only wins (picks 1.0, scoring queries 4 and 9 at 0.0); without any
+    # other fold it still sees a mean of 0.72 > 0.5 and the 0.0s only lower it: 1.0 everywhere
+    assert chosen == [1.0] * 5 and held["s"]["ndcg@10"] == pytest.approx(0.72)
+    # weight 1.0 beats dense only thanks to query 0: chosen on all ten it is kept (mean 0.505), but held out
+    # it is chosen wherever query 0 helps choose and so scores 0.46 on the others, below dense: the figure says so
+    per_weight = {0.0: dense, 1.0: {"s": _queries(1.0, *[0.45] * 9)}}
+    assert chosen_weight(per_weight, dense) == 1.0
+    held, chosen = held_out(per_weight, dense)
+    assert chosen == [0.0, 1.0, 1.0, 1.0, 1.0] and held["s"]["ndcg@10"] == pytest.approx(0.46)
+
+
+def test_the_paraphrased_seed_queries_share_no_word_with_the_captions_they_should_find():
+    captions = {i: set(terms(d)) for i, d in read_seed_csv(REPO / "benchmarks" / "seed_description.csv")}
+    paraphrases = read_query_file(REPO / "benchmarks" / "seed_paraphrase_queries.tsv", set(captions))
+    literal = read_query_file(REPO / "benchmarks" / "seed_queries.tsv", set(captions))
+    assert len(paraphrases.queries) == len(literal.queries) == 40
+    shared = [(q, word, i) for q, rel in paraphrases.queries for word in terms(q) for i in rel if word in captions[i]]
+    assert shared == []
+
+
 @pytest.mark.parametrize("text, message", [("no tab here\n", "line 1: expected `query<TAB>relevant ids`"),
                                            ("q\t1 x\n", "line 1: relevant ids must be integers"),
                                            ("# c\nq\t99\n", "line 2: id 99 is not in the set"),
@@ -96,8 +131,8 @@ def test_evaluate_command_on_the_labelled_demo_prints_the_table_and_the_app_uses
     manifest = json.loads((copy / mf.MANIFEST).read_text())
     manifest["lexical"]["weight"] = 0.123
     (copy / mf.MANIFEST).write_text(json.dumps(manifest))
-    result = run_build("evaluate", "--artifacts", copy)
-    assert "| labels |" in result.stdout and "lexical weight" in result.stdout
+    result = run_build("evaluate", "--artifacts", copy, "--queries", REPO / "demo" / "queries.tsv")
+    assert "| labels |" in result.stdout and "| queries | 32 | hybrid, held out (5-fold) |" in result.stdout
     written = json.loads((copy / mf.MANIFEST).read_text())
     hybrid, dense = (written["evaluation"]["sets"]["labels"]["modes"][m]["ndcg@10"] for m in ("hybrid", "dense"))
     assert hybrid >= dense and written["lexical"]["weight"] != 0.123

@@ -69,8 +69,7 @@ def test_hybrid_top_k_equals_brute_force_fusion_over_every_row(tmp_path, weight)
         datasets = [["a"], ["b", "c"], None][trial % 3]
         allowed = np.ones(len(vectors), bool) if datasets is None else np.isin(
             [r.dataset for r in artifacts.records], datasets)
-        lexical = artifacts.lexical.scores(text)
-        fused = (1 - weight) * (vectors @ query_vector) + weight * lexical / lexical.max()
+        fused = (1 - weight) * (vectors @ query_vector) + weight * artifacts.lexical.coverage(text)
         fused[~allowed] = -np.inf
         k = int(rng.integers(1, 20))
         expected = np.argsort(-fused, kind="stable")[:k]
@@ -183,8 +182,7 @@ def test_a_row_second_on_both_lists_but_first_when_fused_is_found(tmp_path):
     query = np.zeros(d, dtype=np.float32)
     query[0] = 1.0
     engine = SearchEngine(artifacts, lambda text: query)
-    lexical = artifacts.lexical.scores("zebra")
-    fused = 0.5 * (vectors @ query) + 0.5 * lexical / lexical.max()
+    fused = 0.5 * (vectors @ query) + 0.5 * artifacts.lexical.coverage("zebra")
     expected = np.lexsort((np.arange(len(fused)), -fused))[:3]
     assert expected[0] == 400  # the balanced row wins once fused
     assert [r.id for r in engine.search("zebra", 3)] == expected.tolist()

@@ -42,7 +42,8 @@ def served_with_captioner(tiny_captioner_path):
 def test_search_by_image_describes_the_upload_and_searches_with_it(served_with_captioner, photo):
     client, engine = served_with_captioner
     answer = client.predict(handle_file(str(photo)), 3, api_name="/search_by_image")
-    assert set(answer) == {"description", "results"}
+    assert set(answer) == {"description", "results", "nothing_matches_well"}
+    assert answer["nothing_matches_well"] == all(r["band"] == "weak" for r in answer["results"])
     assert isinstance(answer["description"], str) and answer["description"].strip()
     assert len(answer["results"]) == 3 and [r["rank"] for r in answer["results"]] == [1, 2, 3]
     # the results are exactly what /search gives for that description (same dicts, same order)
@@ -50,6 +51,18 @@ def test_search_by_image_describes_the_upload_and_searches_with_it(served_with_c
     assert [r["id"] for r in again] == [r["id"] for r in answer["results"]]
     with Image.open(answer["results"][0]["image"]) as image:
         assert image.format == "JPEG"
+
+
+def test_words_refine_an_uploads_search_and_filter_like_a_query(served_with_captioner, photo):
+    client, engine = served_with_captioner
+    plain = client.predict(handle_file(str(photo)), 20, api_name="/search_by_image")
+    refined = client.predict(handle_file(str(photo)), 3, "a red motorcycle -garage", api_name="/search_by_image")
+    assert refined["description"] == plain["description"]  # the same upload, described the same way
+    sources = [r["source"] for r in refined["results"]]
+    assert sources[0] == "motorcycle_right" and "motorcycle_left" not in sources  # -garage leaves its row out
+    assert refined["results"][0]["matched"] and set(refined["results"][0]["matched"]) <= {"red", "motorcycle"}
+    expected = engine.answer_image(plain["description"], "a red motorcycle -garage", 3)
+    assert [r.id for r in expected.results] == [r["id"] for r in refined["results"]]
 
 
 def test_a_bad_upload_through_the_api_gets_one_line_and_the_app_keeps_answering(served_with_captioner, tmp_path):

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from build.index import IndexConfig, run_index, score_bands
+from build.index import IndexConfig, run_index
+from build.score_bands import measure_bands
 from build.vector_index import IndexSpec
 from imagesearch.errors import ArtifactError
 from imagesearch.store import manifest as mf
@@ -13,10 +14,26 @@ from testkit.factory import make_set, rewrite_manifest, unit_rows
 
 def test_bands_are_the_median_and_tenth_percentile_of_each_querys_best_cosine():
     vectors = unit_rows(np.eye(4))
-    queries = np.array([[1, 0, 0, 0]] * 5 + [[0.6, 0.8, 0, 0]] * 5, dtype=np.float32)  # best cosines: 1.0 and 0.8
-    bands = score_bands(vectors, queries)
+    queries = np.array([[1, 0, 0, 0]] * 50 + [[0.6, 0.8, 0, 0]] * 50, dtype=np.float32)  # best cosines: 1.0 and 0.8
+    bands = measure_bands(vectors, queries)
     assert bands["strong"] == pytest.approx(0.9) and bands["weak"] == pytest.approx(0.8)
-    assert "10 query-like texts" in bands["basis"]
+    assert "100 query-like texts" in bands["basis"] and "similar" not in bands  # 4 rows: too few to measure
+
+
+def test_a_set_with_fewer_than_100_query_like_texts_gets_no_bands_rather_than_guessed_ones():
+    vectors = unit_rows(np.eye(4))
+    assert measure_bands(vectors, np.repeat(vectors[:1], 99, axis=0)) is None
+
+
+def test_more_like_this_cuts_come_from_each_sampled_rows_best_other_row():
+    rng = np.random.default_rng(0)
+    base = unit_rows(rng.normal(size=(60, 8)))
+    vectors = np.concatenate([base, base])  # every row has an exact twin: its best other row is at cosine 1
+    vectors[60:] = unit_rows(vectors[60:] + 0.05 * rng.normal(size=(60, 8)))
+    bands = measure_bands(vectors, unit_rows(rng.normal(size=(100, 8))))
+    twin = float(np.min(np.sum(vectors[:60] * vectors[60:], axis=1)))
+    assert bands["similar"]["rows"] == 120 and bands["similar"]["weak"] >= twin - 1e-4
+    assert bands["similar"]["strong"] < 1.0  # a row is never its own neighbour
 
 
 def test_reindexing_writes_a_loadable_set_with_its_lexical_index_and_examples(tmp_path, capsys):

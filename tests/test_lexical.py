@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from imagesearch.errors import ArtifactError
-from imagesearch.store.lexical import build_lexical, read_lexical, write_lexical
+from imagesearch.store.lexical import COVERAGE_POWER, build_lexical, read_lexical, unseen_term_score, write_lexical
 
 
 def _lexical_file(tmp_path):
@@ -21,6 +21,43 @@ def test_lexical_index_round_trips(tmp_path):
     loaded = read_lexical(path, 3)
     assert loaded.scores("red dress").tolist() == original.scores("red dress").tolist()
     assert loaded.scores("red")[0] > 0 and loaded.scores("red")[1:].tolist() == [0, 0]
+
+
+def test_coverage_is_bm25_over_what_a_row_holding_every_query_word_could_score(tmp_path):
+    documents = ["a red dress on a table", "a wooden table", "a table and a chair", "two old coins on a table",
+                 "a red table", "coins"]
+    index = read_lexical(_written(tmp_path, documents), len(documents))
+    raw = index.scores("coins table")
+    reach = index.scores("coins").max() + index.scores("table").max()  # each word's best row, added
+    assert index.coverage("coins table") == pytest.approx((raw / reach) ** COVERAGE_POWER)
+    coverage = index.coverage("coins table")
+    assert coverage[3] > 0.3 and coverage[3] > 10 * coverage[[0, 1, 2, 4]].max()  # both words vs the common one
+    assert coverage[[0, 1, 2, 4]].max() < 0.03  # one common word of two: nowhere near a full match
+    assert index.coverage("table table coins").tolist() == index.coverage("coins table").tolist()  # a repeat counts once
+    # a word no row has still counts in what a full match would reach, as the rarest possible word
+    unknown = index.coverage("coins table zxqv")
+    assert unknown == pytest.approx((raw / (reach + unseen_term_score(len(documents)))) ** COVERAGE_POWER)
+    assert index.coverage("zxqv").tolist() == [0.0] * len(documents) == index.coverage("the a").tolist()
+
+
+def test_an_unseen_word_counts_as_a_word_in_one_row_once_at_average_length(tmp_path):
+    documents = ["aa bb", "cc dd", "ee ff", "gg hh"]  # every row two terms long: the average
+    index = build_lexical(documents)
+    assert index.scores("aa").max() == pytest.approx(unseen_term_score(len(documents)), rel=1e-6)
+
+
+def test_rows_with_a_word_are_found_stemmed_and_stop_words_find_none(tmp_path):
+    index = build_lexical(["red dresses", "a blue dress", "a red car"])
+    assert index.rows_with("dress").tolist() == [0, 1]
+    assert index.rows_with("Dresses").tolist() == [0, 1]
+    assert index.rows_with("zebra").tolist() == []
+    assert index.rows_with("the") is None
+
+
+def _written(tmp_path, documents):
+    path = tmp_path / "lexical.npz"
+    write_lexical(path, build_lexical(documents))
+    return path
 
 
 def _rewrite(path, **arrays):

@@ -37,6 +37,11 @@ def test_the_tools_are_the_public_endpoints_described_by_their_docstrings(mcp_ur
     properties = by_name["search"].inputSchema["properties"]
     assert list(properties)[:5] == ["query", "k", "datasets", "mode", "labels"]
     assert "plain words" in properties["query"]["description"]
+    assert "-word leaves out" in properties["query"]["description"] and "double quotes" in properties["query"]["description"]
+    assert "offset=k gives the next k" in properties["offset"]["description"]
+    assert "nothing in the" in by_name["search"].description.replace("\n", " ") or \
+        "weak" in str(by_name["search"].outputSchema or "") or "weak" in by_name["search"].description
+    assert "words" in by_name["search_by_image"].inputSchema["properties"]
     assert by_name["similar"].inputSchema["required"] == ["id"]
 
 

@@ -49,8 +49,8 @@ def test_a_set_without_examples_never_shows_the_demos(tmp_path):
     folder = make_set(tmp_path / "s", unit_rows(np.eye(3)), descriptions=["a red car parked outside", "x", "y"])
     rewrite_manifest(folder, examples=None)
     blocks = build_blocks(SearchEngine(load_artifact_set(folder), lambda t: None))
-    config = json.dumps(blocks.get_config_file())
+    config = json.dumps(blocks.get_config_file(), default=str)
     assert "pikachu" not in config and "a cat with green eyes" not in config
     rewrite_manifest(folder, examples=["a red car"])
-    config = json.dumps(build_blocks(SearchEngine(load_artifact_set(folder), lambda t: None)).get_config_file())
+    config = json.dumps(build_blocks(SearchEngine(load_artifact_set(folder), lambda t: None)).get_config_file(), default=str)
     assert "a red car" in config

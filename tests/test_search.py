@@ -110,4 +110,4 @@ def test_the_api_dict_of_a_result_leaves_out_the_pieces_the_page_marks(artifacts
     assert "".join(piece for piece, _ in top.pieces) == top.description
     assert [piece for piece, matched in top.pieces if matched] == ["description"] == top.matched
     assert set(top.as_dict()) == {"rank", "id", "score", "dataset", "source", "label", "description", "image",
-                                  "dense_score", "lexical_score", "matched"}
+                                  "dense_score", "lexical_score", "matched", "band"}

@@ -16,7 +16,7 @@ from gradio.data_classes import FileData
 
 from imagesearch.errors import QueryError
 from imagesearch.serve.request import DEFAULT_K, DEFAULT_MODE
-from imagesearch.serve.search import SearchEngine, SearchResult
+from imagesearch.serve.search import Answer, SearchEngine
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ class Result(TypedDict):
     dense_score: float | None
     lexical_score: float | None
     matched: list[str]
+    band: str | None
     dataset: str
     source: str
     label: str
@@ -42,6 +43,7 @@ class ImageSearchAnswer(TypedDict):
 
     description: str
     results: list[Result]
+    nothing_matches_well: bool
 
 
 def refused(endpoint: str, exc: QueryError) -> gr.Error:
@@ -51,8 +53,14 @@ def refused(endpoint: str, exc: QueryError) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
-def api_results(results: list[SearchResult]) -> list[Result]:
-    return [dict(r.as_dict(), image=FileData(path=r.image).model_dump()) for r in results]
+NOTHING_MATCHES_WELL = "Nothing matches well: every result is a weak match; try other words."
+
+
+def api_results(answer: Answer) -> list[Result]:
+    """The answer's results as the API returns them; a caller is warned when every one of them is weak."""
+    if answer.nothing_matches_well:
+        gr.Warning(NOTHING_MATCHES_WELL)
+    return [dict(r.as_dict(), image=FileData(path=r.image).model_dump()) for r in answer.results]
 
 
 def upload_path(image: Any) -> str:
@@ -91,56 +99,67 @@ def endpoints(engine: SearchEngine, describe_image: Callable[[str], str] | None)
     """The public endpoints by API name, ready for gr.api."""
 
     def search(query: str, k: int = DEFAULT_K, datasets: list[str] | None = None, mode: str = DEFAULT_MODE,
-               labels: list[str] | None = None) -> list[Result]:
+               labels: list[str] | None = None, offset: int = 0) -> list[Result]:
         """Top-k images for a text query.
 
         Args:
-            query: what the image shows, in plain words (at most 512 characters are used).
+            query: what the image shows, in plain words (at most 512 characters are used). -word leaves out images whose description, label or dataset holds the word (stemmed: -dress also leaves out dresses); "a red dress" in double quotes keeps only images whose description or label holds those words in that order.
             k: number of results, clamped to 1..20.
             datasets: only search these datasets (names as shown in the UI); empty or None searches all.
             mode: "hybrid" (default: meaning and exact words, label names included), "dense" (meaning only) or "lexical" (exact words only).
             labels: only search images with these labels; empty or None searches all.
+            offset: skip this many results (0..180): offset=k gives the next k of the same ranking.
 
         Returns:
-            Results best first, each with rank, id, score, dense_score (cosine similarity), lexical_score
-            (BM25 over the query's best, 0..1, or null), matched (words of the description or label the query
-            shares), dataset, source, label, description and image (downloaded by gradio_client to a local path).
+            Results best first, each with rank (offset+1 onwards), id, score (what the ranking used), dense_score
+            (cosine similarity: how much the description means the query), lexical_score (share of the query's
+            words, weighted by rarity, the row holds, 0..1, or null), matched (words of the description or label
+            the query shares), band ("strong", "fair" or "weak", cut on dense_score with cuts measured on the
+            set; null where the set is too small to measure them; when every result is "weak", nothing in the
+            set matches the query well), dataset, source, label, description and image (downloaded by
+            gradio_client to a local path).
         """
         try:
-            return api_results(engine.search(query, k, datasets, mode, labels))
+            return api_results(engine.answer(query, k, datasets, mode, labels, offset))
         except QueryError as exc:
             raise refused("search", exc) from None
 
-    def similar(id: int, k: int = DEFAULT_K) -> list[Result]:  # noqa: A002 - the API's parameter name
+    def similar(id: int, k: int = DEFAULT_K, offset: int = 0) -> list[Result]:  # noqa: A002 - the API's parameter name
         """More like this: the k images whose descriptions are nearest to that of image `id`, itself left out.
 
         Args:
             id: the `id` of a result from /search, /similar or /search_by_image.
             k: number of results, clamped to 1..20.
+            offset: skip this many results (0..180): offset=k gives the next k.
 
         Returns:
-            Results best first, the same dicts as /search (score = cosine similarity to the image's description).
+            Results best first, the same dicts as /search (score = cosine similarity to the image's description;
+            band cut on cuts measured between the set's own descriptions).
         """
         try:
-            return api_results(engine.similar(id, k))
+            return api_results(engine.answer_similar(id, k, offset=offset))
         except QueryError as exc:
             raise refused("similar", exc) from None
 
-    def search_by_image(image: FileData, k: int = DEFAULT_K) -> ImageSearchAnswer:
-        """Search with an image: the set's captioner describes it, then that description is searched.
+    def search_by_image(image: FileData, k: int = DEFAULT_K, words: str = "") -> ImageSearchAnswer:
+        """Search with an image: the set's captioner describes it, then that description is searched, refined by optional words.
 
         Args:
             image: the image file (gradio_client: handle_file("photo.jpg")).
             k: number of results, clamped to 1..20.
+            words: optional words that refine the search ("but red", "at night -people", "\"white dots\""): their meaning is added to the description's, they alone count as exact words, and -word or quoted phrases filter as in /search.
 
         Returns:
-            {"description": the generated description, "results": the same dicts as /search}.
+            {"description": the generated description, "results": the same dicts as /search,
+            "nothing_matches_well": true when every result is a weak match}.
         """
         try:
             if describe_image is None:
                 raise QueryError(NOT_AVAILABLE)
             description = describe_image(upload_path(image))
-            return {"description": description, "results": api_results(engine.search(description, k))}
+            answer = engine.answer_image(description, words, k)
+            return {"description": description, "results": api_results(answer),
+                    "nothing_matches_well": answer.nothing_matches_well}
         except QueryError as exc:
             raise refused("search_by_image", exc) from None
 

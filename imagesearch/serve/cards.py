@@ -4,8 +4,6 @@ label, the whole description with the query's words marked, a "More like this" l
 from __future__ import annotations
 
 import html
-from typing import Any
-
 from imagesearch.serve.links import search_link
 from imagesearch.serve.search import SearchResult
 
@@ -23,13 +21,14 @@ def marked_html(result: SearchResult) -> str:
     return "".join(f"<mark>{_text(piece)}</mark>" if matched else _text(piece) for piece, matched in pieces)
 
 
-def band(result: SearchResult, bands: dict[str, Any] | None) -> str | None:
-    """strong / fair / weak from the result's cosine and the set's measured cuts (manifest score_bands)."""
-    if not bands or result.dense_score is None:
-        return None
-    if result.dense_score >= bands["strong"]:
-        return "strong"
-    return "weak" if result.dense_score < bands["weak"] else "fair"
+def band_html(result: SearchResult) -> str:
+    """The band in words, naming the score it is cut on (the cosine, "meaning") where the card's score is another."""
+    if result.band is None:
+        return ""
+    meaning = ""
+    if result.dense_score is not None and abs(result.dense_score - result.score) > 5e-5:
+        meaning = f' <span class="cs-meaning">(meaning {SCORE_FORMAT.format(result.dense_score)})</span>'
+    return f'<span class="cs-band">{result.band} match{meaning}</span>'
 
 
 def alt_text(description: str) -> str:
@@ -38,13 +37,12 @@ def alt_text(description: str) -> str:
     return description[:ALT_CHARS].rsplit(" ", 1)[0] + "…"
 
 
-def cards_html(results: list[SearchResult], bands: dict[str, Any] | None, k: int) -> str:
+def cards_html(results: list[SearchResult], k: int) -> str:
     if not results:
         return ""
     items = []
     for r in results:
-        strength = band(r, bands)
-        badge = f'<span class="cs-band">{strength} match</span>' if strength else ""
+        strength, badge = r.band, band_html(r)
         label = f' · <span class="cs-label">{_text(r.label)}</span>' if r.label else ""
         items.append(
             f'<li class="cs-card cs-{strength or "unbanded"}" data-id="{r.id}">'

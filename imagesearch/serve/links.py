@@ -1,7 +1,8 @@
 """Deep links: the page runs whatever its address asks.
 
-``?q=a+cat&k=8&mode=dense&dataset=D&label=L`` runs that search on load (``dataset`` and ``label`` may
-repeat); ``?like=ID`` shows more like image ID. Every search writes its own link, built from the request
+``?q=a+cat&k=8&mode=dense&dataset=D&label=L&offset=8`` runs that search on load (``dataset`` and ``label``
+may repeat; ``offset`` skips that many results, for the pages after the first; ``-words`` and quoted phrases
+travel inside ``q``); ``?like=ID`` shows more like image ID. Every search writes its own link, built from the request
 as the search cleaned it (imagesearch.serve.request.Request).
 """
 
@@ -16,7 +17,7 @@ from imagesearch.serve.request import DEFAULT_K, DEFAULT_MODE, Request, clamp_k
 
 
 def search_link(query: str | None = None, k: int = DEFAULT_K, mode: str = DEFAULT_MODE, datasets=(), labels=(),
-                like: int | None = None) -> str:
+                like: int | None = None, offset: int = 0) -> str:
     """The query string of a search (``?q=...&k=...``): what the page runs when opened with it."""
     params: list[tuple[str, Any]] = [("like", like)] if like is not None else [("q", query)]
     if k != DEFAULT_K:
@@ -24,14 +25,16 @@ def search_link(query: str | None = None, k: int = DEFAULT_K, mode: str = DEFAUL
     if mode != DEFAULT_MODE and like is None:
         params.append(("mode", mode))
     params += [("dataset", d) for d in datasets or ()] + [("label", label) for label in labels or ()]
+    if offset:
+        params.append(("offset", offset))
     return "?" + urlencode(params)
 
 
 def request_link(request: Request) -> str:
     """The link of a search as it was cleaned and run."""
     if request.like is not None:
-        return search_link(k=request.k, like=request.like)
-    return search_link(request.text, request.k, request.mode, request.datasets, request.labels)
+        return search_link(k=request.k, like=request.like, offset=request.offset)
+    return search_link(request.text, request.k, request.mode, request.datasets, request.labels, offset=request.offset)
 
 
 def page_base(referer: str) -> str:
@@ -50,6 +53,7 @@ class LinkAsks:
     datasets: list[str]
     labels: list[str]
     like: str | None
+    offset: Any = 0  # as written in the address: the search cleans it
 
     @property
     def shown_k(self) -> int:
@@ -72,4 +76,4 @@ def read_link(params: Mapping[str, str], datasets: tuple[str, ...], labels: tupl
                     shown_mode=mode if mode in modes else default_mode,
                     datasets=[d for d in get_all("dataset") if d in datasets],
                     labels=[label for label in get_all("label") if label in labels],
-                    like=params.get("like"))
+                    like=params.get("like"), offset=params.get("offset") or 0)

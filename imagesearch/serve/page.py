@@ -17,7 +17,8 @@ from imagesearch.serve.cards import cards_html
 from imagesearch.models.fit import public_name
 from imagesearch.serve.image_query import ImageDescriber
 from imagesearch.serve.links import page_base, read_link, request_link
-from imagesearch.serve.request import DEFAULT_K, DEFAULT_MODE, MAX_K, MIN_K
+from imagesearch.serve.query_syntax import HELP
+from imagesearch.serve.request import DEFAULT_K, DEFAULT_MODE, MAX_K, MAX_OFFSET, MIN_K, Request
 from imagesearch.serve.search import Answer, SearchEngine
 from imagesearch.store.manifest import HAND_WRITTEN, IMPORTED
 
@@ -58,36 +59,43 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
     """The page and the public endpoints; at most ``image_concurrency`` images are described at once (page and
     API together: each holds a decoded image and a captioner's activations)."""
     has_lexical = engine.artifacts.lexical is not None
-    bands = engine.artifacts.manifest.get("score_bands")
     default_mode = DEFAULT_MODE if has_lexical else "dense"
 
     def base_of(request: gr.Request | None) -> str:
         return page_base(request.headers.get("referer", "") if request is not None else "")
 
     def shown(answer: Answer, started: float, what: str, link: str) -> tuple:
+        """Cards, status, link, the request (for "More results") and the paging buttons."""
         elapsed = (time.perf_counter() - started) * 1000
-        count = len(answer.results)
-        status = f"{count} result{'s' if count != 1 else ''}{what} in {elapsed:.0f} ms"
+        count, request = len(answer.results), answer.request
+        first = request.offset + 1
+        span = f"Results {first}–{first + count - 1}" if request.offset else f"{count} result{'s' if count != 1 else ''}"
+        status = f"{span}{what} in {elapsed:.0f} ms"
         if not answer.results:
-            status = f"No image matches{what or ' that filter'}."
-        return cards_html(answer.results, bands, answer.request.k), status, link
+            status = (f"No more results{what}." if request.offset else f"No image matches{what or ' that filter'}.")
+        elif answer.nothing_matches_well:
+            status += ". **Nothing matches well**: every result is a weak match; try other words"
+        pageable = bool(link)  # words and "more like this" searches: an upload's search is not paged
+        more = gr.update(visible=pageable and count == request.k and request.offset + request.k <= MAX_OFFSET)
+        back = gr.update(visible=pageable and request.offset > 0)
+        return cards_html(answer.results, request.k), status, link, request, more, back
 
     def failed(exc: Exception) -> tuple:
-        return "", f"⚠️ {markdown_text(str(exc))}", ""
+        return "", f"⚠️ {markdown_text(str(exc))}", "", None, gr.update(visible=False), gr.update(visible=False)
 
-    def run_search(query, k, mode, datasets, labels, request: gr.Request | None = None) -> tuple:
+    def run_search(query, k, mode, datasets, labels, request: gr.Request | None = None, offset=0) -> tuple:
         started = time.perf_counter()
         try:
-            answer = engine.answer(query, k, datasets or None, mode, labels or None)
+            answer = engine.answer(query, k, datasets or None, mode, labels or None, offset)
         except QueryError as exc:
             return failed(exc)
         words = "" if answer.results or answer.request.mode != "lexical" else " those words"
         return shown(answer, started, words, base_of(request) + request_link(answer.request))
 
-    def run_similar(item, k, request: gr.Request | None = None) -> tuple:
+    def run_similar(item, k, request: gr.Request | None = None, offset=0) -> tuple:
         started = time.perf_counter()
         try:
-            answer = engine.answer_similar(item, k)
+            answer = engine.answer_similar(item, k, offset=offset)
         except QueryError as exc:
             return failed(exc)
         like = answer.request.like
@@ -98,19 +106,35 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
     def ui_search(query: str, k: float, mode: str, datasets: list[str], labels: list[str], request: gr.Request) -> tuple:
         return run_search(query, k, mode, datasets, labels, request)
 
+    def ui_page(last: Request | None, step: int, request: gr.Request | None) -> tuple:
+        """The next (step 1) or previous (step -1) k results of the search shown."""
+        if last is None:
+            return failed(QueryError("Search first; then more results can be shown."))
+        offset = max(0, last.offset + step * last.k)
+        if last.like is not None:
+            return run_similar(last.like, last.k, request, offset)
+        return run_search(last.text, last.k, last.mode, list(last.datasets), list(last.labels), request, offset)
+
+    def ui_more(shown_last: Request | None, request: gr.Request) -> tuple:
+        return ui_page(shown_last, 1, request)
+
+    def ui_back(shown_last: Request | None, request: gr.Request) -> tuple:
+        return ui_page(shown_last, -1, request)
+
     def ui_example(query: str, request: gr.Request) -> tuple:
         return run_search(query, DEFAULT_K, default_mode, [], [], request)
 
-    def ui_by_image(image: str | None, k: float, mode: str, datasets: list[str], labels: list[str]) -> tuple:
+    def ui_by_image(image: str | None, words: str, k: float, mode: str, datasets: list[str], labels: list[str]) -> tuple:
         started = time.perf_counter()
         if describe_image is None:
             return ("", *failed(QueryError(NOT_AVAILABLE)))
         try:
             description = describe_image(image)
-            answer = engine.answer(description, k, datasets or None, mode, labels or None)
+            answer = engine.answer_image(description, words, k, datasets or None, mode, labels or None)
         except QueryError as exc:
             return ("", *failed(exc))
-        return (description, *shown(answer, started, " for the image's description", ""))
+        refined = f" refined by {markdown_text(answer.request.refine)}" if answer.request.refine else ""
+        return (description, *shown(answer, started, f" for the image's description{refined}", ""))
 
     def on_load(request: gr.Request) -> tuple:
         """Open the page with ?q=...&k=... (or ?like=ID) and that search runs, its inputs filled in."""
@@ -120,8 +144,8 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
             return tuple(gr.update() for _ in load_outputs)  # nothing asked: leave what the visitor typed
         fields = (asks.query, asks.shown_k, asks.shown_mode, asks.datasets, asks.labels)
         if asks.like is not None:
-            return (*fields, *run_similar(asks.like, asks.k, request))
-        return (*fields, *run_search(asks.query, asks.k, asks.mode, asks.datasets, asks.labels, request))
+            return (*fields, *run_similar(asks.like, asks.k, request, asks.offset))
+        return (*fields, *run_search(asks.query, asks.k, asks.mode, asks.datasets, asks.labels, request, asks.offset))
 
     # the set's own examples (written by `index`); a set built before that shows none rather than the demo's
     examples = [e for e in engine.artifacts.manifest.get("examples") or [] if isinstance(e, str) and e.strip()][:8]
@@ -136,6 +160,8 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
                     query = gr.Textbox(label="Query", placeholder=placeholder, max_lines=1, scale=5,
                                        max_length=engine.max_query_chars, autofocus=True, elem_id="query")
                     button = gr.Button("Search", variant="primary", scale=1, elem_id="search-button")
+                if has_lexical:
+                    gr.Markdown(markdown_text(HELP), elem_id="query-help")
             with gr.Tab("Search by image", id="image-tab"):
                 if image_note:
                     gr.Markdown(f"⚠️ Search by image is not available: {markdown_text(image_note)}.",
@@ -144,6 +170,8 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
                     upload = gr.Image(label="Image", type="filepath", sources=["upload", "clipboard"], height=240,
                                       elem_id="upload")
                     with gr.Column():
+                        refine = gr.Textbox(label="Words to refine it (optional)", placeholder="e.g. but red -dress",
+                                            max_lines=1, max_length=engine.max_query_chars, elem_id="refine")
                         image_button = gr.Button("Describe and search", variant="primary", elem_id="image-button",
                                                  interactive=describe_image is not None and not image_note)
                         description = gr.Textbox(label="The captioner's description of your image", lines=4,
@@ -162,7 +190,11 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
         link = gr.Textbox(label="Link to this search", interactive=False, buttons=["copy"], elem_id="link",
                           max_lines=1)
         results = gr.HTML(elem_id="results")
-        outputs = [results, status, link]
+        with gr.Row():
+            back_button = gr.Button("Previous results", visible=False, size="sm", elem_id="previous-results")
+            more_button = gr.Button("More results", visible=False, size="sm", elem_id="more-results")
+        last = gr.State(None)  # the request shown: "More results" asks for its next k
+        outputs = [results, status, link, last, more_button, back_button]
         if examples:
             gr.Examples([[e] for e in examples], inputs=[query], outputs=outputs, fn=ui_example, run_on_click=True,
                         cache_examples=False, label="Try", api_name=False)
@@ -170,8 +202,10 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
         gr.on([query.submit, button.click], ui_search, [query, k, mode, datasets, labels], outputs,
               api_name=False).then(None, [link], None, js=keep_url)
         captioning = {"concurrency_limit": image_concurrency, "concurrency_id": "captioner"}  # page and API share it
-        image_button.click(ui_by_image, [upload, k, mode, datasets, labels], [description, *outputs], api_name=False,
-                           **captioning)
+        image_button.click(ui_by_image, [upload, refine, k, mode, datasets, labels], [description, *outputs],
+                           api_name=False, **captioning)
+        more_button.click(ui_more, [last], outputs, api_name=False).then(None, [link], None, js=keep_url)
+        back_button.click(ui_back, [last], outputs, api_name=False).then(None, [link], None, js=keep_url)
         load_outputs = [query, k, mode, datasets, labels, *outputs]
         blocks.load(on_load, None, load_outputs, api_name=False)
         for name, function in endpoints(engine, describe_image).items():

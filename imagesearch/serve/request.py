@@ -18,6 +18,7 @@ from imagesearch.errors import QueryError
 
 MAX_QUERY_CHARS = 512
 MIN_K, MAX_K, DEFAULT_K = 1, 20, 5
+MAX_OFFSET = 180  # results 181..200 at most: a ranking deeper than that is not worth paging through
 MODES = ("hybrid", "dense", "lexical")
 DEFAULT_MODE = "hybrid"
 
@@ -32,6 +33,8 @@ class Request:
     labels: tuple[str, ...] = ()
     text: str | None = None
     like: int | None = None
+    offset: int = 0  # results offset+1 .. offset+k of the ranking
+    refine: str | None = None  # search by image: the words that refine the upload's description
 
 
 def clean_query(query: Any, max_chars: int = MAX_QUERY_CHARS) -> str:
@@ -99,3 +102,19 @@ def clean_names(value: Any, what: str, known: tuple[str, ...]) -> tuple[str, ...
         choices = (", ".join(known[:30]) + (", ..." if len(known) > 30 else "")) if known else f"this set has no {what}s"
         raise QueryError(f"Unknown {what} {unknown[0][:60]!r}; choose from: {choices}.")
     return tuple(dict.fromkeys(wanted))
+
+
+def clean_offset(offset: Any) -> int:
+    """Coerce an offset to an int in [0, MAX_OFFSET]; refuse what is not a whole number."""
+    if offset is None or (isinstance(offset, str) and not offset.strip()):
+        return 0
+    if isinstance(offset, bool):
+        raise QueryError(f"offset must be a whole number from 0 to {MAX_OFFSET}.")
+    if isinstance(offset, str):
+        try:
+            offset = float(offset.strip())
+        except ValueError:
+            raise QueryError(f"offset must be a whole number from 0 to {MAX_OFFSET}, got {offset[:20]!r}.") from None
+    if not isinstance(offset, (int, float)) or (isinstance(offset, float) and not offset.is_integer()):
+        raise QueryError(f"offset must be a whole number from 0 to {MAX_OFFSET}.")
+    return int(min(MAX_OFFSET, max(0, int(offset))))

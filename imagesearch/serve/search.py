@@ -1,66 +1,29 @@
 """The search function: query text in, ranked and explained results out.
 
-The page and every public endpoint call :meth:`SearchEngine.answer` (or :meth:`SearchEngine.answer_similar`):
+The page and every public endpoint call :meth:`SearchEngine.answer` (or ``answer_similar``, ``answer_image``):
 inputs are cleaned here, once, on the server, whatever the caller skipped, and the cleaned request travels
 back with the results in an :class:`Answer`. Each result carries the pieces of its description with the
-words the query matched marked, decided once here (imagesearch.store.lexical.segments).
+words the query matched marked (imagesearch.store.lexical.segments) and its band (imagesearch.serve.bands).
+A query's ``-words`` and quoted phrases (imagesearch.serve.query_syntax) narrow the rows searched.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from imagesearch.errors import QueryError, build_command
+from imagesearch.serve.bands import Bands
+from imagesearch.serve.query_syntax import QueryParts, allowed_rows, parse_query
 from imagesearch.serve.request import (DEFAULT_K, DEFAULT_MODE, MAX_QUERY_CHARS, MODES, Request, clamp_k, clean_id,
-                                       clean_mode, clean_names, clean_query)
+                                       clean_mode, clean_names, clean_offset, clean_query)
+from imagesearch.serve.results import Answer, SearchResult, mark_matches
 from imagesearch.store.artifacts import ArtifactSet
-from imagesearch.store.lexical import segments
 
 Encode = Callable[[str], np.ndarray]
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    rank: int
-    id: int
-    score: float
-    dataset: str
-    source: str
-    label: str
-    description: str
-    image: str  # absolute path of the image file inside the artifact folder
-    dense_score: float | None = None  # cosine similarity of the description to the query
-    lexical_score: float | None = None  # BM25 over the query's best BM25 (0..1); None where not computed
-    matched: list[str] = field(default_factory=list)  # words of the description/label the query shares
-    # the description cut into pieces, each True where it is a word the query matched (the page marks them)
-    pieces: tuple[tuple[str, bool], ...] = field(default=(), repr=False, compare=False)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The result as the public API returns it (the pieces are the page's business)."""
-        shown = asdict(self)
-        del shown["pieces"]
-        return shown
-
-
-@dataclass(frozen=True)
-class Answer:
-    request: Request  # what was searched, as cleaned: the page's link and cards are built from it
-    results: list[SearchResult]
-
-
-def mark_matches(query_text: str | None, description: str, label: str) -> tuple[tuple[tuple[str, bool], ...], list[str]]:
-    """The description's pieces, and the distinct words of description and label (as written) the query matched."""
-    if not query_text:
-        return ((description, False),), []
-    pieces = tuple(segments(description, query_text))
-    found: dict[str, str] = {}
-    for piece, matched in (*pieces, *segments(label, query_text)):
-        if matched:
-            found.setdefault(piece.lower(), piece)
-    return pieces, list(found.values())
+__all__ = ["Answer", "SearchEngine", "SearchResult", "mark_matches"]
 
 
 MIN_CANDIDATES = 64
@@ -71,14 +34,15 @@ class _Ranked:
     rows: np.ndarray
     scores: np.ndarray
     dense: np.ndarray  # cosine similarity of each row
-    lexical: np.ndarray  # BM25 score of each row over the best BM25 score of the query (0..1); NaN when not used
+    lexical: np.ndarray  # lexical coverage of each row (0..1); NaN when not used
+    kind: str = "dense"  # what `scores` are: dense, lexical, hybrid, or similar (cosines between descriptions)
 
 
 class SearchEngine:
     """Dense (cosine over the vectors), lexical (BM25) and hybrid search, all behind one validated entry point.
 
-    Hybrid score = (1 - w) * cosine + w * BM25 / (the query's best BM25), w from the manifest (measured by
-    ``python -m build evaluate``). Candidates are the dense top C and the lexical top C; a row in neither
+    Hybrid score = (1 - w) * cosine + w * coverage, coverage = BM25 over what a row holding every query word
+    could reach (LexicalIndex.coverage), w from the manifest (measured by ``python -m build evaluate``). Candidates are the dense top C and the lexical top C; a row in neither
     list cannot score above (1 - w) * (C-th cosine) + w * (C-th BM25), so when the k-th result is at least
     that, the top k is exactly the top k of the fused score over all rows; otherwise C grows.
     """
@@ -127,11 +91,9 @@ class SearchEngine:
         return _Ranked(rows, scores, scores, np.full(len(rows), np.nan, dtype=np.float32))
 
     def _lexical_scores(self, text: str, allowed: np.ndarray | None) -> np.ndarray:
-        """BM25 of every row over the query's best, 0..1; rows outside the filter at -1."""
-        raw = self.artifacts.lexical.scores(text)
-        best = float(raw.max()) if len(raw) else 0.0
-        normalised = raw / best if best > 0 else raw
-        return normalised if allowed is None else np.where(allowed, normalised, np.float32(-1))
+        """Lexical coverage of every row, 0..1; rows outside the filter at -1."""
+        coverage = self.artifacts.lexical.coverage(text)
+        return coverage if allowed is None else np.where(allowed, coverage, np.float32(-1))
 
     @staticmethod
     def _top(values: np.ndarray, c: int) -> np.ndarray:
@@ -146,7 +108,7 @@ class SearchEngine:
         dense = self.artifacts.vectors_of(rows) @ vector[0]
         order = np.lexsort((-dense, -lex[rows]))  # ties in BM25 broken by meaning
         rows = rows[order]
-        return _Ranked(rows, lex[rows], dense[order], lex[rows])
+        return _Ranked(rows, lex[rows], dense[order], lex[rows], "lexical")
 
     def _hybrid(self, text: str, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> _Ranked:
         lex = self._lexical_scores(text, allowed)
@@ -169,30 +131,23 @@ class SearchEngine:
                 bound = (1 - w) * float(dense_top.scores[-1]) + w * float(lex[lex_top[-1]])
                 complete = float(fused[order[-1]]) >= bound
             if complete:
-                return _Ranked(rows[order], fused[order], dense[order], lex[rows][order])
+                return _Ranked(rows[order], fused[order], dense[order], lex[rows][order], "hybrid")
             c *= 4
 
-    def _results(self, ranked: _Ranked, query_text: str | None) -> list[SearchResult]:
+    def _results(self, ranked: _Ranked, request: Request, marked_text: str | None) -> list[SearchResult]:
+        bands = Bands.from_manifest(self.artifacts.manifest.get("score_bands"))
         results: list[SearchResult] = []
-        for row, score, dense, lexical in zip(ranked.rows, ranked.scores, ranked.dense, ranked.lexical):
+        for row, score, dense, lexical in zip(ranked.rows[request.offset:], ranked.scores[request.offset:],
+                                              ranked.dense[request.offset:], ranked.lexical[request.offset:]):
             record = self.artifacts.records[int(row)]
-            pieces, matched = mark_matches(query_text, record.description, record.label)
-            results.append(
-                SearchResult(
-                    rank=len(results) + 1,
-                    id=record.id,
-                    score=round(float(score), 4),
-                    dataset=record.dataset,
-                    source=record.source,
-                    label=record.label,
-                    description=record.description,
-                    image=str(self.artifacts.image_path(record)),
-                    dense_score=round(float(dense), 4),
-                    lexical_score=None if np.isnan(lexical) else round(float(lexical), 4),
-                    matched=matched,
-                    pieces=pieces,
-                )
-            )
+            pieces, matched = mark_matches(marked_text, record.description, record.label)
+            score = round(float(score), 4)
+            results.append(SearchResult(
+                rank=request.offset + len(results) + 1, id=record.id, score=score, dataset=record.dataset,
+                source=record.source, label=record.label, description=record.description,
+                image=str(self.artifacts.image_path(record)), dense_score=round(float(dense), 4),
+                lexical_score=None if np.isnan(lexical) else round(float(lexical), 4), matched=matched,
+                band=bands.band(float(dense), similar=ranked.kind == "similar"), pieces=pieces))
         return results
 
     def _encode(self, text: str) -> np.ndarray:
@@ -201,8 +156,29 @@ class SearchEngine:
             raise QueryError("The query could not be encoded; try different words.")
         return vector
 
+    def _text_of(self, row: int) -> str:
+        record = self.artifacts.records[row]
+        return f"{record.description}. {record.label}"
+
+    def _narrowed(self, allowed: np.ndarray | None, parts: QueryParts) -> np.ndarray | None:
+        """The filters' rows narrowed by the query's phrases and -words."""
+        if not parts.filters:
+            return allowed
+        if self.artifacts.lexical is None:
+            raise QueryError("This set has no lexical index, so -words and quoted phrases cannot be matched; "
+                             f"search without them, or rebuild it with {build_command('index')}.")
+        mask = allowed_rows(parts, self.artifacts.lexical, self._text_of)
+        return mask if allowed is None else mask & allowed
+
+    def _ranked(self, mode: str, text: str, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> _Ranked:
+        if mode == "dense":
+            return self._dense(vector, n, allowed)
+        if mode == "lexical":
+            return self._lexical(text, vector, n, allowed)
+        return self._hybrid(text, vector, n, allowed)
+
     def request(self, query: Any, k: Any = DEFAULT_K, datasets: Any = None, mode: Any = DEFAULT_MODE,
-                labels: Any = None) -> Request:
+                labels: Any = None, offset: Any = 0) -> Request:
         """Clean a words search as any caller sent it (one line for what cannot be searched)."""
         text, k, mode = clean_query(query, self.max_query_chars), clamp_k(k), clean_mode(mode)
         datasets = clean_names(datasets, "dataset", self.datasets)
@@ -212,44 +188,65 @@ class SearchEngine:
                 raise QueryError("This set has no lexical index; search in dense mode, or rebuild it with "
                                  f"{build_command('index')}.")
             mode = "dense"
-        return Request(k, mode, datasets, labels, text=text)
+        return Request(k, mode, datasets, labels, text=text, offset=clean_offset(offset))
 
-    def answer(self, query: Any, k: Any = DEFAULT_K, datasets: Any = None, mode: Any = DEFAULT_MODE,
-               labels: Any = None) -> Answer:
-        """The top k for a words query, with the request as cleaned."""
-        request = self.request(query, k, datasets, mode, labels)
-        allowed = self._allowed_rows(request.datasets, request.labels)
+    def _answer(self, request: Request, parts: QueryParts, vector: Callable[[], np.ndarray], lexical_text: str) -> Answer:
+        """Rank for ``request``: ``vector`` is called only when some row is allowed (nothing is encoded for none)."""
+        allowed = self._narrowed(self._allowed_rows(request.datasets, request.labels), parts)
         if allowed is not None and not allowed.any():
             return Answer(request, [])
-        vector = self._encode(request.text)
-        if request.mode == "dense":
-            ranked = self._dense(vector, request.k, allowed)
-        elif request.mode == "lexical":
-            ranked = self._lexical(request.text, vector, request.k, allowed)
-        else:
-            ranked = self._hybrid(request.text, vector, request.k, allowed)
-        return Answer(request, self._results(ranked, request.text if self.artifacts.lexical is not None else None))
+        ranked = self._ranked(request.mode, lexical_text, vector(), request.offset + request.k, allowed)
+        marked = lexical_text if self.artifacts.lexical is not None else None
+        return Answer(request, self._results(ranked, request, marked))
+
+    def answer(self, query: Any, k: Any = DEFAULT_K, datasets: Any = None, mode: Any = DEFAULT_MODE,
+               labels: Any = None, offset: Any = 0) -> Answer:
+        """Results offset+1..offset+k for a words query, with the request as cleaned."""
+        request = self.request(query, k, datasets, mode, labels, offset)
+        parts = parse_query(request.text)
+        return self._answer(request, parts, lambda: self._encode(parts.text), parts.text)
 
     def search(self, query: Any, k: Any = DEFAULT_K, datasets: Sequence[str] | None = None, mode: Any = DEFAULT_MODE,
-               labels: Sequence[str] | None = None) -> list[SearchResult]:
-        return self.answer(query, k, datasets, mode, labels).results
+               labels: Sequence[str] | None = None, offset: Any = 0) -> list[SearchResult]:
+        return self.answer(query, k, datasets, mode, labels, offset).results
 
-    def answer_similar(self, item_id: Any, k: Any = DEFAULT_K, datasets: Any = None, labels: Any = None) -> Answer:
-        """The k rows nearest to row ``item_id``'s stored vector (no encoding), the row itself left out."""
+    def answer_image(self, description: str, words: Any = None, k: Any = DEFAULT_K, datasets: Any = None,
+                     mode: Any = DEFAULT_MODE, labels: Any = None) -> Answer:
+        """Search with an upload's description, refined by optional words ("like this but red"): the query
+        vector is the description's and the words' vectors added (equal parts), the words alone are matched
+        lexically and marked, and their -words and phrases narrow the rows."""
+        request = self.request(description, k, datasets, mode, labels)
+        refine = None if words is None or (isinstance(words, str) and not words.strip()) else \
+            clean_query(words, self.max_query_chars)
+        if refine is None:
+            return self._answer(request, QueryParts(request.text), lambda: self._encode(request.text), request.text)
+        parts = parse_query(refine)
+
+        def blended() -> np.ndarray:
+            vector = self._encode(request.text) + self._encode(parts.text)
+            return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+        return self._answer(Request(request.k, request.mode, request.datasets, request.labels, text=request.text,
+                                    refine=refine), parts, blended, parts.text)
+
+    def answer_similar(self, item_id: Any, k: Any = DEFAULT_K, datasets: Any = None, labels: Any = None,
+                       offset: Any = 0) -> Answer:
+        """Results offset+1..offset+k nearest to row ``item_id``'s stored vector (no encoding), the row left out."""
         item_id, k = clean_id(item_id), clamp_k(k)
         row = (self.artifacts.row_of_id or {}).get(item_id)
         if row is None:
             raise QueryError(f"No image has id {item_id}; use the `id` of a search result.")
         request = Request(k, "dense", clean_names(datasets, "dataset", self.datasets),
-                          clean_names(labels, "label", self.labels), like=item_id)
+                          clean_names(labels, "label", self.labels), like=item_id, offset=clean_offset(offset))
         allowed = self._allowed_rows(request.datasets, request.labels)
         allowed = np.ones(self.artifacts.count, dtype=bool) if allowed is None else allowed.copy()
         allowed[row] = False
         if not allowed.any():
             return Answer(request, [])
-        ranked = self._dense(self.artifacts.vectors_of(np.array([row])).reshape(1, -1), k, allowed)
-        return Answer(request, self._results(ranked, None))
+        vector = self.artifacts.vectors_of(np.array([row])).reshape(1, -1)
+        ranked = self._dense(vector, request.offset + k, allowed)
+        return Answer(request, self._results(replace(ranked, kind="similar"), request, None))
 
     def similar(self, item_id: Any, k: Any = DEFAULT_K, datasets: Sequence[str] | None = None,
-                labels: Sequence[str] | None = None) -> list[SearchResult]:
-        return self.answer_similar(item_id, k, datasets, labels).results
+                labels: Sequence[str] | None = None, offset: Any = 0) -> list[SearchResult]:
+        return self.answer_similar(item_id, k, datasets, labels, offset).results

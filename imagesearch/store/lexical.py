@@ -22,7 +22,7 @@ import logging
 import math
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -33,6 +33,7 @@ from imagesearch.store.fileio import atomic_path
 
 LEXICAL = "lexical.npz"
 K1, B = 1.5, 0.75  # BM25's usual values (Lucene's defaults)
+COVERAGE_POWER = 2  # coverage is squared: half the query's weighted words score a quarter (measured: docs/build.md)
 logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: underscores and hyphens split words
 _ARRAYS = ("data", "indices", "indptr", "vocab")
@@ -93,19 +94,63 @@ def segments(text: str, query: str | None) -> list[tuple[str, bool]]:
     return pieces
 
 
+def unseen_term_score(count: int) -> float:
+    """The BM25 a term no row has would give a row that had it once at average length: the rarest term's
+    idf (lucene's, for one row in ``count``) times tf 1 over (1 + K1). What an unknown query word could add."""
+    return math.log(1 + (count - 0.5) / 1.5) / (1 + K1)
+
+
 @dataclass
 class LexicalIndex:
     """BM25 scores of every row for a query: one sparse lookup per query term."""
 
     bm25: Any  # bm25s.BM25
     count: int
+    term_best: np.ndarray = field(init=False, repr=False)  # each term's highest BM25 in any row
+
+    def __post_init__(self) -> None:
+        data, indptr = (np.asarray(self.bm25.scores[name]) for name in ("data", "indptr"))
+        self.term_best = np.zeros(len(indptr) - 1, dtype=np.float32)
+        filled = np.flatnonzero(np.diff(indptr) > 0)
+        if len(filled):
+            self.term_best[filled] = np.maximum.reduceat(data, indptr[filled])
+
+    def _ids(self, query_terms: Sequence[str]) -> list[int | None]:
+        columns = len(self.term_best)
+        ids = (self.bm25.vocab_dict.get(t) for t in dict.fromkeys(query_terms))  # a repeated word counts once
+        return [i if i is not None and i < columns else None for i in ids]
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every row (float32, length ``count``); all zero when no query word is indexed."""
-        ids = self.bm25.get_tokens_ids(terms(query))
-        if not ids:
+        known = [i for i in self._ids(terms(query)) if i is not None]
+        if not known:
             return np.zeros(self.count, dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(ids), dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
+
+    def reach(self, query: str) -> float:
+        """What a row holding every query term could score at best: each known term's highest BM25 in any
+        row, plus :func:`unseen_term_score` for each word no row has (0 when the query has no terms)."""
+        ids = self._ids(terms(query))
+        return float(sum(float(self.term_best[i]) if i is not None else unseen_term_score(self.count) for i in ids))
+
+    def coverage(self, query: str) -> np.ndarray:
+        """Each row's BM25 over :meth:`reach`, squared (0..1): how much of the query, weighted by rarity, the row
+        holds. One common word of three scores about a ninth or less, never near a row that holds them all."""
+        reach = self.reach(query)
+        if reach <= 0:
+            return np.zeros(self.count, dtype=np.float32)
+        return np.minimum(self.scores(query) / np.float32(reach), np.float32(1)) ** COVERAGE_POWER
+
+    def rows_with(self, word: str) -> np.ndarray | None:
+        """The rows whose document holds ``word``'s term (sorted), or None when it is a stop word."""
+        wanted = term(word)
+        if wanted is None:
+            return None
+        (index,) = self._ids([wanted])
+        if index is None:
+            return np.zeros(0, dtype=np.int64)
+        indptr, indices = self.bm25.scores["indptr"], self.bm25.scores["indices"]
+        return np.sort(np.asarray(indices[indptr[index]:indptr[index + 1]], dtype=np.int64))
 
     @property
     def nbytes(self) -> int:
