@@ -135,6 +135,28 @@ def test_a_deep_link_runs_its_search_on_load_and_fills_the_form(browser, demo_ur
     assert "q=a+rocket" in link and "k=3" in link and "mode=dense" in link and "dataset=scikit-image" in link
 
 
+def test_more_results_pages_through_the_ranking_and_its_link_carries_the_offset(browser, demo_url):
+    url, engine = demo_url
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    _open(page, url + "?q=a+photo+-grayscale&k=3")
+    _wait_for_cards(page, 3)
+    assert "-word" not in page.locator("#query-help").inner_text() and "minus" in page.locator("#query-help").inner_text()
+    first = [r.id for r in engine.search("a photo -grayscale", 6)]
+    page.locator("#more-results").click()
+    page.wait_for_function("(document.querySelector('#status')?.innerText || '').includes('Results 4–6')", timeout=30_000)
+    shown = [int(i) for i in page.eval_on_selector_all("#results .cs-card", "cards => cards.map(c => c.dataset.id)")]
+    assert shown == first[3:6] and "#4" in page.locator("#results .cs-card").first.inner_text()
+    page.wait_for_function("location.search.includes('offset=3')", timeout=10_000)
+    assert "offset=3" in page.locator("#link textarea, #link input").first.input_value()
+    page.locator("#previous-results").click()
+    page.wait_for_function("(document.querySelector('#status')?.innerText || '').startsWith('3 results')", timeout=30_000)
+    box = page.locator("#query textarea, #query input").first
+    box.fill("zxqv")
+    box.press("Enter")
+    page.wait_for_function("(document.querySelector('#status')?.innerText || '').includes('Nothing matches well')",
+                           timeout=30_000)
+
+
 def test_each_search_updates_the_link_and_clicking_an_example_runs_it(browser, demo_url):
     url, _ = demo_url
     page = browser.new_page(viewport={"width": 1280, "height": 900})

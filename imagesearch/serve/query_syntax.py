@@ -24,7 +24,7 @@ TextOf = Callable[[int], str]  # a row's description and label, as one text
 
 _TOKEN = re.compile(r'(?P<minus>(?<!\S)-)?"(?P<phrase>[^"]*)"?|(?<!\S)-(?P<excluded>[^\s"]+)|(?P<word>[^\s"]+)')
 _SEPARATOR = r"[^\w.!?;:]+"  # between a phrase's words: anything but a word character or a sentence's end
-HELP = ('Leave words out with a minus ("dress -red"); keep an exact phrase with quotes ("\\"white dots\\"").')
+HELP = 'Leave words out with a minus: dress -red. Keep an exact phrase in double quotes: "white dots".'
 
 
 @dataclass(frozen=True)

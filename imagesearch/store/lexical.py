@@ -10,6 +10,10 @@ Words are lower-cased, English stop words dropped, and stemmed with the
 Snowball stemmer (PyStemmer), so "beagles" finds "beagle". The same
 :func:`terms` tokenises documents, queries and the words marked in a result.
 
+What search fuses is :meth:`LexicalIndex.coverage`: a row's BM25 over what a row holding every query word
+could reach, squared, so a row holding one common word of several scores far below one holding them all
+(dividing by the best BM25 any row got made such a row a full match whenever no row held more).
+
 Stored as ``lexical.npz``: plain arrays only (the score matrix in CSC form and
 the vocabulary as a unicode array), read with ``allow_pickle=False`` after
 every member's header is checked against its size in the file, so a hostile
