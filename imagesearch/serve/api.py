@@ -53,13 +53,9 @@ def refused(endpoint: str, exc: QueryError) -> gr.Error:
     return gr.Error(message, print_exception=False)
 
 
-NOTHING_MATCHES_WELL = "Nothing matches well: every result is a weak match; try other words."
-
-
 def api_results(answer: Answer) -> list[Result]:
-    """The answer's results as the API returns them; a caller is warned when every one of them is weak."""
-    if answer.nothing_matches_well:
-        gr.Warning(NOTHING_MATCHES_WELL)
+    """The answer's results as the API returns them. /search stays a list (its callers index it), so there
+    "nothing matches well" is every result's band being "weak"; /search_by_image's dict also says it by name."""
     return [dict(r.as_dict(), image=FileData(path=r.image).model_dump()) for r in answer.results]
 
 
