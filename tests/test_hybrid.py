@@ -186,3 +186,16 @@ def test_a_row_second_on_both_lists_but_first_when_fused_is_found(tmp_path):
     expected = np.lexsort((np.arange(len(fused)), -fused))[:3]
     assert expected[0] == 400  # the balanced row wins once fused
     assert [r.id for r in engine.search("zebra", 3)] == expected.tolist()
+
+
+def test_on_the_demo_coins_on_a_table_ranks_the_coins_first_and_the_espresso_that_only_says_table_weak(minilm):
+    from imagesearch.serve.config import DEMO_ARTIFACTS
+
+    engine = SearchEngine(load_artifact_set(DEMO_ARTIFACTS), lambda text: minilm.encode([text])[0])
+    coins, second = engine.search("coins on a table", 2)
+    assert (coins.source, second.source) == ("coins", "coffee")
+    assert second.lexical_score < 0.3, "one word of two is not a full lexical match"
+    assert coins.score - second.score > 0.05 and (coins.band, second.band) == ("strong", "weak")
+    feline = engine.search("a feline", 1)[0]  # no word in common: searched as dense, banded on meaning
+    assert feline.source == "chelsea" and feline.band in ("strong", "fair") and feline.score == feline.dense_score
+    assert engine.answer("zxqv", 5).nothing_matches_well
