@@ -13,7 +13,7 @@ from imagesearch.errors import ArtifactError, build_command
 from imagesearch.models.encoder import load_encoder
 from imagesearch.models.model_source import require_model
 from imagesearch.store import manifest as mf
-from imagesearch.store.artifacts import check_vectors
+from imagesearch.store.artifacts import check_vectors, load_artifact_set
 from imagesearch.store.fileio import staged
 from imagesearch.store.index_file import write_index
 from imagesearch.store.lexical import build_lexical, lexical_documents, write_lexical
@@ -21,6 +21,7 @@ from imagesearch.store.records import read_records
 from imagesearch.store.safe_pickle import load_array
 
 from .cli import Env, Step, add_artifacts, positive
+from .hybrid_recall import hybrid_recall
 from .messages import next_step, warnings_once
 from .query_texts import example_queries, query_like_texts
 from .score_bands import measure_bands
@@ -38,8 +39,8 @@ class IndexConfig:
     text_queries: int = 500  # query-like texts encoded to measure an IVF index
 
 
-def encoded_query_texts(records: list, model_id: str, config: IndexConfig) -> np.ndarray:
-    """The set's embedder applied to query-like texts drawn from its rows (IVF recall, score bands)."""
+def encoded_query_texts(records: list, model_id: str, config: IndexConfig) -> tuple[list[str], np.ndarray]:
+    """Query-like texts drawn from the set's rows and their vectors by its own embedder (IVF recall, bands)."""
     require_model(model_id, f"{mf.MANIFEST} embedding.model", config.offline,
                   "the set's own embedder measures the index (ivf recall) and the score bands on query-like "
                   "texts: make the model available, or use --index flat (exact; the UI then shows no bands)")
@@ -47,7 +48,7 @@ def encoded_query_texts(records: list, model_id: str, config: IndexConfig) -> np
     encoder = load_encoder(model_id, config.device)
     log.info("encoding %d query-like texts to measure the set, e.g. %r", len(texts), texts[:3])
     with warnings_once():
-        return encoder.encode(texts, batch_size=64)
+        return texts, encoder.encode(texts, batch_size=64)
 
 
 def run_index(config: IndexConfig) -> dict[str, Any]:
@@ -61,12 +62,12 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
     check_vectors(vectors, len(records), embedding["dimension"], embedding["file"])
     ivf = resolve_kind(config.spec.kind, len(vectors)) == "ivf"
     try:
-        queries = encoded_query_texts(records, embedding["model"], config)
+        texts, queries = encoded_query_texts(records, embedding["model"], config)
     except ArtifactError as exc:
         if ivf:  # an IVF index is not built unmeasured
             raise
         log.warning("no score bands for this set (the UI will not mark strong and weak matches): %s", exc)
-        queries = None
+        texts, queries = [], None
     built = build_index(vectors, config.spec, text_queries=queries if ivf else None)
     manifest["index"] = mf.index_section(built.info)
     lexical = build_lexical(lexical_documents(records))
@@ -79,11 +80,18 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
         write_index(stage.path(mf.INDEX), built.index)
         write_lexical(stage.path(mf.LEXICAL), lexical)
         manifest = mf.write_manifest(folder, manifest, records, stage)
+    if ivf:  # hybrid is exact only where dense search is: on this index, measure it as the app will run it
+        weight = float(manifest["lexical"].get("weight", mf.DEFAULT_LEXICAL_WEIGHT))
+        recall = hybrid_recall(load_artifact_set(folder), vectors, texts, queries, weight)
+        manifest["index"].update(hybrid_recall_at_5_text=round(recall, 4), hybrid_recall_weight=weight)
+        with staged(folder) as stage:
+            manifest = mf.write_manifest(folder, manifest, records, stage)
     info = manifest["index"]
     params = ", ".join(f"{k} {v}" for k, v in sorted(info["params"].items()))
     kind = "exact" if info.get("exact") else (
         f"approximate, recall@5 {info['recall_at_5']}: stored vectors {info['recall_at_5_stored']}, "
-        f"query-like texts {info.get('recall_at_5_text', 'not measured')}")
+        f"query-like texts {info.get('recall_at_5_text', 'not measured')}; hybrid on query-like texts "
+        f"{info.get('hybrid_recall_at_5_text', 'not measured')}")
     print(f"indexed {len(records):,} vectors -> {folder / mf.INDEX} ({info['type']}{', ' + params if params else ''}, "
           f"{kind}); next: {next_step('index', folder)}")
     return manifest

@@ -93,7 +93,7 @@ def test_fashion_queries_find_matching_seed_descriptions(seed_set, minilm, query
     assert all(word in results[0].description.lower() for word in words), results[0].description
 
 
-def test_seed_index_design_loses_results_on_the_real_seed_captions(seed_set, tmp_path):
+def test_seed_index_design_loses_results_on_the_real_seed_captions_dense_and_hybrid(seed_set, tmp_path):
     copy = tmp_path / "ivf"
     subprocess.run(["cp", "-r", str(seed_set), str(copy)], check=True)
     run_build("index", "--artifacts", copy, "--index", "ivf", "--nlist", "3", "--nprobe", "1")
@@ -101,10 +101,13 @@ def test_seed_index_design_loses_results_on_the_real_seed_captions(seed_set, tmp
     assert info["params"]["nlist"] == 3 and info["params"]["nprobe"] == 1
     assert info["recall_at_5"] < 1.0
     assert info["recall_at_5"] == min(info["recall_at_5_stored"], info["recall_at_5_text"])
-    assert "query-like texts" in run_build("index", "--artifacts", copy, "--index", "ivf", "--nlist", "3",
-                                           "--nprobe", "1").stdout
-    loaded = load_artifact_set(copy)
-    assert loaded.index.nprobe == 1
+    # hybrid is measured too, as the app runs it, against exact hybrid: lossy with one list of three probed ...
+    assert 0 < info["hybrid_recall_at_5_text"] < 1 and info["hybrid_recall_weight"] == 0.5
+    # ... and exactly right with every list probed, where the IVF index finds what a flat one would
+    out = run_build("index", "--artifacts", copy, "--index", "ivf", "--nlist", "3", "--nprobe", "3").stdout
+    assert "hybrid on query-like texts 1.0" in out
+    assert json.loads((copy / mf.MANIFEST).read_text())["index"]["hybrid_recall_at_5_text"] == 1.0
+    assert load_artifact_set(copy).index.nprobe == 3
 
 
 def test_ivf_without_the_sets_embedder_is_one_line_naming_the_exact_alternative(seed_set, tmp_path):
