@@ -49,3 +49,14 @@ def test_an_address_that_asks_nothing_leaves_the_page_alone_and_more_like_this_i
 def test_the_page_base_comes_only_from_a_web_referer():
     assert page_base("https://alice-space.hf.space/?q=x#top") == "https://alice-space.hf.space/"
     assert page_base("javascript:alert(1)") == "" and page_base("") == ""
+
+
+def test_minus_words_phrases_and_the_offset_travel_in_a_link_and_come_back_whole():
+    from urllib.parse import parse_qsl
+
+    request = Request(k=5, text='"red dress" -dots', offset=10)
+    link = request_link(request)
+    assert link == "?q=%22red+dress%22+-dots&offset=10"
+    asks = read_link(Params(parse_qsl(link[1:])), (), (), ("hybrid", "dense", "lexical"), "hybrid")
+    assert (asks.query, asks.offset) == ('"red dress" -dots', "10")
+    assert request_link(Request(k=5, like=3, offset=5)) == "?like=3&offset=5"
