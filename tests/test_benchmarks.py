@@ -53,3 +53,24 @@ def test_hub_start_benchmark_counts_a_bounded_cold_start_and_a_request_free_warm
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[1] == "1" and cells[5] == "12 (6 files)"  # HEAD + GET for manifest, CSV, pickle, index, lexical index, 1 shard
     assert cells[8] == "0"  # warm: no request
+
+
+def test_ann_benchmark_measures_what_the_index_step_picks_beside_a_candidate_and_prints_the_json_last(capsys):
+    from benchmarks.ann import main as ann_main
+
+    assert ann_main(["--rows", "3000", "--texts", "120", "--candidates", "hnsw32", "--json"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    figures = json.loads(out[-1])
+    assert set(figures) == {"rows", "index", "recall_at_5_text", "p50_ms", "p95_ms", "flat_p50_ms", "build_s",
+                            "peak_rss_mb"}
+    assert figures["rows"] == 3000 and figures["index"] == "flat" and figures["recall_at_5_text"] == 1.0  # certified exact
+    assert 0 < figures["p50_ms"] <= figures["p95_ms"] and figures["peak_rss_mb"] > 0
+    [row] = [line for line in out if line.startswith("| hnsw32 |")]
+    assert 0.5 < float(row.split("|")[3]) <= 1.0
+
+
+def test_ann_benchmark_refuses_an_unknown_candidate_in_one_line(capsys):
+    from benchmarks.ann import main as ann_main
+
+    assert ann_main(["--rows", "100", "--candidates", "lsh"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --candidates 'lsh': choose from ivf-flat, ivf-sq8-refine, hnsw32"

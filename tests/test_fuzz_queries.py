@@ -63,7 +63,7 @@ def test_search_function_answers_anything_with_results_or_a_clear_message(engine
     assert all(math.isfinite(r.score) for r in results)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(query=HOSTILE_TEXT, k=st.one_of(st.integers(-10**9, 10**9), st.text(max_size=4), st.none()),
        datasets=st.one_of(st.none(), st.lists(st.sampled_from(["scikit-learn", "nope", "../x"]), max_size=2)))
 def test_api_answers_anything_and_the_server_keeps_answering(served, query, k, datasets):  # noqa: F811
