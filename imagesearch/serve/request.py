@@ -48,19 +48,25 @@ def clean_query(query: Any, max_chars: int = MAX_QUERY_CHARS) -> str:
     return text
 
 
+def _number(value: Any, refusal: str) -> int | float:
+    """A finite number as an API caller sent it (or its decimal text); ``refusal`` (one line) for anything else."""
+    if isinstance(value, bool):
+        raise QueryError(f"{refusal}.")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise QueryError(f"{refusal}, got {value[:20]!r}.") from None
+    if not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
+        raise QueryError(f"{refusal}.")
+    return value
+
+
 def clamp_k(k: Any) -> int:
     """Coerce k to an int in [MIN_K, MAX_K]; refuse what is not a number."""
     if k is None:
         return DEFAULT_K
-    if isinstance(k, bool):
-        raise QueryError(f"k must be a number of results between {MIN_K} and {MAX_K}.")
-    if isinstance(k, str):
-        try:
-            k = float(k.strip())
-        except ValueError:
-            raise QueryError(f"k must be a number of results between {MIN_K} and {MAX_K}, got {k[:20]!r}.") from None
-    if not isinstance(k, (int, float)) or (isinstance(k, float) and not math.isfinite(k)):
-        raise QueryError(f"k must be a number of results between {MIN_K} and {MAX_K}.")
+    k = _number(k, f"k must be a number of results between {MIN_K} and {MAX_K}")
     return int(min(MAX_K, max(MIN_K, int(k))))
 
 
@@ -108,13 +114,8 @@ def clean_offset(offset: Any) -> int:
     """Coerce an offset to an int in [0, MAX_OFFSET]; refuse what is not a whole number."""
     if offset is None or (isinstance(offset, str) and not offset.strip()):
         return 0
-    if isinstance(offset, bool):
-        raise QueryError(f"offset must be a whole number from 0 to {MAX_OFFSET}.")
-    if isinstance(offset, str):
-        try:
-            offset = float(offset.strip())
-        except ValueError:
-            raise QueryError(f"offset must be a whole number from 0 to {MAX_OFFSET}, got {offset[:20]!r}.") from None
-    if not isinstance(offset, (int, float)) or (isinstance(offset, float) and not offset.is_integer()):
-        raise QueryError(f"offset must be a whole number from 0 to {MAX_OFFSET}.")
+    refusal = f"offset must be a whole number from 0 to {MAX_OFFSET}"
+    offset = _number(offset, refusal)
+    if isinstance(offset, float) and not offset.is_integer():
+        raise QueryError(f"{refusal}.")
     return int(min(MAX_OFFSET, max(0, int(offset))))
