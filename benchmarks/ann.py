@@ -32,6 +32,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from build.vector_index import exact_topk, recall_of
+
 log = logging.getLogger("benchmarks.ann")
 CANDIDATES = ("ivf-flat", "ivf-sq8-refine", "hnsw32")
 TARGET, K = 0.99, 5
@@ -52,17 +54,13 @@ def latencies_ms(search: Callable[[np.ndarray], Any], queries: np.ndarray) -> tu
     return float(np.percentile(times, 50)), float(np.percentile(times, 95))
 
 
-def text_recall_of(found: np.ndarray, truth: np.ndarray) -> float:
-    return sum(len(set(t) & set(f[f >= 0])) for t, f in zip(truth, found)) / truth.size
-
-
 def _tuned(index: Any, set_param: Callable[[int], None], start: int, stop: int, queries: np.ndarray,
            truth: np.ndarray) -> tuple[int, float]:
     """The smallest power-of-two multiple of ``start`` (up to ``stop``) giving recall@5 >= TARGET on ``queries``."""
     value = start
     while True:
         set_param(value)
-        recall = text_recall_of(index.search(queries, K)[1], truth)
+        recall = recall_of(index.search(queries, K)[1], truth)
         log.info("  %d: recall@5 %.4f", value, recall)
         if recall >= TARGET or value >= stop:
             return value, recall
@@ -130,7 +128,7 @@ def picked(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict[
     faiss.omp_set_num_threads(os.cpu_count() or 1)
     params = ", ".join(f"{k} {v}" for k, v in sorted(built.info["params"].items()) if k != "nprobe_tuned")
     return {"rows": len(vectors), "index": built.info["type"] + (f" ({params})" if params else ""),
-            "recall_at_5_text": round(text_recall_of(found, truth), 4), "p50_ms": round(p50, 3),
+            "recall_at_5_text": round(recall_of(found, truth), 4), "p50_ms": round(p50, 3),
             "p95_ms": round(p95, 3), "flat_p50_ms": round(flat_p50, 3), "build_s": round(build_s, 1),
             "peak_rss_mb": round(peak_rss_mb())}
 
@@ -169,8 +167,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --candidates {unknown[0]!r}: choose from {', '.join(CANDIDATES)}", file=sys.stderr)
         return 2
     import faiss
-
-    from build.vector_index import exact_topk
 
     vectors, queries = composed_set(args.rows, args.texts)
     truth = exact_topk(vectors, queries, K)

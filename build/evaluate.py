@@ -15,7 +15,6 @@ from the next start.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -25,17 +24,15 @@ from typing import Any, Callable
 import numpy as np
 
 from imagesearch.errors import ArtifactError, ConfigError, build_command
-
 from imagesearch.serve.request import MODES, clean_query
 from imagesearch.serve.search import SearchEngine
 from imagesearch.store import manifest as mf
 from imagesearch.store.artifacts import ArtifactSet, load_artifact_set
-from imagesearch.store.fileio import atomic_write_bytes
 
 from .cli import Env, Step, add_artifacts, add_device
 from .messages import warnings_once
-from .weight_choice import FOLDS, chosen_weight, held_out
 from .metrics import METRICS, mean_metrics, query_metrics
+from .weight_choice import FOLDS, chosen_weight, held_out
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +186,7 @@ def run_evaluate(config: EvaluateConfig, encode: Callable[[list[str]], np.ndarra
             manifest["lexical"] = dict(manifest["lexical"], weight=evaluation["weight"],
                                        weight_source=f"evaluate ({', '.join(s.name for s in sets)}; best mean nDCG@10, "
                                                      f"never below dense; {FOLDS}-fold held-out figures in evaluation)")
-        atomic_write_bytes(folder / mf.MANIFEST, (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode())
+        mf.rewrite_manifest(folder, manifest)
     print(markdown(evaluation))
     where = f"written to {folder / mf.MANIFEST}" if config.write else "not written (--no-write)"
     weight = f"; lexical weight {evaluation['weight']}" if "weight" in evaluation else ""

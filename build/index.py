@@ -84,8 +84,7 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
         weight = float(manifest["lexical"].get("weight", mf.DEFAULT_LEXICAL_WEIGHT))
         recall = hybrid_recall(load_artifact_set(folder), vectors, texts, queries, weight)
         manifest["index"].update(hybrid_recall_at_5_text=round(recall, 4), hybrid_recall_weight=weight)
-        with staged(folder) as stage:
-            manifest = mf.write_manifest(folder, manifest, records, stage)
+        mf.rewrite_manifest(folder, manifest)  # a figure added: every checksum stands
     info = manifest["index"]
     params = ", ".join(f"{k} {v}" for k, v in sorted(info["params"].items()))
     kind = "exact" if info.get("exact") else (

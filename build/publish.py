@@ -92,7 +92,7 @@ def stage(folder: Path, staging: Path, repo: str, shard_bytes: int = SHARD_BYTES
     artifacts, _ = open_verified(folder)
     shards = write_shards(artifacts.folder, artifacts.records, staging, shard_bytes)
     manifest = dict(artifacts.manifest, published={"layout": PUBLISHED_LAYOUT, "shards": shard_section(shards)})
-    (staging / mf.MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (staging / mf.MANIFEST).write_bytes(mf.manifest_bytes(manifest))
     (staging / CARD).write_text(dataset_card(repo, manifest, artifacts.records, [s.path for s in shards]), encoding="utf-8")
     # the set's own files were just verified against these checksums: no need to hash them again
     names = mf.set_files(manifest)

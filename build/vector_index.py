@@ -75,13 +75,17 @@ def held_out_recall(index: Any, vectors: np.ndarray, query_ids: np.ndarray, k: i
     return hits / (k * len(query_ids))
 
 
+def recall_of(found: np.ndarray, truth: np.ndarray) -> float:
+    """Share of the true top-k ids (one row per query) that ``found`` holds (-1: nothing found)."""
+    return sum(len(set(t) & set(g[g >= 0])) for t, g in zip(truth, found)) / truth.size
+
+
 def text_recall(index: Any, vectors: np.ndarray, queries: np.ndarray, k: int = RECALL_K) -> float:
     """Recall@k of ``index`` against exact search for query vectors that are not rows of the index."""
     k = min(k, vectors.shape[0])
     truth = exact_topk(vectors, queries, k)
     _, got = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
-    hits = sum(len(set(t) & set(g[g >= 0])) for t, g in zip(truth, got))
-    return hits / (k * len(queries))
+    return recall_of(got, truth)
 
 
 def resolve_kind(kind: str, n: int) -> str:

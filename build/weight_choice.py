@@ -16,14 +16,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .metrics import METRICS
+from .metrics import mean_metrics
 
 FOLDS = 5
 PerQuery = Mapping[str, Sequence[Mapping[str, float]]]  # query set name -> each query's metrics
-
-
-def _mean(rows: Sequence[Mapping[str, float]]) -> dict[str, float]:
-    return {name: round(float(np.mean([r[name] for r in rows])), 4) for name in METRICS}
 
 
 def choose_weight(by_weight: Mapping[float, Mapping[str, Mapping[str, float]]],
@@ -37,7 +33,7 @@ def choose_weight(by_weight: Mapping[float, Mapping[str, Mapping[str, float]]],
 def _choose_on(per_weight: Mapping[float, PerQuery], dense: PerQuery, keep: Mapping[str, Sequence[bool]]) -> float:
     """The rule applied to the queries ``keep`` marks, set by set."""
     def means(per_query: PerQuery) -> dict[str, dict[str, float]]:
-        return {name: _mean([m for m, kept in zip(rows, keep[name]) if kept]) for name, rows in per_query.items()
+        return {name: mean_metrics([m for m, kept in zip(rows, keep[name]) if kept]) for name, rows in per_query.items()
                 if any(keep[name])}
 
     return choose_weight({w: means(sets) for w, sets in per_weight.items()}, means(dense))
@@ -59,7 +55,7 @@ def held_out(per_weight: Mapping[float, PerQuery], dense: PerQuery) -> tuple[dic
         chosen.append(weight)
         for name, fs in folds.items():
             scored[name] += [per_weight[weight][name][i] for i, f in enumerate(fs) if f == fold]
-    return {name: _mean(rows) for name, rows in scored.items()}, chosen
+    return {name: mean_metrics(rows) for name, rows in scored.items()}, chosen
 
 
 def chosen_weight(per_weight: Mapping[float, PerQuery], dense: PerQuery) -> float:

@@ -4,6 +4,7 @@ label, the whole description with the query's words marked, a "More like this" l
 from __future__ import annotations
 
 import html
+
 from imagesearch.serve.links import search_link
 from imagesearch.serve.search import SearchResult
 

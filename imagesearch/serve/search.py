@@ -9,7 +9,7 @@ A query's ``-words`` and quoted phrases (imagesearch.serve.query_syntax) narrow 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -35,16 +35,16 @@ class _Ranked:
     scores: np.ndarray
     dense: np.ndarray  # cosine similarity of each row
     lexical: np.ndarray  # lexical coverage of each row (0..1); NaN when not used
-    kind: str = "dense"  # what `scores` are: dense, lexical, hybrid, or similar (cosines between descriptions)
 
 
 class SearchEngine:
     """Dense (cosine over the vectors), lexical (BM25) and hybrid search, all behind one validated entry point.
 
-    Hybrid score = (1 - w) * cosine + w * coverage, coverage = BM25 over what a row holding every query word
-    could reach (LexicalIndex.coverage), w from the manifest (measured by ``python -m build evaluate``). Candidates are the dense top C and the lexical top C; a row in neither
-    list cannot score above (1 - w) * (C-th cosine) + w * (C-th BM25), so when the k-th result is at least
-    that, the top k is exactly the top k of the fused score over all rows; otherwise C grows.
+    Hybrid score = (1 - w) * cosine + w * coverage (LexicalIndex.coverage), w from the manifest (measured by
+    ``python -m build evaluate``). Candidates are the dense top C and the lexical top C; a row in neither list
+    cannot score above (1 - w) * (C-th cosine) + w * (C-th coverage), so when the k-th result is at least that,
+    the top k is exactly the top k of the fused score over all rows; otherwise C grows. Exact where the dense
+    search is (a flat index); on IVF the C-th cosine is the probed lists' (build/hybrid_recall.py measures it).
     """
 
     def __init__(self, artifacts: ArtifactSet, encode: Encode, max_query_chars: int = MAX_QUERY_CHARS,
@@ -57,6 +57,7 @@ class SearchEngine:
         self.lexical_weight = float(chosen)  # the manifest's lexical.weight unless given
         if not 0.0 <= self.lexical_weight <= 1.0:
             raise ValueError(f"lexical weight {self.lexical_weight} must be between 0 and 1")
+        self.bands = Bands.from_manifest(artifacts.manifest.get("score_bands"))
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -108,7 +109,7 @@ class SearchEngine:
         dense = self.artifacts.vectors_of(rows) @ vector[0]
         order = np.lexsort((-dense, -lex[rows]))  # ties in BM25 broken by meaning
         rows = rows[order]
-        return _Ranked(rows, lex[rows], dense[order], lex[rows], "lexical")
+        return _Ranked(rows, lex[rows], dense[order], lex[rows])
 
     def _hybrid(self, text: str, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> _Ranked:
         lex = self._lexical_scores(text, allowed)
@@ -131,11 +132,12 @@ class SearchEngine:
                 bound = (1 - w) * float(dense_top.scores[-1]) + w * float(lex[lex_top[-1]])
                 complete = float(fused[order[-1]]) >= bound
             if complete:
-                return _Ranked(rows[order], fused[order], dense[order], lex[rows][order], "hybrid")
+                return _Ranked(rows[order], fused[order], dense[order], lex[rows][order])
             c *= 4
 
-    def _results(self, ranked: _Ranked, request: Request, marked_text: str | None) -> list[SearchResult]:
-        bands = Bands.from_manifest(self.artifacts.manifest.get("score_bands"))
+    def _results(self, ranked: _Ranked, request: Request, marked_text: str | None,
+                 similar: bool = False) -> list[SearchResult]:
+        """The results from offset+1 on, each banded on its cosine (``similar``: on the cuts between descriptions)."""
         results: list[SearchResult] = []
         for row, score, dense, lexical in zip(ranked.rows[request.offset:], ranked.scores[request.offset:],
                                               ranked.dense[request.offset:], ranked.lexical[request.offset:]):
@@ -147,7 +149,7 @@ class SearchEngine:
                 source=record.source, label=record.label, description=record.description,
                 image=str(self.artifacts.image_path(record)), dense_score=round(float(dense), 4),
                 lexical_score=None if np.isnan(lexical) else round(float(lexical), 4), matched=matched,
-                band=bands.band(float(dense), similar=ranked.kind == "similar"), pieces=pieces))
+                band=self.bands.band(float(dense), similar), pieces=pieces))
         return results
 
     def _encode(self, text: str) -> np.ndarray:
@@ -245,7 +247,7 @@ class SearchEngine:
             return Answer(request, [])
         vector = self.artifacts.vectors_of(np.array([row])).reshape(1, -1)
         ranked = self._dense(vector, request.offset + k, allowed)
-        return Answer(request, self._results(replace(ranked, kind="similar"), request, None))
+        return Answer(request, self._results(ranked, request, None, similar=True))
 
     def similar(self, item_id: Any, k: Any = DEFAULT_K, datasets: Sequence[str] | None = None,
                 labels: Sequence[str] | None = None, offset: Any = 0) -> list[SearchResult]:

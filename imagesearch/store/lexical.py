@@ -124,26 +124,32 @@ class LexicalIndex:
         ids = (self.bm25.vocab_dict.get(t) for t in dict.fromkeys(query_terms))  # a repeated word counts once
         return [i if i is not None and i < columns else None for i in ids]
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every row (float32, length ``count``); all zero when no query word is indexed."""
-        known = [i for i in self._ids(terms(query)) if i is not None]
+    def _scores(self, ids: list[int | None]) -> np.ndarray:
+        known = [i for i in ids if i is not None]
         if not known:
             return np.zeros(self.count, dtype=np.float32)
         return np.asarray(self.bm25.get_scores(known), dtype=np.float32)
 
+    def _reach(self, ids: list[int | None]) -> float:
+        return float(sum(float(self.term_best[i]) if i is not None else unseen_term_score(self.count) for i in ids))
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every row (float32, length ``count``); all zero when no query word is indexed."""
+        return self._scores(self._ids(terms(query)))
+
     def reach(self, query: str) -> float:
         """What a row holding every query term could score at best: each known term's highest BM25 in any
         row, plus :func:`unseen_term_score` for each word no row has (0 when the query has no terms)."""
-        ids = self._ids(terms(query))
-        return float(sum(float(self.term_best[i]) if i is not None else unseen_term_score(self.count) for i in ids))
+        return self._reach(self._ids(terms(query)))
 
     def coverage(self, query: str) -> np.ndarray:
         """Each row's BM25 over :meth:`reach`, squared (0..1): how much of the query, weighted by rarity, the row
         holds. One common word of three scores about a ninth or less, never near a row that holds them all."""
-        reach = self.reach(query)
+        ids = self._ids(terms(query))  # the query's words looked up once
+        reach = self._reach(ids)
         if reach <= 0:
             return np.zeros(self.count, dtype=np.float32)
-        return np.minimum(self.scores(query) / np.float32(reach), np.float32(1)) ** COVERAGE_POWER
+        return np.minimum(self._scores(ids) / np.float32(reach), np.float32(1)) ** COVERAGE_POWER
 
     def rows_with(self, word: str) -> np.ndarray | None:
         """The rows whose document holds ``word``'s term (sorted), or None when it is a stop word."""

@@ -129,12 +129,21 @@ def write_manifest(folder: Path, manifest: dict[str, Any], records: list[Record]
         path = stage.current(name) if stage else folder / name
         files[name] = {"sha256": sha256_file(path), "bytes": path.stat().st_size}
     manifest = dict(manifest, count=count, files=files, updated_at=now_iso())
-    text = json.dumps(manifest, indent=1, ensure_ascii=False) + "\n"
     if stage is not None:
-        stage.path(MANIFEST).write_bytes(text.encode("utf-8"))
+        stage.path(MANIFEST).write_bytes(manifest_bytes(manifest))
     else:
-        atomic_write_bytes(folder / MANIFEST, text.encode("utf-8"))
+        atomic_write_bytes(folder / MANIFEST, manifest_bytes(manifest))
     return manifest
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def rewrite_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    """Write a manifest whose files have not changed (new figures or settings): its checksums stand, no file is
+    read again."""
+    atomic_write_bytes(Path(folder) / MANIFEST, manifest_bytes(manifest))
 
 
 def _check_one(folder: Path, name: str, entry: Any, parents: dict[str, bool]) -> str | None:
