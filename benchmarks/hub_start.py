@@ -1,17 +1,17 @@
-"""Cold and warm start of the Space from a published set: time to first answer, peak RSS, requests.
+"""Cold and warm start of the Space from a published set: time to first answer, bytes, requests, peak RSS.
 
-    python -m benchmarks.hub_start [--rows 2339,100000] [--workdir DIR]
+    python -m benchmarks.hub_start [--rows 2339,100000] [--thumbnail-kb 30] [--workdir DIR] [--json]
 
-For each size: a synthetic set (distinct JPEG thumbnails, MiniLM-sized
-vectors with the real probe) is built through the project's own writers and
-staged exactly as ``publish`` lays it out on the Hub (the "local snapshot").
-A fresh Python process then starts the app against it through
-huggingface_hub's real download code, with testkit/fake_hub.py answering at
-the transport seam from the snapshot on disk (no network, no HTTP latency:
-the figures are the client's and the app's own work). It reports the time
-from the start of ``build_app`` to the first answered search, the process's
-peak RSS, and the requests and files fetched; then a second process starts
-warm from the same cache. Progress goes to stderr, the table to stdout.
+For each size: a synthetic set (distinct JPEG thumbnails of about ``--thumbnail-kb`` each, MiniLM-sized
+vectors with the real probe) is built through the project's own writers and staged exactly as ``publish``
+lays it out on the Hub (the "local snapshot"). A fresh Python process then starts the app against it through
+huggingface_hub's real download code, with testkit/fake_hub.py answering at the transport seam from the
+snapshot on disk (no network, no HTTP latency: the figures are the client's and the app's own work). The
+first answer is a search for 5 results with their images read (on demand, one range request each); then 5
+other queries are answered and their image reads counted. A second process starts warm from the same cache.
+Progress goes to stderr, the table to stdout; with ``--json`` one object per size follows, the last size's
+last: {"rows", "repo_bytes", "bytes_before_first_answer", "requests_before_first_answer", "cold_s",
+"warm_s", "peak_rss_mb", "bytes_per_query"} (peak RSS is the larger of the cold and warm starts').
 """
 
 from __future__ import annotations
@@ -37,25 +37,52 @@ REPO_ID = "bench/caption-search-data"
 log = logging.getLogger("benchmarks.hub_start")
 
 
-def synthetic_snapshot(workdir: Path, rows: int) -> Path:
-    """A set of ``rows`` distinct thumbnails, staged as publish would upload it."""
+QUERIES = ("a photo of a dog", "synthetic item 12", "a red dress with white dots", "label-7 on a table",
+           "a cat on grass", "a blue car in the city")
+
+
+def thumbnail(rng: np.random.Generator, side: int) -> Image.Image:
+    """A distinct photo-like thumbnail: smooth colour blocks with noise (JPEG size grows with ``side``)."""
+    blocks = rng.integers(0, 255, (8, 8, 3)).repeat(side // 8 + 1, 0).repeat(side // 8 + 1, 1)[:side, :side]
+    noise = rng.normal(0, 24, (side, side, 3))
+    return Image.fromarray(np.clip(blocks + noise, 0, 255).astype(np.uint8))
+
+
+def side_for(kilobytes: float) -> int:
+    """The thumbnail side whose JPEG (quality 85) is about ``kilobytes`` KB, found by trying."""
+    import io
+
+    rng, side = np.random.default_rng(1), 16
+    while side < 2048:
+        buffer = io.BytesIO()
+        thumbnail(rng, side).save(buffer, format="JPEG", quality=85)
+        if buffer.tell() >= kilobytes * 1024:
+            return side
+        side += 8
+    return side
+
+
+def synthetic_snapshot(workdir: Path, rows: int, kilobytes: float) -> Path:
+    """A set of ``rows`` distinct thumbnails of about ``kilobytes`` KB, staged as publish would upload it."""
     from build.publish import stage
     from imagesearch.models.encoder import MINILM, TextEncoder
     from imagesearch.store import manifest as mf
     from imagesearch.store.records import IMAGES_DIR, Record
     from testkit.vector_set import write_vector_set
 
-    folder, snapshot = workdir / f"set-{rows}", workdir / f"snapshot-{rows}"
+    folder, snapshot = workdir / f"set-{rows}-{kilobytes:g}kb", workdir / f"snapshot-{rows}-{kilobytes:g}kb"
     if (snapshot / mf.MANIFEST).exists():
         return snapshot
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(snapshot, ignore_errors=True)
     encoder = TextEncoder.load(MINILM, device="cpu")
     rng = np.random.default_rng(0)
+    side = side_for(kilobytes)
     (folder / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     records = []
-    for i in tqdm(range(rows), desc="thumbnails", file=sys.stderr):
-        pixels = (rng.integers(0, 255, (8, 8, 3)).repeat(12, 0).repeat(12, 1)).astype(np.uint8)  # 96x96 blocks
+    for i in tqdm(range(rows), desc=f"thumbnails ({side}x{side})", file=sys.stderr):
         name = f"{IMAGES_DIR}/{i}.jpg"
-        Image.fromarray(pixels).save(folder / name, quality=85)
+        thumbnail(rng, side).save(folder / name, quality=85)
         records.append(Record(i, f"synthetic-{i % 6}", str(i), f"label-{i % 40}", name, f"synthetic item {i}"))
     vectors = rng.normal(size=(rows, encoder.dimension)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -65,14 +92,16 @@ def synthetic_snapshot(workdir: Path, rows: int) -> Path:
     for file in staged.set_files:  # the CSV, pickle and index are uploaded from the set folder itself
         if not (snapshot / file.path).exists():
             shutil.copyfile(file.local, snapshot / file.path)
+    shutil.rmtree(folder)  # the snapshot holds everything the Hub would
     return snapshot
 
 
 def child(snapshot: Path, cache: Path) -> dict:
-    """One app start against the snapshot, through the fake Hub; runs in its own process."""
+    """One app start against the snapshot, through the fake Hub, then a few queries; runs in its own process."""
     import pytest
 
     import app
+    from benchmarks.search import memory_mb
     from imagesearch.serve.config import AppConfig
     from testkit.fake_hub import FakeHub
 
@@ -80,21 +109,30 @@ def child(snapshot: Path, cache: Path) -> dict:
     files = {p.relative_to(snapshot).as_posix(): p for p in snapshot.rglob("*") if p.is_file()}
     hub.repo(REPO_ID, files=files)
     sha = hub.head(REPO_ID)
+
+    def to_repo() -> int:  # not the client's own once-a-day registry lookup
+        return len([s for s in hub.sent if REPO_ID in s.path])
+
+    per_query = []
     with pytest.MonkeyPatch.context() as patch:
         hub.install(patch)
         started = time.perf_counter()
         _, engine = app.build_app(AppConfig(artifacts_repo=REPO_ID, artifacts_revision=sha, artifacts_cache=cache))
-        results = engine.search("a photo of a dog", 5)
+        results = engine.search(QUERIES[0], 5)
         elapsed = time.perf_counter() - started
+        first = {"requests": to_repo(), "bytes": hub.bytes_served, "fetched": len(hub.requests("GET", "/resolve/"))}
+        for query in QUERIES[1:]:
+            requests, served = to_repo(), hub.bytes_served
+            shown = engine.search(query, 5)
+            per_query.append({"requests": to_repo() - requests, "bytes": hub.bytes_served - served,
+                              "images": sum(1 for r in shown if r.image)})
     FakeHub.uninstall()
     assert len(results) == 5
-    from benchmarks.search import memory_mb
-
-    to_repo = [s for s in hub.sent if REPO_ID in s.path]  # not the client's own once-a-day registry lookup
-    return {"seconds": elapsed, "peak_rss_mb": memory_mb(os.getpid()), "requests": len(to_repo),
-            "files_fetched": len(hub.requests("GET", "/resolve/")), "rows": engine.artifacts.count,
+    return {"seconds": elapsed, "peak_rss_mb": memory_mb(os.getpid()), "requests": first["requests"],
+            "bytes": first["bytes"], "files_fetched": first["fetched"], "rows": engine.artifacts.count,
             "shards": len([p for p in files if p.startswith("data/")]),
-            "download_mb": sum(p.stat().st_size for p in files.values()) / 1e6}
+            "repo_bytes": sum(p.stat().st_size for p in files.values()),
+            "images_shown": sum(1 for r in results if r.image), "per_query": per_query}
 
 
 def measure(snapshot: Path, cache: Path) -> dict:
@@ -106,30 +144,47 @@ def measure(snapshot: Path, cache: Path) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def figures(cold: dict, warm: dict) -> dict:
+    """The issue's JSON object for one size."""
+    return {"rows": cold["rows"], "repo_bytes": cold["repo_bytes"], "bytes_before_first_answer": cold["bytes"],
+            "requests_before_first_answer": cold["requests"], "cold_s": round(cold["seconds"], 2),
+            "warm_s": round(warm["seconds"], 2), "peak_rss_mb": round(max(cold["peak_rss_mb"], warm["peak_rss_mb"])),
+            "bytes_per_query": int(np.median([q["bytes"] for q in cold["per_query"]]))}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.hub_start", description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", default="2339,100000", help="comma-separated set sizes (default 2339,100000)")
+    parser.add_argument("--thumbnail-kb", type=float, default=30.0, help="about how large each thumbnail is (default 30)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/imagesearch-hub-bench"))
+    parser.add_argument("--json", action="store_true", help="also print one JSON object per size, the last size's last")
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     if args.child:
         print(json.dumps(child(*args.child)))
         return 0
-    lines = []
+    lines, objects = [], []
     for rows in (int(r) for r in args.rows.split(",")):
-        snapshot = synthetic_snapshot(args.workdir, rows)
+        snapshot = synthetic_snapshot(args.workdir, rows, args.thumbnail_kb)
         cache = args.workdir / f"cache-{rows}"
         shutil.rmtree(cache, ignore_errors=True)
         cold, warm = measure(snapshot, cache), measure(snapshot, cache)
-        lines.append(f"| {cold['rows']:,} | {cold['shards']} | {cold['download_mb']:.0f} | {cold['seconds']:.1f} "
-                     f"| {cold['peak_rss_mb']:.0f} | {cold['requests']} ({cold['files_fetched']} files) "
-                     f"| {warm['seconds']:.1f} | {warm['peak_rss_mb']:.0f} | {warm['requests']} |")
+        shown = figures(cold, warm)
+        reads = max(q["requests"] for q in cold["per_query"])
+        lines.append(f"| {cold['rows']:,} | {cold['shards']} | {cold['repo_bytes'] / 1e6:,.0f} | {cold['bytes'] / 1e6:,.1f} "
+                     f"| {cold['requests']} | {cold['seconds']:.1f} | {cold['peak_rss_mb']:,.0f} | {warm['seconds']:.1f} "
+                     f"| {warm['requests']} | {shown['bytes_per_query'] / 1e3:,.0f} | {reads} |")
+        objects.append(shown)
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print("| rows | parquet shards | snapshot MB | cold start to first answer (s) | cold peak RSS (MB) | cold requests "
-          "| warm start (s) | warm peak RSS (MB) | warm requests |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| rows | parquet shards | repo MB | MB before the first answer | requests before it | cold start to first "
+          "answer (s) | cold peak RSS (MB) | warm start (s) | warm requests (first answer's images included) "
+          "| KB per later query (median) | most requests by one query (k=5) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(lines))
+    if args.json:
+        for shown in objects:
+            print(json.dumps(shown))
     return 0
 
 

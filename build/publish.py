@@ -4,7 +4,8 @@ Layout of the repo (why: the README's "Publishing and serving from the Hub"):
 
     README.md          dataset card; its config names the parquet shards
     manifest.json      the set's manifest + a "published" section with every shard's sha256
-    description.csv    embedding.pkl    index.faiss
+    description.csv    embedding.pkl    index.faiss    lexical.npz
+    image_locations.npy  where each image lies in the shards (the Space reads one image with one range read)
     data/train-NNNNN-<sha256[:16]>.parquet   rows with the images inside, a few hundred MB each
 
 Steps: run the app's own startup checks on the folder (a set the app would
@@ -32,19 +33,20 @@ from imagesearch.hub.errors import hub_call
 from imagesearch.serve.startup import open_verified
 from imagesearch.store import manifest as mf
 from imagesearch.store.fileio import sha256_file
+from imagesearch.store.image_locations import LOCATIONS
 from imagesearch.store.records import read_records
 
 from .cli import Env, Step, add_artifacts
 from .dataset_card import CARD, dataset_card
 from .publish_plan import Limits, LocalFile, Plan, RemoteFile, plan_commits
-from .shards import SHARD_BYTES, shard_section, write_shards
+from .shards import SHARD_BYTES, shard_locations, shard_section, write_shards
 from .publish_checks import check_ids, check_shrink
 from .tags import move_tag
 
 log = logging.getLogger(__name__)
 
 STAGING_PREFIX = ".publish-"  # publish stages the repo's files in a hidden folder inside the artifact folder
-PUBLISHED_LAYOUT = 2  # 1: one commit, one file per image (before); 2: parquet shards
+PUBLISHED_LAYOUT = 3  # 1: one file per image; 2: parquet shards; 3: shards + where each image lies in them
 
 
 @dataclass(frozen=True)
@@ -91,13 +93,17 @@ def stage(folder: Path, staging: Path, repo: str, shard_bytes: int = SHARD_BYTES
     """Validate the set like the app does, then write every file the repo will hold into ``staging``."""
     artifacts, _ = open_verified(folder)
     shards = write_shards(artifacts.folder, artifacts.records, staging, shard_bytes)
-    manifest = dict(artifacts.manifest, published={"layout": PUBLISHED_LAYOUT, "shards": shard_section(shards)})
+    located = staging / LOCATIONS
+    located.write_bytes(shard_locations(shards, artifacts.records))
+    images = {"file": LOCATIONS, "sha256": sha256_file(located), "bytes": located.stat().st_size}
+    manifest = dict(artifacts.manifest, published={"layout": PUBLISHED_LAYOUT, "shards": shard_section(shards),
+                                                   "images": images})
     (staging / mf.MANIFEST).write_bytes(mf.manifest_bytes(manifest))
     (staging / CARD).write_text(dataset_card(repo, manifest, artifacts.records, [s.path for s in shards]), encoding="utf-8")
     # the set's own files were just verified against these checksums: no need to hash them again
     names = mf.set_files(manifest)
     set_files = [LocalFile(n, artifacts.folder / n, manifest["files"][n]["bytes"], manifest["files"][n]["sha256"]) for n in names]
-    for name in (mf.MANIFEST, CARD):
+    for name in (mf.MANIFEST, CARD, LOCATIONS):
         path = staging / name
         set_files.append(LocalFile(name, path, path.stat().st_size, sha256_file(path)))
     shard_files = [LocalFile(s.path, s.local, s.size, s.sha256) for s in shards]

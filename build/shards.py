@@ -1,8 +1,15 @@
 """The rows of a set as parquet shards with the images inside (``data/*.parquet``).
 
 These are the files the Hub's dataset viewer and ``datasets.load_dataset``
-read, and the files the Space takes its thumbnails from at startup: a set of
-any size is a few dozen files, never one file per image.
+read, and the files the Space reads each shown thumbnail from: a set of any
+size is a few dozen files, never one file per image.
+
+The image bytes are stored uncompressed and without dictionary or statistics
+(JPEG and PNG are compressed already), so each image lies verbatim in its
+shard; :func:`write_shards` records where (``ParquetShard.image_ranges``)
+and publish writes it down (imagesearch/store/image_locations.py). A Space
+then fetches one image with one range read of exactly its bytes, whatever
+the row group size.
 
 Shards are cut greedily by image bytes in id order, so appending rows only
 changes the last shard. Each shard's name holds the first 16 hex digits of
@@ -29,6 +36,7 @@ log = logging.getLogger(__name__)
 DATA_DIR = "data"
 SHARD_BYTES = 256 * 1024 * 1024  # image bytes per shard: "a few hundred MB at most"
 ROW_GROUP_ROWS = 100  # small row groups: the dataset viewer reads image parquet by row group
+IMAGE_BYTES = "image.bytes"  # the leaf column that holds the image files
 COLUMNS = ("id", "image", "description", "dataset", "source", "label")
 
 
@@ -41,6 +49,7 @@ class ParquetShard:
     first_id: int
     last_id: int
     rows: int
+    image_ranges: tuple[tuple[int, int], ...] = ()  # (offset, length) of each row's image bytes inside the shard
 
 
 def cut(sizes: Sequence[int], max_bytes: int = SHARD_BYTES) -> list[tuple[int, int]]:
@@ -70,7 +79,10 @@ def _write_one(folder: Path, records: Sequence[Record], out: Path) -> None:
     import pyarrow.parquet as pq
 
     schema = _features().arrow_schema
-    with pq.ParquetWriter(str(out), schema, compression="zstd") as writer:
+    others = ["id", "image.path", "description", "dataset", "source", "label"]
+    options = {"compression": dict({name: "zstd" for name in others}, **{IMAGE_BYTES: "none"}),
+               "use_dictionary": others, "write_statistics": others, "write_page_index": False}
+    with pq.ParquetWriter(str(out), schema, **options) as writer:
         for start in range(0, len(records), ROW_GROUP_ROWS):
             group = records[start:start + ROW_GROUP_ROWS]
             columns = {
@@ -85,6 +97,32 @@ def _write_one(folder: Path, records: Sequence[Record], out: Path) -> None:
             writer.write_table(pa.Table.from_pydict(columns, schema=schema), row_group_size=ROW_GROUP_ROWS)
 
 
+def _locate(shard: Path, folder: Path, records: Sequence[Record]) -> tuple[tuple[int, int], ...]:
+    """Where each record's image bytes lie in ``shard``: searched in order inside each row group's image column
+    chunk, so a found range holds exactly the image's bytes."""
+    import mmap
+
+    import pyarrow.parquet as pq
+
+    metadata = pq.ParquetFile(str(shard)).metadata
+    column = next(i for i in range(metadata.num_columns) if metadata.schema.column(i).path == IMAGE_BYTES)
+    offsets, row = [], 0
+    with open(shard, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        for group in range(metadata.num_row_groups):
+            chunk = metadata.row_group(group).column(column)
+            if chunk.compression != "UNCOMPRESSED":
+                raise RuntimeError(f"{shard.name}: image bytes were written {chunk.compression}")
+            position, end = chunk.data_page_offset, chunk.data_page_offset + chunk.total_compressed_size
+            for _ in range(metadata.row_group(group).num_rows):
+                image = (folder / records[row].image).read_bytes()
+                found = data.find(image, position, end)
+                if found < 0:
+                    raise RuntimeError(f"{shard.name}: row {row}'s image bytes were not found in its row group")
+                offsets.append((found, len(image)))
+                position, row = found + len(image), row + 1
+    return tuple(offsets)
+
+
 def write_shards(folder: Path, records: Sequence[Record], out: Path, max_bytes: int = SHARD_BYTES) -> list[ParquetShard]:
     """Write the rows of the set in ``folder`` as parquet shards under ``out``/data/."""
     folder, out = Path(folder), Path(out)
@@ -96,10 +134,12 @@ def write_shards(folder: Path, records: Sequence[Record], out: Path, max_bytes: 
         part = list(records[start:stop])
         tmp = out / DATA_DIR / f".shard-{number}.tmp"
         _write_one(folder, part, tmp)
+        offsets = _locate(tmp, folder, part)
         sha = sha256_file(tmp)
         path = f"{DATA_DIR}/train-{number:05d}-{sha[:16]}.parquet"
         os.replace(tmp, out / path)
-        shards.append(ParquetShard(path, out / path, (out / path).stat().st_size, sha, part[0].id, part[-1].id, len(part)))
+        shards.append(ParquetShard(path, out / path, (out / path).stat().st_size, sha, part[0].id, part[-1].id, len(part),
+                                   offsets))
     log.info("%d rows in %d parquet shards (%s bytes)", len(records), len(shards), f"{sum(s.size for s in shards):,}")
     return shards
 
@@ -108,3 +148,15 @@ def shard_section(shards: Iterable[ParquetShard]) -> dict:
     """The published manifest's record of the shards: path -> sha256, size and id range."""
     return {s.path: {"sha256": s.sha256, "bytes": s.size, "rows": s.rows, "first_id": s.first_id, "last_id": s.last_id}
             for s in shards}
+
+
+def shard_locations(shards: Sequence[ParquetShard], records: Sequence[Record]) -> bytes:
+    """image_locations.npy for ``records`` written as ``shards``: shard number (in name order), offset, length."""
+    from imagesearch.store.image_locations import locations_bytes
+
+    order = {shard.path: number for number, shard in enumerate(sorted(shards, key=lambda s: s.path))}
+    numbers, offsets = [], []
+    for shard in shards:
+        numbers.extend([order[shard.path]] * shard.rows)
+        offsets.extend(shard.image_ranges)
+    return locations_bytes([r.id for r in records], numbers, [o for o, _ in offsets], [n for _, n in offsets])

@@ -104,6 +104,7 @@ class FakeHub:
         self.repos: dict[tuple[str, str], Repo] = {}
         self.lfs: dict[str, bytes] = {}
         self.sent: list[Sent] = []
+        self.bytes_served = 0  # file bytes sent by GET .../resolve/... (whole files and ranges)
         self._faults: list[tuple[Callable[[httpx2.Request], bool], Callable[[httpx2.Request], httpx2.Response], bool]] = []
         self._oids = (hashlib.sha1(f"commit {i}".encode()).hexdigest() for i in itertools.count())
 
@@ -415,11 +416,16 @@ class FakeHub:
         if request.method == "HEAD":
             return httpx2.Response(200, headers=headers)
         data = blob.read()
-        match = re.match(r"bytes=(\d+)-$", request.headers.get("range", ""))
-        if match:  # huggingface_hub resumes a broken download with a Range request
+        match = re.match(r"bytes=(\d+)-(\d*)$", request.headers.get("range", ""))
+        if match:  # a resumed download (bytes=N-) or one image read on demand (bytes=A-B)
             start = int(match.group(1))
-            headers.update({"Content-Length": str(len(data) - start), "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"})
-            return httpx2.Response(206, headers=headers, content=data[start:])
+            end = min(int(match.group(2)), len(data) - 1) if match.group(2) else len(data) - 1
+            if start > end:
+                return error(416, "Requested Range Not Satisfiable")
+            headers.update({"Content-Length": str(end + 1 - start), "Content-Range": f"bytes {start}-{end}/{len(data)}"})
+            self.bytes_served += end + 1 - start
+            return httpx2.Response(206, headers=headers, content=data[start:end + 1])
+        self.bytes_served += len(data)
         return httpx2.Response(200, headers=headers, content=data)
 
 

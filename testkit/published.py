@@ -8,8 +8,8 @@ from testkit.fake_hub import FakeHub, whoami
 from testkit.paths import DEMO_ARTIFACTS
 
 REPO_ID = "alice/caption-search-data"
-# the demo's 23 images: 8 shards, 2 shard commits; the set commit holds 6 files
-SMALL = dict(limits=Limits(max_operations=6), shard_bytes=60_000)
+# the demo's 23 images: 9 shards, 2 shard commits; the set commit holds 7 files
+SMALL = dict(limits=Limits(max_operations=7), shard_bytes=60_000)
 TOKENS = {
     "hf_write": whoami("alice", "write"),
     "hf_read": whoami("alice", "read"),

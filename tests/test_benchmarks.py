@@ -45,14 +45,24 @@ def test_caption_benchmark_prints_a_row_per_batch_size_and_the_json_last(capsys)
     assert all(b["images_per_minute"] > 0 and b["peak_rss_mb"] > 0 for b in figures["shapes"][0]["batches"])
 
 
-def test_hub_start_benchmark_counts_a_bounded_cold_start_and_a_request_free_warm_one(tmp_path, capsys):
+def test_hub_start_benchmark_reads_no_image_before_the_first_answer_and_prints_the_json_last(tmp_path, capsys):
     from benchmarks.hub_start import main as hub_start_main
 
-    assert hub_start_main(["--rows", "40", "--workdir", str(tmp_path)]) == 0
-    [row] = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 40 |")]
+    assert hub_start_main(["--rows", "40", "--thumbnail-kb", "4", "--workdir", str(tmp_path), "--json"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    [row] = [line for line in out if line.startswith("| 40 |")]
     cells = [cell.strip() for cell in row.strip("|").split("|")]
-    assert cells[1] == "1" and cells[5] == "12 (6 files)"  # HEAD + GET for manifest, CSV, pickle, index, lexical index, 1 shard
-    assert cells[8] == "0"  # warm: no request
+    # HEAD + GET for manifest, CSV, pickle, index, lexical index and image table, then one range read per result
+    assert cells[1] == "1" and cells[4] == str(2 * 6 + 5)
+    assert cells[8] == "0"  # warm: no request, the first answer's images included
+    assert int(cells[10]) <= 5  # a query's image reads: at most k range requests
+    figures = json.loads(out[-1])
+    assert set(figures) == {"rows", "repo_bytes", "bytes_before_first_answer", "requests_before_first_answer", "cold_s",
+                            "warm_s", "peak_rss_mb", "bytes_per_query"}
+    assert figures["rows"] == 40 and figures["requests_before_first_answer"] == 17
+    images = sum(p.stat().st_size for p in (tmp_path / "snapshot-40-4kb" / "data").iterdir())
+    assert 3_000 * 40 < images < figures["repo_bytes"]  # thumbnails of about the size asked
+    assert 0 < figures["bytes_per_query"] <= 5 * 8_000
 
 
 def test_ann_benchmark_measures_what_the_index_step_picks_beside_a_candidate_and_prints_the_json_last(capsys):

@@ -45,3 +45,15 @@ def test_matched_words_and_their_marking_are_literal_text():
     shown = marked_html(SearchResult(1, 0, 0.5, "d", "s", "", description, "x.jpg", matched=matched, pieces=pieces))
     assert "<mark>red</mark>" in shown and "<mark>dress</mark>" in shown and "<mark>retriever</mark>" in shown
     assert "<b>" not in shown and "&lt;b&gt;" in shown and "*with*" in shown
+
+
+def test_a_result_whose_image_cannot_be_shown_gets_a_labelled_empty_frame_and_a_null_api_image():
+    from imagesearch.serve.api import api_results
+    from imagesearch.serve.request import Request
+    from imagesearch.serve.results import Answer
+
+    shown, missing = _result(0.9, "a cat"), _result(0.8, "a <b>dog</b>", image=None)
+    html = cards_html([shown, missing], 5)
+    assert html.count("<img ") == 1 and 'role="img" aria-label="a &lt;b&gt;dog&lt;/b&gt;">image unavailable' in html
+    answer = Answer(Request(k=5, text="cat"), [shown, missing])
+    assert [r["image"] and r["image"]["path"] for r in api_results(answer)] == ["/x/images/0.jpg", None]

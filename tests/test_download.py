@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 import subprocess
 import sys
 
@@ -20,23 +21,35 @@ from testkit.published import REPO_ID, publish, start
 REVISION = "c" * 40  # a commit sha never published: only a local copy can answer for it
 
 
-def test_a_space_pinned_to_the_printed_sha_serves_the_whole_set_with_bounded_requests(hub, tmp_path):
+def test_a_space_pinned_to_the_printed_sha_starts_without_the_images_and_reads_each_shown_one_once(hub, tmp_path):
     sha = publish()
     before = len(hub.sent)
     engine = start(tmp_path, sha)
     fetched = [s for s in hub.sent[before:] if "/resolve/" in s.path]
-    shards = json.loads(hub.files(REPO_ID, sha)[mf.MANIFEST].read())["published"]["shards"]
-    assert len(fetched) == 2 * (5 + len(shards))  # HEAD + GET for the manifest, 4 set files and each shard
+    assert len(fetched) == 2 * 6  # HEAD + GET for the manifest, 4 set files and image_locations.npy
+    assert not [s for s in fetched if s.path.endswith(".parquet")]  # no shard before the first answer
     assert len(hub.sent) - before == len(fetched)  # a pinned sha needs no other request
-    assert engine.search("a cat with green eyes", 1)[0].source == "chelsea"
     folder = local_folder(tmp_path / "cache", REPO_ID, sha)
-    for record in engine.artifacts.records:  # every thumbnail came out of the shards, byte for byte
-        assert (folder / record.image).read_bytes() == (DEMO_ARTIFACTS / record.image).read_bytes()
-    assert not (folder / "data").exists()
+    assert not (folder / "images").exists()
 
     before = len(hub.sent)
-    assert start(tmp_path, sha).artifacts.count == 23
-    assert len(hub.sent) == before  # a warm restart makes no request at all
+    results = engine.search("a cat with green eyes", 5)
+    assert results[0].source == "chelsea"
+    reads = hub.sent[before:]
+    assert len(reads) == 5 and all(s.method == "GET" and s.path.endswith(".parquet") for s in reads)  # one per image
+    for result in results:  # each image came out of its shard byte for byte, into the served images/ folder
+        record = engine.artifacts.records[engine.artifacts.row_of_id[result.id]]
+        assert Path(result.image) == folder / record.image
+        assert Path(result.image).read_bytes() == (DEMO_ARTIFACTS / record.image).read_bytes()
+    before = len(hub.sent)
+    assert [r.image for r in engine.search("a cat with green eyes", 5)] == [r.image for r in results]
+    assert len(hub.sent) == before  # shown again: from the cache
+
+    before = len(hub.sent)
+    warm = start(tmp_path, sha)
+    assert warm.artifacts.count == 23
+    assert [r.image for r in warm.search("a cat with green eyes", 5)] == [r.image for r in results]
+    assert len(hub.sent) == before  # a warm restart makes no request at all, and its cache survived
 
 
 def test_a_tag_is_resolved_once_online_and_from_the_last_resolution_offline(hub, tmp_path):
@@ -61,15 +74,15 @@ def test_a_missing_repo_and_a_missing_revision_at_startup_are_one_line(hub, tmp_
 
 def test_a_download_dying_half_way_is_resumed_by_the_client(hub, tmp_path):
     sha = publish()
-    hub.fail(lambda r: r.method == "GET" and "/resolve/" in r.url.path and r.url.path.endswith(".parquet"), dies_half_way(hub))
+    hub.fail(lambda r: r.method == "GET" and "/resolve/" in r.url.path and r.url.path.endswith(".pkl"), dies_half_way(hub))
+    before = len(hub.sent)
     assert start(tmp_path, sha).artifacts.count == 23
-    ranged = [s for s in hub.sent if s.method == "GET" and s.path.endswith(".parquet")]
-    assert len(ranged) == len(set(s.path for s in ranged)) + 1  # the broken shard was asked for again
+    assert len([s for s in hub.sent[before:] if s.method == "GET" and s.path.endswith(".pkl")]) == 2  # asked for again
 
 
 def test_a_download_that_keeps_dying_is_one_line_serves_nothing_and_the_next_start_completes(hub, tmp_path):
     sha = publish()
-    hub.fail(lambda r: r.method == "GET" and r.url.path.endswith(".parquet"), dies_half_way(hub), times=None)
+    hub.fail(lambda r: r.method == "GET" and r.url.path.endswith(".faiss"), dies_half_way(hub), times=None)
     with pytest.raises(ArtifactError, match=rf"^{REPO_ID}@{sha}: could not download the artifact set \(.*\); check"):
         start(tmp_path, sha)
     assert not (local_folder(tmp_path / "cache", REPO_ID, sha) / COMPLETE).exists()
@@ -140,7 +153,7 @@ def test_a_verified_copy_is_marked_only_after_its_checks_pass_and_unmarked_when_
     sha = publish()
     seen = []
 
-    def refuse(folder, manifest):
+    def refuse(folder, manifest, source):
         seen.append((folder, manifest["count"]))
         raise ArtifactError("refused by the check")
 
@@ -148,20 +161,20 @@ def test_a_verified_copy_is_marked_only_after_its_checks_pass_and_unmarked_when_
         verified_copy(REPO_ID, sha, tmp_path, refuse)
     folder = local_folder(tmp_path, REPO_ID, sha)
     assert seen == [(folder, 23)] and not is_complete(folder)
-    assert verified_copy(REPO_ID, sha, tmp_path, lambda f, m: ("checked", m is not None)) == ("checked", True)
+    assert verified_copy(REPO_ID, sha, tmp_path, lambda f, m, s: ("checked", m is not None)) == ("checked", True)
     assert is_complete(folder)
-    assert verified_copy(REPO_ID, sha, tmp_path, lambda f, m: ("warm", m)) == ("warm", None)  # nothing fetched or read
+    assert verified_copy(REPO_ID, sha, tmp_path, lambda f, m, s: ("warm", m)) == ("warm", None)  # nothing fetched or read
 
 
 def test_a_check_that_fails_unexpectedly_is_one_line_and_the_copy_is_fetched_again(hub, tmp_path):
     from imagesearch.hub.download import is_complete, verified_copy
 
     sha = publish()
-    verified_copy(REPO_ID, sha, tmp_path, lambda f, m: None)
+    verified_copy(REPO_ID, sha, tmp_path, lambda f, m, s: None)
     folder = local_folder(tmp_path, REPO_ID, sha)
     assert is_complete(folder)
 
-    def crash(folder, manifest):
+    def crash(folder, manifest, source):
         raise ValueError("maximum supported dimension for an ndarray is 32, found 64")
 
     with pytest.raises(ArtifactError, match=r"the downloaded set could not be checked \(ValueError: maximum supported"):
@@ -170,7 +183,8 @@ def test_a_check_that_fails_unexpectedly_is_one_line_and_the_copy_is_fetched_aga
 
 
 def test_a_shard_row_whose_image_path_escapes_the_set_is_refused_and_nothing_is_written_outside(hub, tmp_path):
-    """A hostile repo: a shard whose first row is named ../../escape.jpg, its checksum made to match."""
+    """A hostile repo in the layout without image locations (shards unpacked at startup): a shard whose first row
+    is named ../../escape.jpg, its checksum made to match."""
     import hashlib
     import io
 
@@ -189,6 +203,7 @@ def test_a_shard_row_whose_image_path_escapes_the_set_is_refused_and_nothing_is_
     pq.write_table(table, buffer)
     files[shard] = buffer.getvalue()
     manifest["published"]["shards"][shard].update(sha256=hashlib.sha256(files[shard]).hexdigest(), bytes=len(files[shard]))
+    del manifest["published"]["images"]
     files[mf.MANIFEST] = json.dumps(manifest).encode()
     hub.repo("mallory/evil", files=files)
     config = AppConfig(artifacts_repo="mallory/evil", artifacts_revision=hub.head("mallory/evil"),

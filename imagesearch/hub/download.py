@@ -1,13 +1,15 @@
 """Fetch a published artifact set from a Hub dataset repo, pinned to a commit.
 
 The repo holds a handful of files (see build/publish.py): the manifest, the
-CSV, the pickle, the index and the parquet shards that carry the images.
-Startup resolves the revision to a commit sha (no request when it already is
-one), then fetches manifest.json and exactly the files it names: two requests
-per file (HEAD + GET), about 50 for a 100,000-image set, never one per image.
-Each shard is checked against its sha256 before it is read; the thumbnails
-are written from it into images/, the shard is removed; :func:`verified_copy`
-then runs the app's startup checks on it (every checksum of the manifest
+CSV, the pickle, the index, the lexical index, image_locations.npy and the
+parquet shards that carry the images. Startup resolves the revision to a
+commit sha (no request when it already is one), then fetches manifest.json
+and exactly the files search needs: two requests per file (HEAD + GET),
+never one per image, and never the shards: each shown image is read on
+demand (imagesearch.hub.remote_images). A set published before
+image_locations.npy existed has its shards fetched whole, each checked
+against its sha256 and unpacked into images/. :func:`verified_copy` then
+runs the app's startup checks on the folder (every checksum of the manifest
 included, on the manifest already read), and only a folder that passed them
 is marked complete.
 
@@ -29,7 +31,9 @@ from tqdm import tqdm
 
 from imagesearch.errors import ArtifactError, build_command, first_line
 from imagesearch.hub.errors import HubError, status_of
+from imagesearch.hub.remote_images import HubSource, on_demand
 from imagesearch.store.fileio import atomic_write_bytes, sha256_file
+from imagesearch.store.image_locations import locations_entry
 from imagesearch.store.manifest import MANIFEST, read_manifest, set_files
 from imagesearch.store.records import check_image_path
 
@@ -140,8 +144,9 @@ def _extract(shard: Path, folder: Path, name: str) -> int:
 
 
 def fetch_set(repo: str, sha: str, folder: Path, token: str | None) -> dict[str, Any]:
-    """Download the set at ``sha`` into ``folder``, unpack the thumbnails and return its manifest; the
-    caller verifies every checksum (:func:`verified_copy` runs the app's checks) before it is marked complete."""
+    """Download the set at ``sha`` into ``folder`` (the thumbnails too, for a set without image locations) and
+    return its manifest; the caller verifies every checksum (:func:`verified_copy` runs the app's checks) before
+    it is marked complete."""
     shutil.rmtree(folder, ignore_errors=True)  # whatever an earlier try left is not trusted
     folder.mkdir(parents=True)
     _fetch(repo, sha, MANIFEST, folder, token)
@@ -154,8 +159,12 @@ def fetch_set(repo: str, sha: str, folder: Path, token: str | None) -> dict[str,
     for name in names:
         if not _SET_FILE_NAME.match(name):
             raise ArtifactError(f"{MANIFEST}: file name {name!r} is not a plain file name; republish the set")
+    if on_demand(manifest):
+        names.append(locations_entry(published)["file"])
     for name in tqdm(names, desc="fetching the set", unit="file"):
         _fetch(repo, sha, name, folder, token)
+    if on_demand(manifest):
+        return manifest  # images are read when shown
     for name, entry in tqdm(sorted(published["shards"].items()), desc="fetching images (parquet shards)", unit="shard"):
         if not _SHARD_NAME.match(name):
             raise ArtifactError(f"{MANIFEST}: shard name {name!r} is not data/NAME.parquet; republish the set")
@@ -173,12 +182,14 @@ def mark_complete(folder: Path) -> None:
     atomic_write_bytes(Path(folder) / COMPLETE, sha256_file(Path(folder) / MANIFEST).encode())
 
 
-def verified_copy(repo: str, revision: str, cache_root: Path, check: Callable[[Path, dict[str, Any] | None], T],
+def verified_copy(repo: str, revision: str, cache_root: Path,
+                  check: Callable[[Path, dict[str, Any] | None, HubSource], T],
                   token: str | None = None, offline: bool = False) -> T:
     """The set ``repo``@``revision`` as a verified local folder: fetched unless a complete copy is here (then
     no request at all), handed to ``check`` (the app's own startup checks, every checksum included; it gets
-    the manifest this function already read, or None), and marked complete only once ``check`` passed. A
-    copy that fails its checks is unmarked, so the next start fetches it again. Returns what ``check`` returns."""
+    the manifest this function already read, or None, and where the set came from), and marked complete only
+    once ``check`` passed. A copy that fails its checks is unmarked, so the next start fetches it again.
+    Returns what ``check`` returns."""
     sha = resolve(repo, revision, cache_root, token, offline)
     folder = local_folder(cache_root, repo, sha)
     manifest = None
@@ -196,7 +207,7 @@ def verified_copy(repo: str, revision: str, cache_root: Path, check: Callable[[P
         except Exception as exc:  # noqa: BLE001 - HTTP, network, a half download: one line, nothing served
             raise HubError(_download_error(repo, revision, exc)) from None
     try:
-        checked = check(folder, manifest)
+        checked = check(folder, manifest, HubSource(repo, sha, token, offline))
     except ArtifactError:
         invalidate(folder)  # a copy that fails its checks is fetched again on the next start
         raise

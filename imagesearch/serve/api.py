@@ -35,7 +35,7 @@ class Result(TypedDict):
     source: str
     label: str
     description: str
-    image: FileData
+    image: FileData | None
 
 
 class ImageSearchAnswer(TypedDict):
@@ -56,7 +56,7 @@ def refused(endpoint: str, exc: QueryError) -> gr.Error:
 def api_results(answer: Answer) -> list[Result]:
     """The answer's results as the API returns them. /search stays a list (its callers index it), so there
     "nothing matches well" is every result's band being "weak"; /search_by_image's dict also says it by name."""
-    return [dict(r.as_dict(), image=FileData(path=r.image).model_dump()) for r in answer.results]
+    return [dict(r.as_dict(), image=FileData(path=r.image).model_dump() if r.image else None) for r in answer.results]
 
 
 def upload_path(image: Any) -> str:
@@ -113,7 +113,7 @@ def endpoints(engine: SearchEngine, describe_image: Callable[[str], str] | None)
             the query shares), band ("strong", "fair" or "weak", cut on dense_score with cuts measured on the
             set; null where the set is too small to measure them; when every result is "weak", nothing in the
             set matches the query well), dataset, source, label, description and image (downloaded by
-            gradio_client to a local path).
+            gradio_client to a local path; null when the Space could not read that image).
         """
         try:
             return api_results(engine.answer(query, k, datasets, mode, labels, offset))

@@ -38,6 +38,13 @@ def alt_text(description: str) -> str:
     return description[:ALT_CHARS].rsplit(" ", 1)[0] + "…"
 
 
+def picture(result: SearchResult) -> str:
+    """The result's image, or a frame saying it cannot be shown (never another image)."""
+    if not result.image:
+        return f'<div class="cs-noimage" role="img" aria-label="{_text(alt_text(result.description))}">image unavailable</div>'
+    return f'<img src="gradio_api/file={_text(result.image)}" alt="{_text(alt_text(result.description))}" loading="lazy">'
+
+
 def cards_html(results: list[SearchResult], k: int) -> str:
     if not results:
         return ""
@@ -47,7 +54,7 @@ def cards_html(results: list[SearchResult], k: int) -> str:
         label = f' · <span class="cs-label">{_text(r.label)}</span>' if r.label else ""
         items.append(
             f'<li class="cs-card cs-{strength or "unbanded"}" data-id="{r.id}">'
-            f'<img src="gradio_api/file={_text(r.image)}" alt="{_text(alt_text(r.description))}" loading="lazy">'
+            f'{picture(r)}'
             f'<div class="cs-meta"><span class="cs-rank">#{r.rank}</span> '
             f'<span class="cs-score">{SCORE_FORMAT.format(r.score)}</span> {badge}'
             f'<span class="cs-where">{_text(r.dataset)}{label}</span></div>'
@@ -65,6 +72,8 @@ CSS = """
   display: flex; flex-direction: column; gap: 6px; background: var(--block-background-fill); }
 #results .cs-card img { width: 100%; aspect-ratio: 4 / 3; object-fit: contain; background: var(--background-fill-secondary);
   border-radius: 4px; }
+#results .cs-noimage { width: 100%; aspect-ratio: 4 / 3; display: flex; align-items: center; justify-content: center;
+  background: var(--background-fill-secondary); border-radius: 4px; font-size: 0.85em; opacity: 0.8; }
 #results .cs-meta { display: flex; flex-wrap: wrap; gap: 4px 8px; align-items: baseline; font-size: 0.9em; }
 #results .cs-rank { font-weight: 700; }
 #results .cs-score { font-variant-numeric: tabular-nums; }

@@ -22,6 +22,8 @@ class AppConfig:
     artifacts_revision: str = "main"
     hf_token: str | None = field(default=None, repr=False)
     artifacts_cache: Path = DEFAULT_ARTIFACTS_CACHE
+    # IMAGE_CACHE_MB: disk kept for the images of a published set read on demand (least recently used out)
+    image_cache_mb: int = 1024
     hub_offline: bool = False  # HF_HUB_OFFLINE: serve only what is already downloaded, never call the Hub
     embedder: str | None = None  # EMBEDDER (earlier EMBEDDING_MODEL): refused unless it is the manifest's embedder
     # Search by image: the captioner and prompts uploads are described with (default: the manifest's).
@@ -69,6 +71,7 @@ class AppConfig:
             artifacts_revision=env.get("ARTIFACTS_REVISION", "").strip() or "main",
             hf_token=env.get("HF_TOKEN", "").strip() or None,
             artifacts_cache=Path(cache).expanduser() if cache else DEFAULT_ARTIFACTS_CACHE,
+            image_cache_mb=integer("IMAGE_CACHE_MB", 1024, 16, 10_000_000),
             hub_offline=env.get("HF_HUB_OFFLINE", "").strip().upper() in ("1", "ON", "YES", "TRUE"),
             embedder=(env.get("EMBEDDER", "") or env.get("EMBEDDING_MODEL", "")).strip() or None,
             captioner=env.get("CAPTIONER", "").strip() or None,

@@ -18,7 +18,7 @@ class SearchResult:
     source: str
     label: str
     description: str
-    image: str  # absolute path of the image file inside the artifact folder
+    image: str | None  # the image file on the server (the artifact folder's images/); None: it cannot be shown
     dense_score: float | None = None  # cosine similarity of the description to the query
     lexical_score: float | None = None  # BM25 coverage of the query's words (0..1); None where not computed
     matched: list[str] = field(default_factory=list)  # words of the description/label the query shares

@@ -139,15 +139,16 @@ class SearchEngine:
                  similar: bool = False) -> list[SearchResult]:
         """The results from offset+1 on, each banded on its cosine (``similar``: on the cuts between descriptions)."""
         results: list[SearchResult] = []
-        for row, score, dense, lexical in zip(ranked.rows[request.offset:], ranked.scores[request.offset:],
-                                              ranked.dense[request.offset:], ranked.lexical[request.offset:]):
+        images = self.artifacts.image_paths([int(row) for row in ranked.rows[request.offset:]])
+        for row, score, dense, lexical, image in zip(ranked.rows[request.offset:], ranked.scores[request.offset:],
+                                                     ranked.dense[request.offset:], ranked.lexical[request.offset:], images):
             record = self.artifacts.records[int(row)]
             pieces, matched = mark_matches(marked_text, record.description, record.label)
             score = round(float(score), 4)
             results.append(SearchResult(
                 rank=request.offset + len(results) + 1, id=record.id, score=score, dataset=record.dataset,
                 source=record.source, label=record.label, description=record.description,
-                image=str(self.artifacts.image_path(record)), dense_score=round(float(dense), 4),
+                image=image, dense_score=round(float(dense), 4),
                 lexical_score=None if np.isnan(lexical) else round(float(lexical), 4), matched=matched,
                 band=self.bands.band(float(dense), similar), pieces=pieces))
         return results

@@ -1,26 +1,30 @@
 """Everything the app checks before it serves a set, and the one way a served set is opened.
 
 :func:`open_served_set` is the start: a local folder as it is, or a published set as a verified local copy
-(imagesearch.hub.download.verified_copy: fetched when needed, checked here, marked complete). The publish
+(imagesearch.hub.download.verified_copy: fetched when needed, checked here, marked complete) whose images are
+read when shown (imagesearch.hub.remote_images). The publish
 step runs the same checks (:func:`open_verified`) before it uploads anything.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from imagesearch.errors import ArtifactError, build_command
 from imagesearch.hub.download import verified_copy
+from imagesearch.hub.remote_images import HubSource, RemoteImages, on_demand
 from imagesearch.models.encoder import TextEncoder, canonical_model_id, check_probe, load_encoder
 from imagesearch.serve.config import AppConfig
 from imagesearch.store.artifacts import ArtifactSet, load_artifact_set
+from imagesearch.store import manifest as mf
 
 
 def open_verified(folder: Path, embedder: str | None = None, device: str | None = None,
-                  manifest: dict[str, Any] | None = None) -> tuple[ArtifactSet, TextEncoder]:
+                  manifest: dict[str, Any] | None = None, images_on_demand: bool = False) -> tuple[ArtifactSet, TextEncoder]:
     """Load and validate the set, load its query encoder, and prove the encoder made its vectors."""
-    artifacts = load_artifact_set(folder, manifest)
+    artifacts = load_artifact_set(folder, manifest, images_on_demand)
     model_id = artifacts.manifest["embedding"]["model"]
     if embedder and canonical_model_id(embedder) != model_id:
         raise ArtifactError(
@@ -35,10 +39,15 @@ def open_verified(folder: Path, embedder: str | None = None, device: str | None 
 def open_served_set(config: AppConfig) -> tuple[ArtifactSet, TextEncoder]:
     """The set the app serves, checked whole, with its encoder. Raises ArtifactError (one line)."""
 
-    def check(folder: Path, manifest: dict[str, Any] | None) -> tuple[ArtifactSet, TextEncoder]:
-        return open_verified(folder, config.embedder, manifest=manifest)
+    def check(folder: Path, manifest: dict[str, Any] | None, source: HubSource) -> tuple[ArtifactSet, TextEncoder]:
+        manifest = mf.read_manifest(folder) if manifest is None else manifest
+        if not on_demand(manifest):  # published before image locations: its images were unpacked into the folder
+            return open_verified(folder, config.embedder, manifest=manifest)
+        artifacts, encoder = open_verified(folder, config.embedder, manifest=manifest, images_on_demand=True)
+        images = RemoteImages.open(folder, manifest, artifacts.records, source, config.image_cache_mb * 2**20)
+        return replace(artifacts, images=images), encoder
 
     if config.artifacts_repo:
         return verified_copy(config.artifacts_repo, config.artifacts_revision, config.artifacts_cache, check,
                              config.hf_token, config.hub_offline)
-    return check(config.artifacts_dir, None)
+    return open_verified(config.artifacts_dir, config.embedder)

@@ -42,6 +42,7 @@ class ArtifactSet:
     labels: tuple[str, ...] = ()  # distinct labels ("dress, shoe" counts as dress and shoe)
     label_rows: dict[str, np.ndarray] | None = None  # label -> the rows that carry it
     row_of_id: dict[int, int] | None = None
+    images: Any = None  # where shown images come from: None, the folder's images/; else an object with .paths(rows)
 
     @property
     def count(self) -> int:
@@ -55,8 +56,12 @@ class ArtifactSet:
         return np.vstack([self.index.reconstruct(int(row)) for row in rows]) if len(rows) else \
             np.empty((0, self.index.d), dtype=np.float32)
 
-    def image_path(self, record: Record) -> Path:
-        return self.folder / record.image
+    def image_paths(self, rows: list[int]) -> list[str | None]:
+        """The local file of each row's image (read first, when the set's images are on demand); None where the
+        image cannot be shown."""
+        if self.images is None:
+            return [str(self.folder / self.records[row].image) for row in rows]
+        return self.images.paths(rows)
 
 
 LABEL_SEPARATOR = ", "  # a detection image's label lists its object categories: "dress, shoe, bag"
@@ -94,8 +99,9 @@ def _self_check(index: Any, vectors: np.ndarray, name: str) -> None:
         raise ArtifactError(f"{name}: does not hold the vectors of embedding.pkl; rebuild it with {build_command('index')}")
 
 
-def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None) -> ArtifactSet:
-    """Load and check the set in ``folder``; ``manifest``: its manifest.json already read (it is read once per start)."""
+def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None, images_on_demand: bool = False) -> ArtifactSet:
+    """Load and check the set in ``folder``; ``manifest``: its manifest.json already read (it is read once per start).
+    ``images_on_demand``: the images are not in the folder (they are read and checked one by one when shown)."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
         raise ArtifactError(f"{folder}: artifact folder not found; set ARTIFACTS_DIR to a folder built by "
@@ -115,7 +121,7 @@ def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None) -> A
         if name not in manifest["files"]:
             raise ArtifactError(f"{mf.MANIFEST}: has no checksum for {name}; rebuild the set")
 
-    mf.verify_checksums(folder, manifest)
+    mf.verify_checksums(folder, manifest, images=not images_on_demand)
 
     records = read_records(folder / mf.DESCRIPTIONS)
     if len(records) != count:

@@ -169,14 +169,16 @@ def _check_one(folder: Path, name: str, entry: Any, parents: dict[str, bool]) ->
     return None
 
 
-def verify_checksums(folder: Path, manifest: dict[str, Any]) -> None:
+def verify_checksums(folder: Path, manifest: dict[str, Any], images: bool = True) -> None:
     """Check every file listed in the manifest exists and matches its sha256; the first problem is reported.
+    ``images=False``: the set's own files only (its images are read on demand and checked one by one then).
 
     Each folder is resolved once, not each file: at 100,000 thumbnails that made the check 5 s instead of 17 s here.
     """
     folder = Path(folder).resolve()
     parents: dict[str, bool] = {}
-    for name, entry in manifest["files"].items():
+    entries = manifest["files"] if images else {name: manifest["files"].get(name) for name in set_files(manifest)}
+    for name, entry in entries.items():
         problem = _check_one(folder, name, entry, parents)
         if problem:
             raise ArtifactError(problem)
