@@ -91,10 +91,13 @@ def check_vectors(vectors: np.ndarray, count: int, dimension: int, name: str = m
         raise ArtifactError(f"{name}: row {row} has norm {norms[row]:.4f}, expected L2-normalised vectors; {fix}")
 
 
-def _self_check(index: Any, vectors: np.ndarray, name: str) -> None:
-    """Each sampled row must find a vector identical to itself (score ~1)."""
-    rows = np.linspace(0, len(vectors) - 1, num=min(SELF_CHECK_ROWS, len(vectors)), dtype=np.int64)
-    scores, ids = index.search(vectors[rows], 1)
+def _sample_rows(count: int) -> np.ndarray:
+    return np.linspace(0, count - 1, num=min(SELF_CHECK_ROWS, count), dtype=np.int64)
+
+
+def _self_check(index: Any, sample: np.ndarray, name: str) -> None:
+    """Each sampled row (of embedding.pkl) must find a vector identical to itself in the index (score ~1)."""
+    scores, ids = index.search(sample, 1)
     if (ids[:, 0] < 0).any() or (scores[:, 0] < 1.0 - 1e-3).any():
         raise ArtifactError(f"{name}: does not hold the vectors of embedding.pkl; rebuild it with {build_command('index')}")
 
@@ -132,11 +135,12 @@ def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None, imag
 
     vectors = load_array(folder / embedding_file)
     check_vectors(vectors, count, dimension, embedding_file)
+    sample = vectors[_sample_rows(count)]
+    del vectors  # before the index is read: the vectors are held once, by the index
     if index_info.get("type") not in ("flat", "ivf"):
         raise ArtifactError(f"{mf.MANIFEST}: index type {index_info.get('type')!r} is not flat or ivf; rebuild with {build_command('index')}")
     index = read_index(folder / index_file, index_info["type"], dimension, count)
-    _self_check(index, vectors, index_file)
-    del vectors  # the index holds the only copy from here on
+    _self_check(index, sample, index_file)
     if index_info["type"] == "ivf":
         index.make_direct_map()  # lets "more like this" read a stored vector back (8 bytes a row)
 
