@@ -51,6 +51,14 @@ class Blob:
     def read(self) -> bytes:
         return self.data.read_bytes() if isinstance(self.data, Path) else self.data
 
+    def read_range(self, start: int, end: int) -> bytes:
+        """Bytes start..end inclusive, without reading the rest of a file on disk."""
+        if not isinstance(self.data, Path):
+            return self.data[start:end + 1]
+        with open(self.data, "rb") as handle:
+            handle.seek(start)
+            return handle.read(end + 1 - start)
+
     @classmethod
     def of(cls, data: bytes, path: str) -> "Blob":
         lfs = len(data) >= LFS_MIN_BYTES or path.endswith(LFS_SUFFIXES)
@@ -148,8 +156,9 @@ class FakeHub:
             tree = dict(repo.commits[repo.branches["main"]])
             for path, data in files.items():
                 if isinstance(data, Path):
-                    tree[path] = Blob(data, data.stat().st_size, hashlib.sha256(data.read_bytes()).hexdigest(),
-                                      path.endswith(LFS_SUFFIXES))
+                    from imagesearch.store.fileio import sha256_file
+
+                    tree[path] = Blob(data, data.stat().st_size, sha256_file(data), path.endswith(LFS_SUFFIXES))
                 else:
                     tree[path] = Blob.of(data, path)
             self._commit(repo, tree)
@@ -415,18 +424,17 @@ class FakeHub:
             headers.update({"X-Linked-Etag": f'"{etag}"', "X-Linked-Size": str(blob.size)})
         if request.method == "HEAD":
             return httpx2.Response(200, headers=headers)
-        data = blob.read()
         match = re.match(r"bytes=(\d+)-(\d*)$", request.headers.get("range", ""))
         if match:  # a resumed download (bytes=N-) or one image read on demand (bytes=A-B)
             start = int(match.group(1))
-            end = min(int(match.group(2)), len(data) - 1) if match.group(2) else len(data) - 1
+            end = min(int(match.group(2)), blob.size - 1) if match.group(2) else blob.size - 1
             if start > end:
                 return error(416, "Requested Range Not Satisfiable")
-            headers.update({"Content-Length": str(end + 1 - start), "Content-Range": f"bytes {start}-{end}/{len(data)}"})
+            headers.update({"Content-Length": str(end + 1 - start), "Content-Range": f"bytes {start}-{end}/{blob.size}"})
             self.bytes_served += end + 1 - start
-            return httpx2.Response(206, headers=headers, content=data[start:end + 1])
-        self.bytes_served += len(data)
-        return httpx2.Response(200, headers=headers, content=data)
+            return httpx2.Response(206, headers=headers, content=blob.read_range(start, end))
+        self.bytes_served += blob.size
+        return httpx2.Response(200, headers=headers, content=blob.read())
 
 
 def whoami(name: str, role: str, write_to: tuple[str, ...] = ()) -> dict:

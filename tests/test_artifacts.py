@@ -9,6 +9,7 @@ import pytest
 from imagesearch.errors import ArtifactError
 from imagesearch.models.encoder import check_probe
 from imagesearch.store import manifest as mf
+from build.vector_index import IndexSpec
 from imagesearch.store.artifacts import load_artifact_set
 from imagesearch.store.records import COLUMNS
 from imagesearch.store.safe_pickle import dump_array
@@ -147,3 +148,30 @@ def test_encoder_other_than_the_manifest_model_is_refused(minilm, tmp_path):
     shuffled = dict(probe, vector=list(np.roll(probe["vector"], 7)))
     with pytest.raises(ArtifactError, match="encodes the probe sentence differently"):
         check_probe(minilm, dict(embedding, probe=shuffled))
+
+
+@pytest.mark.parametrize("spec", [IndexSpec("flat"), IndexSpec("ivf", nlist=2, nprobe=2)], ids=["flat", "ivf"])
+def test_serving_checks_the_index_own_vectors_and_never_reads_the_pickle(tmp_path, spec):
+    """The app searches the index's vectors: it checks those (every row, in place) and does not need embedding.pkl."""
+    import faiss
+
+    from imagesearch.store.index_file import write_index
+
+    folder = make_set(tmp_path / "set", VECTORS, spec=spec)
+    (folder / mf.EMBEDDING).unlink()
+    assert load_artifact_set(folder, serving=True).count == 6
+    with pytest.raises(ArtifactError, match="embedding.pkl: listed in manifest.json but missing"):
+        load_artifact_set(folder)  # the build steps and publish still check the pickle
+
+    bad = VECTORS.copy()
+    bad[4] *= 2
+    index = faiss.IndexFlatIP(8)
+    if spec.kind == "ivf":
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(8), 8, 2, faiss.METRIC_INNER_PRODUCT)
+        index.train(VECTORS)
+    index.add(bad)
+    write_index(folder / mf.INDEX, index)
+    dump_array(folder / mf.EMBEDDING, VECTORS)
+    refresh_checksums(folder)
+    with pytest.raises(ArtifactError, match=r"^index.faiss: row 4 has norm 2.0000, expected L2-normalised"):
+        load_artifact_set(folder, serving=True)

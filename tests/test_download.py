@@ -26,7 +26,8 @@ def test_a_space_pinned_to_the_printed_sha_starts_without_the_images_and_reads_e
     before = len(hub.sent)
     engine = start(tmp_path, sha)
     fetched = [s for s in hub.sent[before:] if "/resolve/" in s.path]
-    assert len(fetched) == 2 * 6  # HEAD + GET for the manifest, 4 set files and image_locations.npy
+    # HEAD + GET for the manifest, the CSV, the two indexes and image_locations.npy: not the pickle, not a shard
+    assert len(fetched) == 2 * 5 and not [s for s in fetched if s.path.endswith(mf.EMBEDDING)]
     assert not [s for s in fetched if s.path.endswith(".parquet")]  # no shard before the first answer
     assert len(hub.sent) - before == len(fetched)  # a pinned sha needs no other request
     folder = local_folder(tmp_path / "cache", REPO_ID, sha)
@@ -74,10 +75,10 @@ def test_a_missing_repo_and_a_missing_revision_at_startup_are_one_line(hub, tmp_
 
 def test_a_download_dying_half_way_is_resumed_by_the_client(hub, tmp_path):
     sha = publish()
-    hub.fail(lambda r: r.method == "GET" and "/resolve/" in r.url.path and r.url.path.endswith(".pkl"), dies_half_way(hub))
+    hub.fail(lambda r: r.method == "GET" and "/resolve/" in r.url.path and r.url.path.endswith(".faiss"), dies_half_way(hub))
     before = len(hub.sent)
     assert start(tmp_path, sha).artifacts.count == 23
-    assert len([s for s in hub.sent[before:] if s.method == "GET" and s.path.endswith(".pkl")]) == 2  # asked for again
+    assert len([s for s in hub.sent[before:] if s.method == "GET" and s.path.endswith(".faiss")]) == 2  # asked for again
 
 
 def test_a_download_that_keeps_dying_is_one_line_serves_nothing_and_the_next_start_completes(hub, tmp_path):
@@ -94,8 +95,8 @@ def test_a_damaged_or_tampered_copy_is_refused_and_fetched_again_next_start(hub,
     sha = publish()
     start(tmp_path, sha)
     folder = local_folder(tmp_path / "cache", REPO_ID, sha)
-    (folder / mf.EMBEDDING).write_bytes((folder / mf.EMBEDDING).read_bytes()[:-8] + b"\x00" * 8)
-    with pytest.raises(ArtifactError, match="embedding.pkl: sha256"):
+    (folder / mf.INDEX).write_bytes((folder / mf.INDEX).read_bytes()[:-8] + b"\x00" * 8)
+    with pytest.raises(ArtifactError, match="index.faiss: sha256"):
         start(tmp_path, sha)
     before = len(hub.sent)
     assert start(tmp_path, sha).artifacts.count == 23 and len(hub.sent) > before

@@ -5,8 +5,9 @@ CSV, the pickle, the index, the lexical index, image_locations.npy and the
 parquet shards that carry the images. Startup resolves the revision to a
 commit sha (no request when it already is one), then fetches manifest.json
 and exactly the files search needs: two requests per file (HEAD + GET),
-never one per image, and never the shards: each shown image is read on
-demand (imagesearch.hub.remote_images). A set published before
+never one per image, never the pickle (search reads the index's own
+vectors) and never the shards: each shown image is read on demand
+(imagesearch.hub.remote_images). A set published before
 image_locations.npy existed has its shards fetched whole, each checked
 against its sha256 and unpacked into images/. :func:`verified_copy` then
 runs the app's startup checks on the folder (every checksum of the manifest
@@ -34,7 +35,7 @@ from imagesearch.hub.errors import HubError, status_of
 from imagesearch.hub.remote_images import HubSource, on_demand
 from imagesearch.store.fileio import atomic_write_bytes, sha256_file
 from imagesearch.store.image_locations import locations_entry
-from imagesearch.store.manifest import MANIFEST, read_manifest, set_files
+from imagesearch.store.manifest import EMBEDDING, MANIFEST, read_manifest, set_files
 from imagesearch.store.records import check_image_path
 
 log = logging.getLogger(__name__)
@@ -159,7 +160,8 @@ def fetch_set(repo: str, sha: str, folder: Path, token: str | None) -> dict[str,
     for name in names:
         if not _SET_FILE_NAME.match(name):
             raise ArtifactError(f"{MANIFEST}: file name {name!r} is not a plain file name; republish the set")
-    if on_demand(manifest):
+    if on_demand(manifest):  # the app searches the index's vectors: embedding.pkl is for the build steps
+        names = [name for name in names if name != manifest["embedding"].get("file", EMBEDDING)]
         names.append(locations_entry(published)["file"])
     for name in tqdm(names, desc="fetching the set", unit="file"):
         _fetch(repo, sha, name, folder, token)

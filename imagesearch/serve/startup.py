@@ -22,9 +22,11 @@ from imagesearch.store import manifest as mf
 
 
 def open_verified(folder: Path, embedder: str | None = None, device: str | None = None,
-                  manifest: dict[str, Any] | None = None, images_on_demand: bool = False) -> tuple[ArtifactSet, TextEncoder]:
-    """Load and validate the set, load its query encoder, and prove the encoder made its vectors."""
-    artifacts = load_artifact_set(folder, manifest, images_on_demand)
+                  manifest: dict[str, Any] | None = None, images_on_demand: bool = False,
+                  serving: bool = False) -> tuple[ArtifactSet, TextEncoder]:
+    """Load and validate the set, load its query encoder, and prove the encoder made its vectors. ``serving``:
+    the app's start (embedding.pkl is not read: search uses the index's own vectors, which are checked)."""
+    artifacts = load_artifact_set(folder, manifest, images_on_demand, serving)
     model_id = artifacts.manifest["embedding"]["model"]
     if embedder and canonical_model_id(embedder) != model_id:
         raise ArtifactError(
@@ -42,8 +44,9 @@ def open_served_set(config: AppConfig) -> tuple[ArtifactSet, TextEncoder]:
     def check(folder: Path, manifest: dict[str, Any] | None, source: HubSource) -> tuple[ArtifactSet, TextEncoder]:
         manifest = mf.read_manifest(folder) if manifest is None else manifest
         if not on_demand(manifest):  # published before image locations: its images were unpacked into the folder
-            return open_verified(folder, config.embedder, manifest=manifest)
-        artifacts, encoder = open_verified(folder, config.embedder, manifest=manifest, images_on_demand=True)
+            return open_verified(folder, config.embedder, manifest=manifest, serving=True)
+        artifacts, encoder = open_verified(folder, config.embedder, manifest=manifest, images_on_demand=True,
+                                           serving=True)
         images = RemoteImages.open(folder, manifest, artifacts.records, source, config.image_cache_mb * 2**20)
         return replace(artifacts, images=images), encoder
 
@@ -51,7 +54,7 @@ def open_served_set(config: AppConfig) -> tuple[ArtifactSet, TextEncoder]:
         artifacts, encoder = verified_copy(config.artifacts_repo, config.artifacts_revision, config.artifacts_cache,
                                            check, config.hf_token, config.hub_offline)
     else:
-        artifacts, encoder = open_verified(config.artifacts_dir, config.embedder)
+        artifacts, encoder = open_verified(config.artifacts_dir, config.embedder, serving=True)
     return replace(artifacts, manifest=served_manifest(artifacts.manifest)), encoder
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import faiss
 import numpy as np
 
 from imagesearch.errors import ArtifactError, build_command
@@ -71,8 +72,24 @@ def split_labels(label: str) -> list[str]:
     return [part.strip() for part in label.split(LABEL_SEPARATOR.strip()) if part.strip()] if label else []
 
 
-def check_vectors(vectors: np.ndarray, count: int, dimension: int, name: str = mf.EMBEDDING) -> None:
-    fix = f"rebuild it with {build_command('embed')}"
+def stored_vectors(index: Any) -> Iterator[tuple[np.ndarray | None, np.ndarray]]:
+    """The vectors a flat or IVF-flat index holds, viewed in place (no copy): (row ids or None for 0..n-1, vectors)."""
+    if isinstance(index, faiss.IndexFlat):
+        yield None, faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+        return
+    lists = index.invlists
+    for number in range(index.nlist):
+        size = lists.list_size(number)
+        if size:
+            codes = faiss.rev_swig_ptr(lists.get_codes(number), size * lists.code_size)
+            yield (faiss.rev_swig_ptr(lists.get_ids(number), size).copy(),
+                   codes.view(np.float32).reshape(size, index.d))
+
+
+def check_vectors(vectors: np.ndarray, count: int, dimension: int, name: str = mf.EMBEDDING,
+                  rows: np.ndarray | None = None) -> None:
+    """Shape, dtype, finite values and unit norms; ``rows``: the row id of each vector (default its position)."""
+    fix = f"rebuild it with {build_command('embed' if name == mf.EMBEDDING else 'index')}"
     if vectors.ndim != 2:
         raise ArtifactError(f"{name}: array has shape {vectors.shape}, expected (N, d); {fix}")
     if vectors.dtype != np.float32:
@@ -83,12 +100,14 @@ def check_vectors(vectors: np.ndarray, count: int, dimension: int, name: str = m
         )
     finite = np.isfinite(vectors).all(axis=1)
     if not finite.all():
-        raise ArtifactError(f"{name}: row {int(np.argmin(finite))} holds NaN or infinite values; {fix}")
+        at = int(np.argmin(finite))
+        raise ArtifactError(f"{name}: row {at if rows is None else int(rows[at])} holds NaN or infinite values; {fix}")
     norms = np.linalg.norm(vectors, axis=1)
     bad = np.abs(norms - 1.0) > NORM_TOLERANCE
     if bad.any():
-        row = int(np.argmax(bad))
-        raise ArtifactError(f"{name}: row {row} has norm {norms[row]:.4f}, expected L2-normalised vectors; {fix}")
+        at = int(np.argmax(bad))
+        raise ArtifactError(f"{name}: row {at if rows is None else int(rows[at])} has norm {norms[at]:.4f}, expected "
+                            f"L2-normalised vectors; {fix}")
 
 
 def _sample_rows(count: int) -> np.ndarray:
@@ -102,9 +121,12 @@ def _self_check(index: Any, sample: np.ndarray, name: str) -> None:
         raise ArtifactError(f"{name}: does not hold the vectors of embedding.pkl; rebuild it with {build_command('index')}")
 
 
-def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None, images_on_demand: bool = False) -> ArtifactSet:
+def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None, images_on_demand: bool = False,
+                      serving: bool = False) -> ArtifactSet:
     """Load and check the set in ``folder``; ``manifest``: its manifest.json already read (it is read once per start).
-    ``images_on_demand``: the images are not in the folder (they are read and checked one by one when shown)."""
+    ``images_on_demand``: the images are not in the folder (they are read and checked one by one when shown).
+    ``serving``: the app's start, which searches the index's own vectors and never reads embedding.pkl: the index's
+    vectors are checked instead of the pickle's (the build steps and publish check both, and that they agree)."""
     folder = Path(folder).resolve()
     if not folder.is_dir():
         raise ArtifactError(f"{folder}: artifact folder not found; set ARTIFACTS_DIR to a folder built by "
@@ -124,7 +146,8 @@ def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None, imag
         if name not in manifest["files"]:
             raise ArtifactError(f"{mf.MANIFEST}: has no checksum for {name}; rebuild the set")
 
-    mf.verify_checksums(folder, manifest, images=not images_on_demand)
+    mf.verify_checksums(folder, manifest, images=not images_on_demand,
+                        skip=frozenset({embedding_file}) if serving else frozenset())
 
     records = read_records(folder / mf.DESCRIPTIONS)
     if len(records) != count:
@@ -133,14 +156,19 @@ def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None, imag
         if record.image not in manifest["files"]:
             raise ArtifactError(f"{mf.DESCRIPTIONS} row {record.id}: image {record.image} has no checksum in the manifest; rebuild the set")
 
-    vectors = load_array(folder / embedding_file)
-    check_vectors(vectors, count, dimension, embedding_file)
-    sample = vectors[_sample_rows(count)]
-    del vectors  # before the index is read: the vectors are held once, by the index
     if index_info.get("type") not in ("flat", "ivf"):
         raise ArtifactError(f"{mf.MANIFEST}: index type {index_info.get('type')!r} is not flat or ivf; rebuild with {build_command('index')}")
-    index = read_index(folder / index_file, index_info["type"], dimension, count)
-    _self_check(index, sample, index_file)
+    if serving:
+        index = read_index(folder / index_file, index_info["type"], dimension, count)
+        for rows, vectors in stored_vectors(index):
+            check_vectors(vectors, len(vectors), dimension, index_file, rows)
+    else:
+        vectors = load_array(folder / embedding_file)
+        check_vectors(vectors, count, dimension, embedding_file)
+        sample = vectors[_sample_rows(count)]
+        del vectors  # before the index is read: the vectors are held once, by the index
+        index = read_index(folder / index_file, index_info["type"], dimension, count)
+        _self_check(index, sample, index_file)
     if index_info["type"] == "ivf":
         index.make_direct_map()  # lets "more like this" read a stored vector back (8 bytes a row)
 
