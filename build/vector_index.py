@@ -50,13 +50,21 @@ def default_nlist(n: int) -> int:
     return max(1, min(int(4 * math.sqrt(n)), n // 39))
 
 
+EXACT_CHUNK_SCORES = 1 << 25  # scores held at once by exact_topk (128 MB of float32)
+
+
 def exact_topk(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    """Brute-force top-k ids by inner product, in numpy (the ground truth)."""
-    scores = queries @ vectors.T
+    """Brute-force top-k ids by inner product, in numpy (the ground truth), a block of queries at a time: at
+    1,000,000 rows all 1,000 queries at once held a 4 GB score matrix and an 8 GB partition."""
     k = min(k, vectors.shape[0])
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    order = np.take_along_axis(scores, part, axis=1).argsort(axis=1)[:, ::-1]
-    return np.take_along_axis(part, order, axis=1)
+    step = max(1, EXACT_CHUNK_SCORES // max(1, vectors.shape[0]))
+    found = []
+    for start in range(0, len(queries), step):
+        scores = queries[start:start + step] @ vectors.T
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+        order = np.take_along_axis(scores, part, axis=1).argsort(axis=1)[:, ::-1]
+        found.append(np.take_along_axis(part, order, axis=1))
+    return np.concatenate(found) if found else np.empty((0, k), dtype=np.int64)
 
 
 def held_out_recall(index: Any, vectors: np.ndarray, query_ids: np.ndarray, k: int = RECALL_K) -> float:

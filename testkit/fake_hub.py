@@ -434,6 +434,8 @@ class FakeHub:
             self.bytes_served += end + 1 - start
             return httpx2.Response(206, headers=headers, content=blob.read_range(start, end))
         self.bytes_served += blob.size
+        if isinstance(blob.data, Path):  # a benchmark's snapshot: streamed, never held whole in memory
+            return httpx2.Response(200, headers=headers, stream=_FileStream(blob.data))
         return httpx2.Response(200, headers=headers, content=blob.read())
 
 
@@ -445,6 +447,15 @@ def whoami(name: str, role: str, write_to: tuple[str, ...] = ()) -> dict:
                                  "scoped": [{"entity": {"type": "user" if "/" not in w else "dataset", "name": w},
                                              "permissions": ["repo.content.read", "repo.write"]} for w in write_to]}
     return {"type": "user", "name": name, "auth": {"type": "access_token", "accessToken": access}}
+
+
+class _FileStream(httpx2.SyncByteStream):
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __iter__(self):
+        with open(self.path, "rb") as handle:
+            yield from iter(lambda: handle.read(1 << 20), b"")
 
 
 class _DiesHalfWay(httpx2.SyncByteStream):

@@ -115,3 +115,15 @@ def test_seed_design_stays_reachable_and_its_recall_is_measured():
 
 
 
+
+
+def test_exact_topk_in_blocks_of_queries_gives_the_same_ids_as_all_at_once(monkeypatch):
+    import build.vector_index as vector_index
+
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(500, 16)).astype(np.float32)
+    queries = rng.normal(size=(37, 16)).astype(np.float32)
+    whole = vector_index.exact_topk(vectors, queries, 5)
+    monkeypatch.setattr(vector_index, "EXACT_CHUNK_SCORES", 500 * 4)  # 4 queries a block: 10 blocks
+    assert np.array_equal(vector_index.exact_topk(vectors, queries, 5), whole)
+    assert np.array_equal(whole[:, 0], np.argmax(queries @ vectors.T, axis=1))
