@@ -25,7 +25,7 @@ from .hybrid_recall import hybrid_recall
 from .messages import next_step, warnings_once
 from .query_texts import example_queries, query_like_texts
 from .score_bands import measure_bands
-from .vector_index import KINDS, IndexSpec, build_index, resolve_kind
+from .vector_index import KINDS, IndexSpec, build_index, is_exact
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
     records = read_records(folder / mf.DESCRIPTIONS)
     vectors = load_array(folder / embedding["file"])
     check_vectors(vectors, len(records), embedding["dimension"], embedding["file"])
-    ivf = resolve_kind(config.spec.kind, len(vectors)) == "ivf"
+    ivf = not is_exact(config.spec.kind, len(vectors))  # an approximate index: ivf or ivf-sq8
     try:
         texts, queries = encoded_query_texts(records, embedding["model"], config)
     except ArtifactError as exc:
@@ -90,7 +90,11 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
     kind = "exact" if info.get("exact") else (
         f"approximate, recall@5 {info['recall_at_5']}: stored vectors {info['recall_at_5_stored']}, "
         f"query-like texts {info.get('recall_at_5_text', 'not measured')}; hybrid on query-like texts "
-        f"{info.get('hybrid_recall_at_5_text', 'not measured')}")
+        f"{info.get('hybrid_recall_at_5_text', 'not measured')}; p50 {info['latency_ms']['p50']} ms, "
+        f"p95 {info['latency_ms']['p95']} ms on one thread")
+    for other in info.get("candidates", []):
+        log.info("candidate %s: nprobe %d, recall@5 %.4f, p50 %.2f ms, p95 %.2f ms", other["type"], other["nprobe"],
+                 other["recall_at_5"], other["p50_ms"], other["p95_ms"])
     print(f"indexed {len(records):,} vectors -> {folder / mf.INDEX} ({info['type']}{', ' + params if params else ''}, "
           f"{kind}); next: {next_step('index', folder)}")
     return manifest
@@ -99,11 +103,13 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
 def add_index_arguments(parser) -> None:
     """The index's flags: the same names in ``index`` and ``all``."""
     parser.add_argument("--index", choices=KINDS, default="auto",
-                        help="auto (exact flat up to 250,000 vectors), flat (exact) or ivf (approximate)")
+                        help="auto (exact flat up to 250,000 vectors; above, the faster of ivf and ivf-sq8 as "
+                             "measured), flat (exact), ivf or ivf-sq8 (approximate: float32 lists, or 8-bit lists "
+                             "re-scored with a float16 copy)")
     parser.add_argument("--nlist", type=positive, default=None,
-                        help="ivf: number of clusters (default 4*sqrt(N), at least 39 points each)")
+                        help="ivf, ivf-sq8: number of clusters (default 4*sqrt(N), at least 39 points each)")
     parser.add_argument("--nprobe", type=positive, default=None,
-                        help="ivf: clusters searched per query (default: tuned until recall@5 >= 0.99)")
+                        help="ivf, ivf-sq8: clusters searched per query (default: tuned until recall@5 >= 0.99)")
 
 
 def _arguments(parser) -> None:

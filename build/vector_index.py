@@ -2,14 +2,22 @@
 
 - ``flat`` is exact: the default, and what ``auto`` picks up to
   ``AUTO_FLAT_MAX`` vectors.
-- ``ivf`` is approximate. Unless nprobe is given, it is tuned at build time
-  until recall@5 against exact search reaches the target on two kinds of
-  queries: stored vectors (their own id excluded) and, when given, encoded
-  query-like texts. Stored vectors sit inside their own cluster and flatter
-  IVF; short text queries fall between clusters (at 100,000 rows nprobe 64
-  gave 0.988 for one and 0.908 for the other), so the stricter of the two
-  decides, and both are returned for the manifest. ``--index ivf
-  --nlist 3 --nprobe 1`` reproduces the seed's index for comparison.
+- ``ivf`` (IVF lists of float32 vectors) and ``ivf-sq8`` (the same lists
+  holding 8-bit codes, the best ``REFINE_K_FACTOR``*k candidates re-scored
+  with a float16 copy of every vector: about 1.15 KB a 384-d row where
+  ``ivf`` needs 1.5 KB) are approximate. Unless nprobe is given, each is
+  tuned at build time until recall@5 against exact search reaches the
+  target on two kinds of queries: stored vectors (their own id excluded)
+  and, when given, encoded query-like texts. Stored vectors sit inside
+  their own cluster and flatter IVF; short text queries fall between
+  clusters (at 100,000 rows nprobe 64 gave 0.988 for one and 0.908 for the
+  other), so the stricter of the two decides, and both are returned for the
+  manifest. ``--index ivf --nlist 3 --nprobe 1`` reproduces the seed's index
+  for comparison.
+- Above ``AUTO_FLAT_MAX``, ``auto`` builds both approximate kinds on one
+  trained set of lists, tunes each, times each on one thread, and keeps the
+  fastest that reaches the target (build/index_choice.py); the manifest
+  records every candidate's figures.
 
 Writing and guarded reading: imagesearch.store.index_file; searching: imagesearch.store.searchers.
 """
@@ -29,7 +37,9 @@ log = logging.getLogger(__name__)
 AUTO_FLAT_MAX = 250_000
 RECALL_TARGET = 0.99
 RECALL_K = 5
-KINDS = ("auto", "flat", "ivf")
+KINDS = ("auto", "flat", "ivf", "ivf-sq8")
+APPROXIMATE = ("ivf", "ivf-sq8")
+REFINE_K_FACTOR = 4  # ivf-sq8: candidates re-scored with the float16 copy, per result asked for
 
 
 @dataclass(frozen=True)
@@ -67,13 +77,15 @@ def exact_topk(vectors: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate(found) if found else np.empty((0, k), dtype=np.int64)
 
 
-def held_out_recall(index: Any, vectors: np.ndarray, query_ids: np.ndarray, k: int = RECALL_K) -> float:
-    """Recall@k of ``index`` against exact search, each query row's own id excluded."""
+def held_out_recall(index: Any, vectors: np.ndarray, query_ids: np.ndarray, k: int = RECALL_K,
+                    truth: np.ndarray | None = None) -> float:
+    """Recall@k of ``index`` against exact search, each query row's own id excluded (``truth``: the exact
+    top k+1 of the query rows, when already computed)."""
     queries = vectors[query_ids]
     k = min(k, vectors.shape[0] - 1)
     if k <= 0:
         return 1.0
-    truth = exact_topk(vectors, queries, k + 1)
+    truth = exact_topk(vectors, queries, k + 1) if truth is None else truth
     _, got = index.search(queries, k + 1)
     hits = 0
     for qid, t_row, g_row in zip(query_ids, truth, got):
@@ -88,36 +100,132 @@ def recall_of(found: np.ndarray, truth: np.ndarray) -> float:
     return sum(len(set(t) & set(g[g >= 0])) for t, g in zip(truth, found)) / truth.size
 
 
-def text_recall(index: Any, vectors: np.ndarray, queries: np.ndarray, k: int = RECALL_K) -> float:
+def text_recall(index: Any, vectors: np.ndarray, queries: np.ndarray, k: int = RECALL_K,
+                truth: np.ndarray | None = None) -> float:
     """Recall@k of ``index`` against exact search for query vectors that are not rows of the index."""
     k = min(k, vectors.shape[0])
-    truth = exact_topk(vectors, queries, k)
+    truth = exact_topk(vectors, queries, k) if truth is None else truth
     _, got = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
     return recall_of(got, truth)
 
 
 def resolve_kind(kind: str, n: int) -> str:
-    """``auto`` -> flat (exact) up to AUTO_FLAT_MAX vectors, ivf above."""
+    """``auto`` -> flat (exact) up to AUTO_FLAT_MAX vectors, ``approximate`` above (the kinds build_index compares)."""
     if kind == "auto":
-        return "flat" if n <= AUTO_FLAT_MAX else "ivf"
+        return "flat" if n <= AUTO_FLAT_MAX else "approximate"
     if kind not in KINDS:
         raise ValueError(f"unknown index kind {kind!r}; choose from {', '.join(KINDS)}")
     return kind
 
 
+def is_exact(kind: str, n: int) -> bool:
+    return resolve_kind(kind, n) == "flat"
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The exact answers the tuning compares with, computed once per build."""
+    query_ids: np.ndarray
+    stored: np.ndarray  # exact top 6 of each query row (its own id among them)
+    text_queries: np.ndarray | None
+    text: np.ndarray | None  # exact top 5 of each text query
+
+
+def exact_truth(vectors: np.ndarray, text_queries: np.ndarray | None, seed: int = 0) -> Truth:
+    n = len(vectors)
+    query_ids = np.random.default_rng(seed).choice(n, size=min(n, 1000), replace=False)
+    stored = exact_topk(vectors, vectors[query_ids], min(RECALL_K, n - 1) + 1) if n > 1 else np.empty((0, 1), np.int64)
+    texts = None if text_queries is None or not len(text_queries) else np.ascontiguousarray(text_queries, np.float32)
+    return Truth(query_ids, stored, texts, None if texts is None else exact_topk(vectors, texts, min(RECALL_K, n)))
+
+
 def measure_recall(index: Any, vectors: np.ndarray, query_ids: np.ndarray,
-                   text_queries: np.ndarray | None) -> dict[str, float]:
+                   text_queries: np.ndarray | None, truth: Truth | None = None) -> dict[str, float]:
     """recall@5 for stored-vector queries and (when given) text queries; ``strict`` is the lower."""
-    found = {"stored": held_out_recall(index, vectors, query_ids)}
+    found = {"stored": held_out_recall(index, vectors, query_ids, truth=None if truth is None else truth.stored)}
     if text_queries is not None and len(text_queries):
-        found["text"] = text_recall(index, vectors, text_queries)
+        found["text"] = text_recall(index, vectors, text_queries, truth=None if truth is None else truth.text)
     found["strict"] = min(found.values())
     return found
 
 
+def ivf_of(index: Any) -> Any:
+    """The IVF part of an approximate index (itself for ``ivf``; the base of ``ivf-sq8``'s refine wrapper)."""
+    return faiss.extract_index_ivf(index)
+
+
+def trained_lists(vectors: np.ndarray, nlist: int, seed: int) -> Any:
+    """The coarse quantizer (nlist centroids by k-means), trained once and shared by every candidate."""
+    d = vectors.shape[1]
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf.cp.seed = seed
+    ivf.train(vectors)
+    return faiss.clone_index(ivf.quantizer)
+
+
+def approximate_index(kind: str, vectors: np.ndarray, quantizer: Any) -> Any:
+    """``kind`` over the trained lists of ``quantizer`` (a copy of it), holding every vector."""
+    d, nlist = vectors.shape[1], quantizer.ntotal
+    lists = faiss.clone_index(quantizer)
+    if kind == "ivf":
+        index = faiss.IndexIVFFlat(lists, d, nlist, faiss.METRIC_INNER_PRODUCT)
+    else:
+        base = faiss.IndexIVFScalarQuantizer(lists, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        base.train(vectors)  # the lists are trained already: this fits the 8-bit ranges only
+        base.own_fields = True
+        lists.this.disown()
+        refine = faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexRefine(base, refine)
+        index.k_factor = REFINE_K_FACTOR
+        index.own_fields = True
+        base.this.disown()
+        refine.this.disown()
+        index.add(vectors)
+        return index
+    index.own_fields = True
+    lists.this.disown()
+    index.add(vectors)
+    return index
+
+
+def tune(kind: str, index: Any, vectors: np.ndarray, truth: Truth, nprobe: int | None) -> dict[str, Any]:
+    """Set nprobe (given, or doubled from 1 until recall@5 reaches the target) and return the measured figures."""
+    ivf = ivf_of(index)
+    if nprobe is not None:
+        if not 1 <= nprobe <= ivf.nlist:
+            raise ValueError(f"--nprobe {nprobe} must be between 1 and nlist ({ivf.nlist})")
+        ivf.nprobe = nprobe
+        recall = measure_recall(index, vectors, truth.query_ids, truth.text_queries, truth)
+    else:
+        ivf.nprobe = 1
+        while True:
+            recall = measure_recall(index, vectors, truth.query_ids, truth.text_queries, truth)
+            log.info("%s nlist=%d nprobe=%d recall@5 %s", kind, ivf.nlist, ivf.nprobe,
+                     ", ".join(f"{name} {value:.4f}" for name, value in recall.items()))
+            if recall["strict"] >= RECALL_TARGET or ivf.nprobe >= ivf.nlist:
+                break
+            ivf.nprobe = min(ivf.nlist, ivf.nprobe * 2)
+    params = {"nlist": int(ivf.nlist), "nprobe": int(ivf.nprobe), "nprobe_tuned": nprobe is None}
+    if kind == "ivf-sq8":
+        params.update(k_factor=REFINE_K_FACTOR, codes="sq8", refine="fp16")
+    info = {"type": kind, "metric": "inner_product", "params": params, "exact": False,
+            "recall_at_5": round(recall["strict"], 4),  # the stricter of the measurements below
+            "recall_at_5_stored": round(recall["stored"], 4), "recall_queries": int(len(truth.query_ids))}
+    if "text" in recall:
+        info["recall_at_5_text"] = round(recall["text"], 4)
+        info["recall_text_queries"] = int(len(truth.text_queries))
+    if recall["strict"] < RECALL_TARGET:
+        log.warning("%s index returns only %.1f%% of the exact top-5 (nlist=%d, nprobe=%d)", kind,
+                    100 * recall["strict"], ivf.nlist, ivf.nprobe)
+    return info
+
+
 def build_index(vectors: np.ndarray, spec: IndexSpec, seed: int = 0,
                 text_queries: np.ndarray | None = None) -> BuiltIndex:
-    """Build the index; for IVF, ``text_queries`` (encoded query-like texts) join the nprobe tuning."""
+    """Build the index; for the approximate kinds, ``text_queries`` (encoded query-like texts) join the nprobe
+    tuning, and ``auto`` keeps the fastest kind that reaches the target (build/index_choice.py)."""
+    from .index_choice import choose
+
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n, d = vectors.shape
     kind = resolve_kind(spec.kind, n)
@@ -129,45 +237,9 @@ def build_index(vectors: np.ndarray, spec: IndexSpec, seed: int = 0,
     nlist = spec.nlist or default_nlist(n)
     if nlist < 1 or nlist > n:
         raise ValueError(f"--nlist {nlist} must be between 1 and the number of vectors ({n})")
-    quantizer = faiss.IndexFlatIP(d)
-    index = faiss.IndexIVFFlat(quantizer, d, nlist, faiss.METRIC_INNER_PRODUCT)
-    index.cp.seed = seed
-    index.train(vectors)
-    index.add(vectors)
-    index.own_fields = True
-    quantizer.this.disown()
-    rng = np.random.default_rng(seed)
-    query_ids = rng.choice(n, size=min(n, 1000), replace=False)
-    if spec.nprobe is not None:
-        if not 1 <= spec.nprobe <= nlist:
-            raise ValueError(f"--nprobe {spec.nprobe} must be between 1 and nlist ({nlist})")
-        index.nprobe = spec.nprobe
-        recall = measure_recall(index, vectors, query_ids, text_queries)
-        tuned = False
-    else:
-        nprobe = 1
-        while True:
-            index.nprobe = nprobe
-            recall = measure_recall(index, vectors, query_ids, text_queries)
-            log.info("ivf nlist=%d nprobe=%d recall@5 %s", nlist, nprobe,
-                     ", ".join(f"{name} {value:.4f}" for name, value in recall.items()))
-            if recall["strict"] >= RECALL_TARGET or nprobe >= nlist:
-                break
-            nprobe = min(nlist, nprobe * 2)
-        tuned = True
-    if recall["strict"] < RECALL_TARGET:
-        log.warning("ivf index returns only %.1f%% of the exact top-5 (nlist=%d, nprobe=%d)",
-                    100 * recall["strict"], nlist, index.nprobe)
-    info = {
-        "type": "ivf",
-        "metric": "inner_product",
-        "params": {"nlist": nlist, "nprobe": int(index.nprobe), "nprobe_tuned": tuned},
-        "exact": False,
-        "recall_at_5": round(recall["strict"], 4),  # the stricter of the measurements below
-        "recall_at_5_stored": round(recall["stored"], 4),
-        "recall_queries": int(len(query_ids)),
-    }
-    if "text" in recall:
-        info["recall_at_5_text"] = round(recall["text"], 4)
-        info["recall_text_queries"] = int(len(text_queries))
-    return BuiltIndex(index, info)
+    if spec.nprobe is not None and not 1 <= spec.nprobe <= nlist:
+        raise ValueError(f"--nprobe {spec.nprobe} must be between 1 and nlist ({nlist})")
+    quantizer = trained_lists(vectors, nlist, seed)
+    truth = exact_truth(vectors, text_queries, seed)
+    kinds = APPROXIMATE if kind == "approximate" else (kind,)
+    return choose(kinds, vectors, quantizer, truth, spec.nprobe)

@@ -150,7 +150,8 @@ def test_encoder_other_than_the_manifest_model_is_refused(minilm, tmp_path):
         check_probe(minilm, dict(embedding, probe=shuffled))
 
 
-@pytest.mark.parametrize("spec", [IndexSpec("flat"), IndexSpec("ivf", nlist=2, nprobe=2)], ids=["flat", "ivf"])
+@pytest.mark.parametrize("spec", [IndexSpec("flat"), IndexSpec("ivf", nlist=2, nprobe=2), IndexSpec("ivf-sq8", nlist=2, nprobe=2)],
+                         ids=["flat", "ivf", "ivf-sq8"])
 def test_serving_checks_the_index_own_vectors_and_never_reads_the_pickle(tmp_path, spec):
     """The app searches the index's vectors: it checks those (every row, in place) and does not need embedding.pkl."""
     import faiss
@@ -169,6 +170,12 @@ def test_serving_checks_the_index_own_vectors_and_never_reads_the_pickle(tmp_pat
     if spec.kind == "ivf":
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(8), 8, 2, faiss.METRIC_INNER_PRODUCT)
         index.train(VECTORS)
+    if spec.kind == "ivf-sq8":
+        base = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(8), 8, 2, faiss.ScalarQuantizer.QT_8bit,
+                                             faiss.METRIC_INNER_PRODUCT)
+        base.train(VECTORS)
+        index = faiss.IndexRefine(base, faiss.IndexScalarQuantizer(8, faiss.ScalarQuantizer.QT_fp16,
+                                                                   faiss.METRIC_INNER_PRODUCT))
     index.add(bad)
     write_index(folder / mf.INDEX, index)
     dump_array(folder / mf.EMBEDDING, VECTORS)

@@ -110,6 +110,23 @@ def test_seed_index_design_loses_results_on_the_real_seed_captions_dense_and_hyb
     assert load_artifact_set(copy).index.nprobe == 3
 
 
+def test_an_ivf_sq8_set_is_built_by_the_index_step_and_served_with_search_similar_and_filters(seed_set, tmp_path, minilm):
+    copy = tmp_path / "sq8"
+    subprocess.run(["cp", "-r", str(seed_set), str(copy)], check=True)
+    out = run_build("index", "--artifacts", copy, "--index", "ivf-sq8", "--nlist", "3").stdout
+    info = json.loads((copy / mf.MANIFEST).read_text())["index"]
+    assert info["type"] == "ivf-sq8" and info["recall_at_5"] >= 0.99 and "ms on one thread" in out
+    assert 0 < info["latency_ms"]["p50"] <= info["latency_ms"]["p95"]
+    flat = SearchEngine(load_artifact_set(seed_set), lambda text: minilm.encode([text])[0])
+    sq8 = SearchEngine(load_artifact_set(copy, serving=True), lambda text: minilm.encode([text])[0])
+    query = "a woman in a red dress"
+    assert [r.id for r in sq8.search(query, 5)] == [r.id for r in flat.search(query, 5)]
+    assert max(abs(a.score - b.score) for a, b in zip(sq8.search(query, 5), flat.search(query, 5))) < 2e-3
+    first = flat.search(query, 1)[0].id
+    assert [r.id for r in sq8.answer_similar(first, 3).results] == [r.id for r in flat.answer_similar(first, 3).results]
+    assert info["hybrid_recall_at_5_text"] >= 0.95
+
+
 def test_ivf_without_the_sets_embedder_is_one_line_naming_the_exact_alternative(seed_set, tmp_path):
     copy = tmp_path / "ivf"
     subprocess.run(["cp", "-r", str(seed_set), str(copy)], check=True)

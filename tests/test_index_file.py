@@ -16,7 +16,7 @@ def _write(tmp_path, vectors, kind="flat"):
     return path
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf"])
+@pytest.mark.parametrize("kind", ["flat", "ivf", "ivf-sq8"])
 def test_written_index_reads_back_and_searches_the_same(tmp_path, kind):
     vectors = embedding_like(500)
     index = read_index(_write(tmp_path, vectors, kind), kind, 64, 500)
@@ -52,5 +52,19 @@ def test_wrong_dimension_type_or_metric_is_refused(tmp_path):
     l2 = faiss.IndexFlatL2(64)
     l2.add(embedding_like(50))
     faiss.write_index(l2, str(path))
-    with pytest.raises(ArtifactError, match="not a flat or IVF-flat"):
+    with pytest.raises(ArtifactError, match="not a flat, IVF or IVF-SQ8"):
         read_index(path, "flat", 64, 50)
+
+
+def test_a_refine_index_of_other_parts_than_ivf_sq8_with_a_float16_copy_is_refused(tmp_path):
+    vectors = embedding_like(500)
+    base = faiss.IndexIVFFlat(faiss.IndexFlatIP(64), 64, 8, faiss.METRIC_INNER_PRODUCT)
+    base.train(vectors)
+    other = faiss.IndexRefineFlat(base)  # float32 copy over IVF-flat lists: the same magic, other parts
+    other.add(vectors)
+    path = tmp_path / "index.faiss"
+    faiss.write_index(other, str(path))
+    with pytest.raises(ArtifactError, match=r"expected IndexRefine / IndexIVFScalarQuantizer / IndexScalarQuantizer"):
+        read_index(path, "ivf-sq8", 64, 500)
+    with pytest.raises(ArtifactError, match="holds a ivf-sq8 index but the manifest says ivf"):
+        read_index(path, "ivf", 64, 500)

@@ -127,3 +127,28 @@ def test_exact_topk_in_blocks_of_queries_gives_the_same_ids_as_all_at_once(monke
     monkeypatch.setattr(vector_index, "EXACT_CHUNK_SCORES", 500 * 4)  # 4 queries a block: 10 blocks
     assert np.array_equal(vector_index.exact_topk(vectors, queries, 5), whole)
     assert np.array_equal(whole[:, 0], np.argmax(queries @ vectors.T, axis=1))
+
+
+def test_ivf_sq8_is_tuned_to_the_target_and_scores_with_its_float16_copy():
+    vectors = embedding_like(6000)
+    built = build_index(vectors, IndexSpec("ivf-sq8"))
+    assert built.info["type"] == "ivf-sq8" and built.info["recall_at_5"] >= 0.99
+    assert built.info["params"]["k_factor"] == 4 and built.info["params"]["refine"] == "fp16"
+    scores, ids = built.index.search(vectors[:20], 5)
+    exact = np.einsum("ij,ij->i", vectors[:20], vectors[ids[:, 0]])
+    assert np.abs(scores[:, 0] - exact).max() < 2e-3  # re-scored on float16: within the fp16 bound of the cosine
+    assert built.info["latency_ms"]["p50"] > 0 and built.info["latency_ms"]["threads"] == 1
+
+
+def test_auto_above_the_flat_limit_keeps_the_fastest_kind_reaching_the_target(monkeypatch):
+    import build.vector_index as vector_index
+
+    monkeypatch.setattr(vector_index, "AUTO_FLAT_MAX", 1000)
+    vectors = embedding_like(6000)
+    built = build_index(vectors, IndexSpec("auto"), text_queries=embedding_like(100, seed=9))
+    candidates = {c["type"]: c for c in built.info["candidates"]}
+    assert set(candidates) == {"ivf", "ivf-sq8"}
+    reaching = [c for c in candidates.values() if c["recall_at_5"] >= 0.99]
+    assert reaching and built.info["type"] == min(reaching, key=lambda c: c["p50_ms"])["type"]
+    assert built.info["latency_ms"]["p50"] == candidates[built.info["type"]]["p50_ms"]
+    assert vector_index.ivf_of(built.index).nprobe == candidates[built.info["type"]]["nprobe"]

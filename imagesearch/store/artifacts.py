@@ -73,9 +73,18 @@ def split_labels(label: str) -> list[str]:
 
 
 def stored_vectors(index: Any) -> Iterator[tuple[np.ndarray | None, np.ndarray]]:
-    """The vectors a flat or IVF-flat index holds, viewed in place (no copy): (row ids or None for 0..n-1, vectors)."""
+    """The vectors an index holds, viewed in place where they are float32 (flat, ivf): (row ids or None for
+    0..n-1, vectors)."""
     if isinstance(index, faiss.IndexFlat):
         yield None, faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+        return
+    if isinstance(index, faiss.IndexRefine):  # ivf-sq8: its float16 copy of every row, widened a chunk at a time
+        copy = faiss.downcast_index(index.refine_index)
+        halves = faiss.rev_swig_ptr(copy.codes.data(), copy.ntotal * copy.code_size).view(np.float16)
+        halves = halves.reshape(copy.ntotal, copy.d)
+        for start in range(0, copy.ntotal, 65_536):
+            chunk = halves[start:start + 65_536]
+            yield np.arange(start, start + len(chunk)), chunk.astype(np.float32)
         return
     lists = index.invlists
     for number in range(index.nlist):
@@ -156,8 +165,9 @@ def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None, imag
         if record.image not in manifest["files"]:
             raise ArtifactError(f"{mf.DESCRIPTIONS} row {record.id}: image {record.image} has no checksum in the manifest; rebuild the set")
 
-    if index_info.get("type") not in ("flat", "ivf"):
-        raise ArtifactError(f"{mf.MANIFEST}: index type {index_info.get('type')!r} is not flat or ivf; rebuild with {build_command('index')}")
+    if index_info.get("type") not in ("flat", "ivf", "ivf-sq8"):
+        raise ArtifactError(f"{mf.MANIFEST}: index type {index_info.get('type')!r} is not flat, ivf or ivf-sq8; "
+                            f"rebuild with {build_command('index')}")
     if serving:
         index = read_index(folder / index_file, index_info["type"], dimension, count)
         for rows, vectors in stored_vectors(index):

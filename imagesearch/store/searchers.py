@@ -29,7 +29,11 @@ def search_index(index: Any, queries: np.ndarray, k: int, allowed: np.ndarray | 
     if allowed is not None:
         bitmap = np.packbits(allowed.astype(np.uint8), bitorder="little")
         selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
-        if isinstance(index, faiss.IndexIVF):
+        if isinstance(index, faiss.IndexRefine):  # ivf-sq8: the lists pick filtered candidates, the copy re-scores
+            inner = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe or faiss.extract_index_ivf(index).nprobe)
+            params = faiss.IndexRefineSearchParameters(k_factor=index.k_factor, base_index_params=inner)
+            params._inner = inner
+        elif isinstance(index, faiss.IndexIVF):
             params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe or index.nprobe)
         else:
             params = faiss.SearchParameters(sel=selector)
@@ -93,11 +97,12 @@ class FlatSearcher:
 
 
 class IndexSearcher:
-    """Plain FAISS search (IVF): approximate, with its measured recall in the manifest. Filtered: exact over a
-    few allowed rows, else as many lists as it takes to find min(k, allowed) rows (``widened`` counts those)."""
+    """Plain FAISS search (ivf, ivf-sq8): approximate, with its measured recall in the manifest. Filtered: exact
+    over a few allowed rows, else as many lists as it takes to find min(k, allowed) rows (``widened`` counts those)."""
 
     def __init__(self, index: Any):
         self.index = index
+        self.lists = faiss.extract_index_ivf(index)  # the IVF part (the index itself, or ivf-sq8's base)
         self.fallbacks = 0
         self.widened = 0
 
@@ -112,9 +117,9 @@ class IndexSearcher:
         rows = np.flatnonzero(allowed)
         if len(rows) <= SCAN_ROWS:
             return self.scan(query, k, rows)
-        nlist = self.index.nlist
+        nlist = self.lists.nlist
         # as many lists as hold, on average, the allowed rows an unfiltered search would look at
-        nprobe = min(nlist, -(-self.index.nprobe * len(allowed) // len(rows)))
+        nprobe = min(nlist, -(-self.lists.nprobe * len(allowed) // len(rows)))
         while True:
             scores, ids = search_index(self.index, query, k, allowed, nprobe)
             if int((ids[0] >= 0).sum()) >= min(k, len(rows)) or nprobe >= nlist:
@@ -123,7 +128,8 @@ class IndexSearcher:
             self.widened += 1
 
     def scan(self, query: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The exact top-k of ``rows``, their stored vectors read back a chunk at a time; padded like FAISS."""
+        """The exact top-k of ``rows`` (ivf-sq8: scored on its float16 copy), their stored vectors read back a chunk
+        at a time; padded like FAISS."""
         best_scores = np.empty(0, dtype=np.float32)
         best_rows = np.empty(0, dtype=np.int64)
         for start in range(0, len(rows), SCAN_CHUNK):
