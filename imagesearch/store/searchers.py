@@ -103,6 +103,9 @@ class IndexSearcher:
     def __init__(self, index: Any):
         self.index = index
         self.lists = faiss.extract_index_ivf(index)  # the IVF part (the index itself, or ivf-sq8's base)
+        # one query's probed lists are shared among FAISS's threads (SEARCH_THREADS); FAISS's default splits a batch
+        # by query, which leaves a single query on one thread however many are allowed
+        self.lists.parallel_mode = 1
         self.fallbacks = 0
         self.widened = 0
 
