@@ -3,9 +3,10 @@
 Layout of the repo (why: the README's "Publishing and serving from the Hub"):
 
     README.md          dataset card; its config names the parquet shards
-    manifest.json      the set's manifest + a "published" section with every shard's sha256
+    manifest.json      the set's manifest (its own files' checksums) + a "published" section with every shard's sha256
     description.csv    embedding.pkl    index.faiss    lexical.npz
-    image_locations.npy  where each image lies in the shards (the Space reads one image with one range read)
+    image_locations.npy  where each image lies in the shards, and its sha256 (the Space reads one image with one
+                         range read and checks it)
     data/train-NNNNN-<sha256[:16]>.parquet   rows with the images inside, a few hundred MB each
 
 Steps: run the app's own startup checks on the folder (a set the app would
@@ -46,7 +47,8 @@ from .tags import move_tag
 log = logging.getLogger(__name__)
 
 STAGING_PREFIX = ".publish-"  # publish stages the repo's files in a hidden folder inside the artifact folder
-PUBLISHED_LAYOUT = 3  # 1: one file per image; 2: parquet shards; 3: shards + where each image lies in them
+PUBLISHED_LAYOUT = 3  # 1: one file per image; 2: parquet shards; 3: shards + a table of where each image lies
+# in them and its sha256 (the manifest then lists the set's own files only)
 
 
 @dataclass(frozen=True)
@@ -93,11 +95,15 @@ def stage(folder: Path, staging: Path, repo: str, shard_bytes: int = SHARD_BYTES
     """Validate the set like the app does, then write every file the repo will hold into ``staging``."""
     artifacts, _ = open_verified(folder)
     shards = write_shards(artifacts.folder, artifacts.records, staging, shard_bytes)
+    files = artifacts.manifest["files"]
     located = staging / LOCATIONS
-    located.write_bytes(shard_locations(shards, artifacts.records))
-    images = {"file": LOCATIONS, "sha256": sha256_file(located), "bytes": located.stat().st_size}
-    manifest = dict(artifacts.manifest, published={"layout": PUBLISHED_LAYOUT, "shards": shard_section(shards),
-                                                   "images": images})
+    located.write_bytes(shard_locations(shards, artifacts.records, [files[r.image]["sha256"] for r in artifacts.records]))
+    images = {"file": LOCATIONS, "sha256": sha256_file(located), "bytes": located.stat().st_size,
+              "count": artifacts.count}
+    # the images' checksums travel in the table: the manifest a Space reads first stays small at any size
+    own = {name: files[name] for name in mf.set_files(artifacts.manifest)}
+    manifest = dict(artifacts.manifest, files=own, published={"layout": PUBLISHED_LAYOUT, "images": images,
+                                                              "shards": shard_section(shards)})
     (staging / mf.MANIFEST).write_bytes(mf.manifest_bytes(manifest))
     (staging / CARD).write_text(dataset_card(repo, manifest, artifacts.records, [s.path for s in shards]), encoding="utf-8")
     # the set's own files were just verified against these checksums: no need to hash them again

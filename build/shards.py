@@ -150,8 +150,9 @@ def shard_section(shards: Iterable[ParquetShard]) -> dict:
             for s in shards}
 
 
-def shard_locations(shards: Sequence[ParquetShard], records: Sequence[Record]) -> bytes:
-    """image_locations.npy for ``records`` written as ``shards``: shard number (in name order), offset, length."""
+def shard_locations(shards: Sequence[ParquetShard], records: Sequence[Record], sha256s: Sequence[str]) -> bytes:
+    """image_locations.npy for ``records`` written as ``shards``: shard number (in name order), offset, length and
+    the sha256 of each image (``sha256s``, in record order)."""
     from imagesearch.store.image_locations import locations_bytes
 
     order = {shard.path: number for number, shard in enumerate(sorted(shards, key=lambda s: s.path))}
@@ -159,4 +160,4 @@ def shard_locations(shards: Sequence[ParquetShard], records: Sequence[Record]) -
     for shard in shards:
         numbers.extend([order[shard.path]] * shard.rows)
         offsets.extend(shard.image_ranges)
-    return locations_bytes([r.id for r in records], numbers, [o for o, _ in offsets], [n for _, n in offsets])
+    return locations_bytes([r.id for r in records], numbers, [o for o, _ in offsets], [n for _, n in offsets], sha256s)

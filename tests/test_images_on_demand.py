@@ -55,6 +55,20 @@ def test_every_published_range_holds_exactly_its_image_and_the_shards_still_read
     assert loaded[3]["image"].size == __import__("PIL.Image").Image.open(DEMO_ARTIFACTS / records[3].image).size
 
 
+def test_the_published_manifest_lists_no_image_and_the_table_holds_every_images_sha256(hub):
+    import hashlib
+    import io
+
+    sha = publish()
+    files = _repo_files(hub, sha)
+    manifest = json.loads(files[mf.MANIFEST])
+    assert sorted(manifest["files"]) == sorted(mf.set_files(manifest))
+    table = np.load(io.BytesIO(files[LOCATIONS]), allow_pickle=False)
+    records = read_records(DEMO_ARTIFACTS / mf.DESCRIPTIONS)
+    assert [bytes(row) for row in table["sha256"]] == \
+        [hashlib.sha256((DEMO_ARTIFACTS / r.image).read_bytes()).digest() for r in records]
+
+
 def test_an_image_whose_bytes_do_not_match_its_sha256_is_shown_as_no_image_never_another(hub, tmp_path, caplog):
     sha = publish()
     files = _repo_files(hub, sha)
@@ -109,7 +123,8 @@ def test_a_set_published_without_image_locations_is_still_served_by_unpacking_it
     sha = publish()
     files = _repo_files(hub, sha)
     manifest = json.loads(files[mf.MANIFEST])
-    del manifest["published"]["images"]
+    del manifest["published"]["images"]  # as published before the table existed: every image in the manifest
+    manifest["files"] = json.loads((DEMO_ARTIFACTS / mf.MANIFEST).read_text())["files"]
     files[mf.MANIFEST] = json.dumps(manifest).encode()
     del files[LOCATIONS]
     old = _republish(hub, "alice/older-layout", files)
@@ -135,7 +150,7 @@ def test_an_image_table_pointing_outside_its_shard_is_refused_at_startup_in_one_
     manifest = json.loads(files[mf.MANIFEST])
     manifest["published"]["images"].update(sha256=hashlib.sha256(files[LOCATIONS]).hexdigest(), bytes=len(files[LOCATIONS]))
     files[mf.MANIFEST] = json.dumps(manifest).encode()
-    with pytest.raises(ArtifactError, match=rf"^{LOCATIONS}: row 4 \(id \d+\) points outside its shard"):
+    with pytest.raises(ArtifactError, match=rf"^{LOCATIONS}: row 4 \(id \d+\) points outside its shard;"):
         _start(tmp_path, "mallory/outside", _republish(hub, "mallory/outside", files))
 
 

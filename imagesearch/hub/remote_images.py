@@ -4,7 +4,7 @@ A set published with image_locations.npy (build/shards.py) is served without its
 what search needs, and each result's image is read from its parquet shard by an HTTP range request for exactly
 its bytes. The request is built by huggingface_hub's own helpers (``hf_hub_url``, ``build_hf_headers``,
 ``http_backoff``), the same calls its ``HfFileSystem`` makes for a range, without that file system's extra
-lookups per file. The bytes are checked against the sha256 the manifest records for that image before they are
+lookups per file. The bytes are checked against the sha256 image_locations.npy records for that image before they are
 written to the cache (imagesearch.hub.image_cache) and served: a mismatch or a failed read is one line in the
 log and the result shows no image, never another one. Offline, only what is cached is shown.
 """
@@ -49,10 +49,9 @@ def on_demand(manifest: dict[str, Any]) -> bool:
 
 class RemoteImages:
     def __init__(self, source: HubSource, shards: Sequence[str], table: np.ndarray, records: Sequence[Record],
-                 digests: np.ndarray, cache: ImageCache):
-        self.source, self.shards, self.table = source, list(shards), table
+                 cache: ImageCache):
+        self.source, self.shards, self.table = source, list(shards), table  # table: image_locations.npy
         self.records, self.cache = records, cache
-        self.digests = digests  # (rows, 32) uint8: each image's sha256, 32 bytes a row instead of a dict entry
         self.requests = 0  # range requests made, and the bytes they brought (the benchmark reads these)
         self.bytes_read = 0
         self._count_lock = threading.Lock()
@@ -71,12 +70,8 @@ class RemoteImages:
             raise ArtifactError(f"{entry['file']}: missing or its sha256 does not match manifest.json; "
                                 "it will be downloaded again on the next start")
         shards = sorted(published["shards"])
-        files = manifest["files"]
-        table = read_locations(path, [r.id for r in records], [published["shards"][s]["bytes"] for s in shards],
-                               [files[r.image]["bytes"] for r in records])
-        digests = np.frombuffer(b"".join(bytes.fromhex(files[r.image]["sha256"]) for r in records), dtype=np.uint8)
-        return cls(source, shards, table, records, digests.reshape(len(records), 32),
-                   ImageCache(Path(folder) / "images", cache_bytes))
+        table = read_locations(path, [r.id for r in records], [published["shards"][s]["bytes"] for s in shards])
+        return cls(source, shards, table, records, ImageCache(Path(folder) / "images", cache_bytes))
 
     def paths(self, rows: Sequence[int]) -> list[str | None]:
         """The local file of each row's image, read where not cached (concurrently); None where it cannot be shown."""
@@ -118,8 +113,8 @@ class RemoteImages:
             self.bytes_read += len(data)
         if response.status_code == 200 and len(data) > length:  # a server that ignored the range sent the shard
             data = data[offset:offset + length]
-        if hashlib.sha256(data).digest() != self.digests[row].tobytes():
-            log.warning("image %s (id %d): the bytes read from %s do not match its sha256 in manifest.json; "
+        if hashlib.sha256(data).digest() != location["sha256"].tobytes():
+            log.warning("image %s (id %d): the bytes read from %s do not match its sha256 in image_locations.npy; "
                         "shown without a picture", record.image, record.id, where)
             return None
         return str(self.cache.put(record.image, data))
