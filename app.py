@@ -23,6 +23,7 @@ from imagesearch.serve.memory import limit_malloc_arenas
 from imagesearch.serve.page import build_blocks
 from imagesearch.serve.search import SearchEngine
 from imagesearch.serve.startup import open_served_set
+from imagesearch.store.searchers import threads_that_pay
 
 log = logging.getLogger("app")
 
@@ -30,9 +31,11 @@ log = logging.getLogger("app")
 def build_app(config: AppConfig):
     """Load and validate everything, then return (blocks, engine). Raises ArtifactError."""
     limit_malloc_arenas(config.malloc_arenas)  # before the server's worker threads exist
-    faiss.omp_set_num_threads(config.search_threads)
     torch.set_num_threads(config.encoder_thread_count())
     artifacts, encoder = open_served_set(config)
+    threads = config.search_threads or threads_that_pay(artifacts.manifest["index"], config.encoder_thread_count())
+    faiss.omp_set_num_threads(threads)
+    log.info("search: %d FAISS thread(s) per query", threads)
 
     @spaces.GPU
     def encode_query(text: str):

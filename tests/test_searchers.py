@@ -64,3 +64,32 @@ def test_near_ties_that_fp16_cannot_order_are_still_answered_exactly():
     allowed = np.ones(n, bool)
     allowed[299] = False
     assert searcher.search(query, 3, allowed)[1][0].tolist() == [298, 297, 296]
+
+
+def test_a_second_thread_per_query_is_used_only_where_the_index_step_measured_it_paying():
+    from imagesearch.store.searchers import threads_that_pay
+
+    measured = {"latency_ms": {"p50": 8.6}, "latency_ms_2_threads": {"p50": 4.5}}
+    assert threads_that_pay(measured, cores=2) == 2
+    assert threads_that_pay(measured, cores=1) == 1  # nothing to share a query with
+    assert threads_that_pay({"latency_ms": {"p50": 8.6}, "latency_ms_2_threads": {"p50": 7.9}}, cores=2) == 1
+    assert threads_that_pay({"type": "flat", "exact": True}, cores=2) == 1  # not measured: one thread
+
+
+def test_an_ivf_sq8_query_on_two_threads_finds_what_it_finds_on_one():
+    import faiss
+
+    from build.vector_index import IndexSpec, build_index
+    from imagesearch.store.searchers import IndexSearcher
+
+    vectors = embedding_like(3000)
+    searcher = IndexSearcher(build_index(vectors, IndexSpec("ivf-sq8", nlist=32, nprobe=16)).index)
+    before = faiss.omp_get_max_threads()
+    try:
+        faiss.omp_set_num_threads(1)
+        one = [searcher.search(q, 5)[1].tolist() for q in vectors[:20]]
+        faiss.omp_set_num_threads(2)
+        two = [searcher.search(q, 5)[1].tolist() for q in vectors[:20]]
+    finally:
+        faiss.omp_set_num_threads(before)
+    assert one == two and searcher.lists.parallel_mode == 1

@@ -39,9 +39,9 @@ class AppConfig:
     # let a soak grow the process by 45 MB per 1,000 calls.
     session_capacity: int = 256
     malloc_arenas: int = 2  # see imagesearch/serve/memory.py; 0 keeps glibc's default
-    # One FAISS thread per query measured fastest here (single queries are
-    # memory-bound; concurrent requests already use the other cores).
-    search_threads: int = 1
+    # FAISS threads per query; 0: decided by the index step's measurement (store/searchers.threads_that_pay):
+    # two on an IVF index where a second thread cut the median by a quarter or more, else one.
+    search_threads: int = 0
     encoder_threads: int = 0  # 0: one per available core
     host: str = "127.0.0.1"
     port: int = 7860
@@ -83,7 +83,7 @@ class AppConfig:
             image_concurrency=integer("IMAGE_CONCURRENCY", 1, 1, 16),
             session_capacity=integer("SESSION_CAPACITY", 256, 1, 100_000),
             malloc_arenas=integer("MALLOC_ARENAS", 2, 0, 64),
-            search_threads=integer("SEARCH_THREADS", 1, 1, 256),
+            search_threads=integer("SEARCH_THREADS", 0, 0, 256),
             encoder_threads=integer("ENCODER_THREADS", 0, 0, 256),
             # A Space listens on 0.0.0.0:7860 (it sets SYSTEM=spaces); locally we stay on loopback.
             host=env.get("GRADIO_SERVER_NAME", "0.0.0.0" if env.get("SYSTEM") == "spaces" else "127.0.0.1"),

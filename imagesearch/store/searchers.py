@@ -150,5 +150,17 @@ class IndexSearcher:
         return scores, ids
 
 
+PAYS = 0.75  # a second thread is used where it brought the median to at most this share of one thread's
+
+
+def threads_that_pay(index_info: dict[str, Any], cores: int) -> int:
+    """FAISS threads per query by the index step's own measurement: 2 where the chosen approximate index's median
+    with two threads was at most PAYS of its one-thread median and the machine has two cores; else 1."""
+    one, two = index_info.get("latency_ms") or {}, index_info.get("latency_ms_2_threads") or {}
+    if cores < 2 or not one.get("p50") or not two.get("p50"):
+        return 1
+    return 2 if two["p50"] <= PAYS * one["p50"] else 1
+
+
 def make_searcher(index: Any) -> FlatSearcher | IndexSearcher:
     return FlatSearcher(index) if isinstance(index, faiss.IndexFlatIP) else IndexSearcher(index)
