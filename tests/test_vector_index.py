@@ -152,3 +152,21 @@ def test_auto_above_the_flat_limit_keeps_the_fastest_kind_reaching_the_target(mo
     assert reaching and built.info["type"] == min(reaching, key=lambda c: c["p50_ms"])["type"]
     assert built.info["latency_ms"]["p50"] == candidates[built.info["type"]]["p50_ms"]
     assert vector_index.ivf_of(built.index).nprobe == candidates[built.info["type"]]["nprobe"]
+
+
+def test_tuning_narrows_the_gap_doubling_overshot_and_keeps_a_value_reaching_the_target():
+    import build.vector_index as vector_index
+
+    vectors = embedding_like(6000)
+    built = build_index(vectors, IndexSpec("ivf"))
+    truth = vector_index.exact_truth(vectors, None)
+    ivf, doubled = built.index, 1
+    while True:  # what doubling alone would keep
+        ivf.nprobe = doubled
+        if vector_index.measure_recall(ivf, vectors, truth.query_ids, None, truth)["strict"] >= 0.99:
+            break
+        doubled *= 2
+    kept = built.info["params"]["nprobe"]
+    assert doubled // 2 < kept <= doubled
+    ivf.nprobe = kept
+    assert vector_index.measure_recall(ivf, vectors, truth.query_ids, None, truth)["strict"] >= 0.99
