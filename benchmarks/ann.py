@@ -5,13 +5,14 @@
 The vectors are composed from the seed's real captions (benchmarks.ivf_recall.compose: encoding a million
 descriptions takes hours here); the queries are real MiniLM encodings of query-like texts drawn from those
 descriptions, as the index step draws them. For the index the ``index`` step builds at N rows (``--index
-auto``: certified-exact flat up to 250,000; above, IVF-flat and IVF-SQ8 with a float16 copy, each tuned to
-recall@5 >= 0.99, the faster kept) it reports recall@5 on
-the texts against exact search, the time per query through the app's own searcher on one thread (p50, p95),
-build and tuning time, and the process's peak RSS; a plain FAISS flat scan is timed in the same run.
+auto``: certified-exact flat up to 250,000; above, IVF lists of float32 vectors, of 8-bit codes and of 4-bit
+fast-scan product codes, the last two re-scored from a float16 copy, each tuned to recall@5 >= 0.99, the fastest
+kept) it reports recall@5 on the texts against exact search, the time per query through the app's own searcher
+on one thread (p50, p95), build and tuning time, and the process's peak RSS; a plain FAISS flat scan is timed in
+the same run.
 
-Each candidate (none is used by the app yet) is tuned the same way, its search parameter doubled until
-recall@5 on the texts reaches 0.99, then timed on one thread and on two:
+Each further candidate (for comparison; the app does not build these) is tuned the same way, its search parameter
+doubled until recall@5 on the texts reaches 0.99, then timed on one thread and on two:
 - ``ivf-flat``: today's IVF lists with float32 vectors (what the index step picks above 250,000 rows);
 - ``ivf-sq8-refine``: the same lists holding 8-bit codes, the top 4k re-scored with the float32 vectors;
 - ``hnsw32``: an HNSW graph, 32 links a node, efSearch tuned.

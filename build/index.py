@@ -60,7 +60,7 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
     records = read_records(folder / mf.DESCRIPTIONS)
     vectors = load_array(folder / embedding["file"])
     check_vectors(vectors, len(records), embedding["dimension"], embedding["file"])
-    ivf = not is_exact(config.spec.kind, len(vectors))  # an approximate index: ivf or ivf-sq8
+    ivf = not is_exact(config.spec.kind, len(vectors))  # an approximate index: ivf, ivf-sq8 or ivf-pq
     try:
         texts, queries = encoded_query_texts(records, embedding["model"], config)
     except ArtifactError as exc:
@@ -103,13 +103,13 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
 def add_index_arguments(parser) -> None:
     """The index's flags: the same names in ``index`` and ``all``."""
     parser.add_argument("--index", choices=KINDS, default="auto",
-                        help="auto (exact flat up to 250,000 vectors; above, the faster of ivf and ivf-sq8 as "
-                             "measured), flat (exact), ivf or ivf-sq8 (approximate: float32 lists, or 8-bit lists "
-                             "re-scored with a float16 copy)")
+                        help="auto (exact flat up to 250,000 vectors; above, the fastest of ivf, ivf-sq8 and ivf-pq "
+                             "as measured), flat (exact), ivf, ivf-sq8 or ivf-pq (approximate: float32 lists, or "
+                             "8-bit or 4-bit product-code lists re-scored with a float16 copy)")
     parser.add_argument("--nlist", type=positive, default=None,
-                        help="ivf, ivf-sq8: number of clusters (default 4*sqrt(N), at least 39 points each)")
+                        help="ivf, ivf-sq8, ivf-pq: number of clusters (default 4*sqrt(N), at least 39 points each)")
     parser.add_argument("--nprobe", type=positive, default=None,
-                        help="ivf, ivf-sq8: clusters searched per query (default: tuned until recall@5 >= 0.99)")
+                        help="ivf, ivf-sq8, ivf-pq: clusters searched per query (default: tuned until recall@5 >= 0.99)")
 
 
 def _arguments(parser) -> None:

@@ -52,14 +52,15 @@ def _better(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a["latency_ms"]["p50"] < b["latency_ms"]["p50"]
 
 
-def choose(kinds: Sequence[str], vectors: np.ndarray, quantizer: Any, truth: Truth, nprobe: int | None) -> BuiltIndex:
+def choose(kinds: Sequence[str], vectors: np.ndarray, quantizer: Any, truth: Truth, nprobe: int | None,
+           seed: int = 0) -> BuiltIndex:
     """Build, tune and time each of ``kinds``; return the best with every candidate's figures in its info."""
     timed = truth.text_queries if truth.text_queries is not None else vectors[truth.query_ids]
     best: BuiltIndex | None = None
     figures = []
     for kind in kinds:
         started = time.perf_counter()
-        index = approximate_index(kind, vectors, quantizer)
+        index = approximate_index(kind, vectors, quantizer, seed)
         info = tune(kind, index, vectors, truth, nprobe)
         p50, p95 = latency_ms(index, timed)
         info["latency_ms"] = {"p50": round(p50, 3), "p95": round(p95, 3), "threads": 1,

@@ -2,10 +2,13 @@
 
 - ``flat`` is exact: the default, and what ``auto`` picks up to
   ``AUTO_FLAT_MAX`` vectors.
-- ``ivf`` (IVF lists of float32 vectors) and ``ivf-sq8`` (the same lists
-  holding 8-bit codes, the best ``REFINE_K_FACTOR``*k candidates re-scored
-  with a float16 copy of every vector: about 1.15 KB a 384-d row where
-  ``ivf`` needs 1.5 KB) are approximate. Unless nprobe is given, each is
+- ``ivf`` (IVF lists of float32 vectors), ``ivf-sq8`` (the same lists
+  holding 8-bit codes, the best 4*k candidates re-scored with a float16
+  copy of every vector: about 1.15 KB a 384-d row where ``ivf`` needs
+  1.5 KB) and ``ivf-pq`` (the same lists holding 4-bit product-quantizer
+  codes, two dimensions a code, scanned with FAISS's fast-scan SIMD
+  kernels; the best 64*k re-scored with the float16 copy: 0.86 KB a row)
+  are approximate. Unless nprobe is given, each is
   tuned at build time until recall@5 against exact search reaches the
   target on two kinds of queries: stored vectors (their own id excluded)
   and, when given, encoded query-like texts (doubled until it reaches it,
@@ -16,7 +19,7 @@
   other), so the stricter of the two decides, and both are returned for the
   manifest. ``--index ivf --nlist 3 --nprobe 1`` reproduces the seed's index
   for comparison.
-- Above ``AUTO_FLAT_MAX``, ``auto`` builds both approximate kinds on one
+- Above ``AUTO_FLAT_MAX``, ``auto`` builds the three approximate kinds on one
   trained set of lists, tunes each, times each on one thread, and keeps the
   fastest that reaches the target (build/index_choice.py); the manifest
   records every candidate's figures.
@@ -39,10 +42,14 @@ log = logging.getLogger(__name__)
 AUTO_FLAT_MAX = 250_000
 RECALL_TARGET = 0.99
 RECALL_K = 5
-KINDS = ("auto", "flat", "ivf", "ivf-sq8")
-APPROXIMATE = ("ivf", "ivf-sq8")
+KINDS = ("auto", "flat", "ivf", "ivf-sq8", "ivf-pq")
+APPROXIMATE = ("ivf", "ivf-sq8", "ivf-pq")
 BISECTIONS = 2  # after doubling nprobe past the target, halve the gap this many times (each is one measurement)
-REFINE_K_FACTOR = 4  # ivf-sq8: candidates re-scored with the float16 copy, per result asked for
+# candidates re-scored with the float16 copy, per result asked for: 8-bit codes rank almost as float32 does; 4-bit
+# product codes need 64 (at 200,000 rows 16 fell to 0.986 of exact where 64 matched the lists' own 0.993)
+REFINE_K_FACTOR = {"ivf-sq8": 4, "ivf-pq": 64}
+PQ_CENTROIDS = 16  # a 4-bit code's values, each a centroid the training needs a row for
+PQ_TRAIN_ROWS = 200_000  # rows the product quantizer is trained on (a sample, drawn with the build's seed)
 
 
 @dataclass(frozen=True)
@@ -153,7 +160,7 @@ def measure_recall(index: Any, vectors: np.ndarray, query_ids: np.ndarray,
 
 
 def ivf_of(index: Any) -> Any:
-    """The IVF part of an approximate index (itself for ``ivf``; the base of ``ivf-sq8``'s refine wrapper)."""
+    """The IVF part of an approximate index (itself for ``ivf``; the base of the refine wrapper of the others)."""
     return faiss.extract_index_ivf(index)
 
 
@@ -166,27 +173,38 @@ def trained_lists(vectors: np.ndarray, nlist: int, seed: int) -> Any:
     return faiss.clone_index(ivf.quantizer)
 
 
-def approximate_index(kind: str, vectors: np.ndarray, quantizer: Any) -> Any:
+def pq_subquantizers(d: int) -> int:
+    """ivf-pq: one 4-bit code per two dimensions (per dimension where d is odd)."""
+    return d // 2 if d % 2 == 0 else d
+
+
+def approximate_index(kind: str, vectors: np.ndarray, quantizer: Any, seed: int = 0) -> Any:
     """``kind`` over the trained lists of ``quantizer`` (a copy of it), holding every vector."""
     d, nlist = vectors.shape[1], quantizer.ntotal
     lists = faiss.clone_index(quantizer)
     if kind == "ivf":
         index = faiss.IndexIVFFlat(lists, d, nlist, faiss.METRIC_INNER_PRODUCT)
-    else:
-        base = faiss.IndexIVFScalarQuantizer(lists, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
-        base.train(vectors)  # the lists are trained already: this fits the 8-bit ranges only
-        base.own_fields = True
-        lists.this.disown()
-        refine = faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
-        index = faiss.IndexRefine(base, refine)
-        index.k_factor = REFINE_K_FACTOR
         index.own_fields = True
-        base.this.disown()
-        refine.this.disown()
+        lists.this.disown()
         index.add(vectors)
         return index
-    index.own_fields = True
+    if kind == "ivf-sq8":
+        base = faiss.IndexIVFScalarQuantizer(lists, d, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        base.train(vectors)  # the lists are trained already: this fits the 8-bit ranges only
+    else:
+        base = faiss.IndexIVFPQFastScan(lists, d, nlist, pq_subquantizers(d), 4, faiss.METRIC_INNER_PRODUCT)
+        sample = vectors
+        if len(vectors) > PQ_TRAIN_ROWS:
+            sample = vectors[np.sort(np.random.default_rng(seed).choice(len(vectors), PQ_TRAIN_ROWS, replace=False))]
+        base.train(sample)  # the lists are trained already: this fits the product quantizer only
+    base.own_fields = True
     lists.this.disown()
+    refine = faiss.IndexScalarQuantizer(d, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexRefine(base, refine)
+    index.k_factor = REFINE_K_FACTOR[kind]
+    index.own_fields = True
+    base.this.disown()
+    refine.this.disown()
     index.add(vectors)
     return index
 
@@ -224,7 +242,9 @@ def tune(kind: str, index: Any, vectors: np.ndarray, truth: Truth, nprobe: int |
         ivf.nprobe = high
     params = {"nlist": int(ivf.nlist), "nprobe": int(ivf.nprobe), "nprobe_tuned": nprobe is None}
     if kind == "ivf-sq8":
-        params.update(k_factor=REFINE_K_FACTOR, codes="sq8", refine="fp16")
+        params.update(k_factor=REFINE_K_FACTOR[kind], codes="sq8", refine="fp16")
+    elif kind == "ivf-pq":
+        params.update(k_factor=REFINE_K_FACTOR[kind], codes=f"pq{faiss.downcast_index(ivf).pq.M}x4 fast-scan", refine="fp16")
     info = {"type": kind, "metric": "inner_product", "params": params, "exact": False,
             "recall_at_5": round(recall["strict"], 4),  # the stricter of the measurements below
             "recall_at_5_stored": round(recall["stored"], 4), "recall_queries": int(len(truth.query_ids))}
@@ -251,6 +271,9 @@ def build_index(vectors: np.ndarray, spec: IndexSpec, seed: int = 0,
         index.add(vectors)
         return BuiltIndex(index, {"type": "flat", "metric": "inner_product", "params": {}, "exact": True,
                                   "recall_at_5": 1.0})
+    if kind == "ivf-pq" and n < PQ_CENTROIDS:
+        raise ValueError(f"--index ivf-pq needs at least {PQ_CENTROIDS} vectors to train its 4-bit codes (this set has "
+                         f"{n}); use --index flat")
     nlist = spec.nlist or default_nlist(n)
     if nlist < 1 or nlist > n:
         raise ValueError(f"--nlist {nlist} must be between 1 and the number of vectors ({n})")
@@ -259,4 +282,4 @@ def build_index(vectors: np.ndarray, spec: IndexSpec, seed: int = 0,
     quantizer = trained_lists(vectors, nlist, seed)
     truth = exact_truth(vectors, text_queries, seed)
     kinds = APPROXIMATE if kind == "approximate" else (kind,)
-    return choose(kinds, vectors, quantizer, truth, spec.nprobe)
+    return choose(kinds, vectors, quantizer, truth, spec.nprobe, seed)

@@ -150,35 +150,38 @@ def test_encoder_other_than_the_manifest_model_is_refused(minilm, tmp_path):
         check_probe(minilm, dict(embedding, probe=shuffled))
 
 
-@pytest.mark.parametrize("spec", [IndexSpec("flat"), IndexSpec("ivf", nlist=2, nprobe=2), IndexSpec("ivf-sq8", nlist=2, nprobe=2)],
-                         ids=["flat", "ivf", "ivf-sq8"])
+@pytest.mark.parametrize("spec", [IndexSpec("flat"), IndexSpec("ivf", nlist=2, nprobe=2), IndexSpec("ivf-sq8", nlist=2, nprobe=2),
+                                  IndexSpec("ivf-pq", nlist=2, nprobe=2)], ids=["flat", "ivf", "ivf-sq8", "ivf-pq"])
 def test_serving_checks_the_index_own_vectors_and_never_reads_the_pickle(tmp_path, spec):
     """The app searches the index's vectors: it checks those (every row, in place) and does not need embedding.pkl."""
     import faiss
 
     from imagesearch.store.index_file import write_index
 
-    folder = make_set(tmp_path / "set", VECTORS, spec=spec)
+    # ivf-pq trains 16 centroids per code: it needs more rows than the others' six
+    vectors = unit_rows(np.random.default_rng(0).normal(size=(40, 8))) if spec.kind == "ivf-pq" else VECTORS
+    folder = make_set(tmp_path / "set", vectors, spec=spec)
     (folder / mf.EMBEDDING).unlink()
-    assert load_artifact_set(folder, serving=True).count == 6
+    assert load_artifact_set(folder, serving=True).count == len(vectors)
     with pytest.raises(ArtifactError, match="embedding.pkl: listed in manifest.json but missing"):
         load_artifact_set(folder)  # the build steps and publish still check the pickle
 
-    bad = VECTORS.copy()
+    bad = vectors.copy()
     bad[4] *= 2
     index = faiss.IndexFlatIP(8)
     if spec.kind == "ivf":
         index = faiss.IndexIVFFlat(faiss.IndexFlatIP(8), 8, 2, faiss.METRIC_INNER_PRODUCT)
-        index.train(VECTORS)
-    if spec.kind == "ivf-sq8":
+        index.train(vectors)
+    if spec.kind in ("ivf-sq8", "ivf-pq"):
         base = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(8), 8, 2, faiss.ScalarQuantizer.QT_8bit,
-                                             faiss.METRIC_INNER_PRODUCT)
-        base.train(VECTORS)
+                                             faiss.METRIC_INNER_PRODUCT) if spec.kind == "ivf-sq8" else \
+            faiss.IndexIVFPQFastScan(faiss.IndexFlatIP(8), 8, 2, 4, 4, faiss.METRIC_INNER_PRODUCT)
+        base.train(vectors)
         index = faiss.IndexRefine(base, faiss.IndexScalarQuantizer(8, faiss.ScalarQuantizer.QT_fp16,
                                                                    faiss.METRIC_INNER_PRODUCT))
     index.add(bad)
     write_index(folder / mf.INDEX, index)
-    dump_array(folder / mf.EMBEDDING, VECTORS)
+    dump_array(folder / mf.EMBEDDING, vectors)
     refresh_checksums(folder)
     with pytest.raises(ArtifactError, match=r"^index.faiss: row 4 has norm 2.0000, expected L2-normalised"):
         load_artifact_set(folder, serving=True)

@@ -48,14 +48,16 @@ def test_caption_benchmark_prints_a_row_per_batch_size_and_the_json_last(capsys)
 def test_hub_start_benchmark_reads_no_image_before_the_first_answer_and_prints_the_json_last(tmp_path, capsys):
     from benchmarks.hub_start import main as hub_start_main
 
-    assert hub_start_main(["--rows", "40", "--thumbnail-kb", "4", "--workdir", str(tmp_path), "--json"]) == 0
+    assert hub_start_main(["--rows", "40", "--thumbnail-kb", "4", "--workdir", str(tmp_path), "--load", "20",
+                           "--json"]) == 0
     out = capsys.readouterr().out.splitlines()
     [row] = [line for line in out if line.startswith("| 40 |")]
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     # HEAD + GET for manifest, CSV, index, lexical index and image table (not the pickle), then one range read a result
     assert cells[1] == "1" and cells[4] == str(2 * 5 + 5)
-    assert cells[8] == "0"  # warm: no request, the first answer's images included
-    assert int(cells[10]) <= 5  # a query's image reads: at most k range requests
+    assert cells[9] == "0"  # warm: no request, the first answer's images included
+    assert int(cells[11]) <= 5  # a query's image reads: at most k range requests
+    assert float(cells[7].replace(",", "")) >= float(cells[6].replace(",", "")) > 0  # peak after the load, not before
     figures = json.loads(out[-1])
     assert set(figures) == {"rows", "repo_bytes", "bytes_before_first_answer", "requests_before_first_answer", "cold_s",
                             "warm_s", "peak_rss_mb", "bytes_per_query"}

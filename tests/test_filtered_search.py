@@ -29,7 +29,7 @@ def vectors():
     return embedding_like(ROWS, D, clusters=64, seed=3)
 
 
-@pytest.fixture(scope="module", params=["flat", "ivf", "ivf-sq8"])
+@pytest.fixture(scope="module", params=["flat", "ivf", "ivf-sq8", "ivf-pq"])
 def engine(request, vectors, tmp_path_factory):
     rng = np.random.default_rng(5)
     datasets = ["other"] * ROWS
@@ -70,7 +70,7 @@ def test_a_filter_returns_min_k_allowed_rows_exact_where_scanned(engine, vectors
         if mode == "dense":
             truth = brute_force(vectors, query, allowed, K)
             scanned = kind == "flat" or allowed.sum() <= searchers.SCAN_ROWS
-            if scanned and kind == "ivf-sq8":  # scored on its float16 copy: the top-k up to the fp16 bound
+            if scanned and kind in ("ivf-sq8", "ivf-pq"):  # scored on the float16 copy: the top-k up to the fp16 bound
                 kth = float((vectors[truth] @ query).min())
                 assert (vectors[rows] @ query >= kth - searchers.FP16_SCORE_BOUND).all(), (kind, share)
             elif scanned:
@@ -87,7 +87,7 @@ def test_a_filter_returns_min_k_allowed_rows_exact_where_scanned(engine, vectors
         assert np.mean(recalls) >= (1.0 if kind == "flat" else np.mean(unfiltered) - 0.05)
 
 
-@pytest.mark.parametrize("kind", ["ivf", "ivf-sq8"])
+@pytest.mark.parametrize("kind", ["ivf", "ivf-sq8", "ivf-pq"])
 def test_ivf_widens_its_probe_until_the_filter_has_k_rows(vectors, tmp_path, monkeypatch, kind):
     artifacts = load_artifact_set(make_set(tmp_path / "set", vectors[:4000], spec=IndexSpec(kind, nlist=64, nprobe=1)))
     query = vectors[5]

@@ -16,7 +16,7 @@ def _write(tmp_path, vectors, kind="flat"):
     return path
 
 
-@pytest.mark.parametrize("kind", ["flat", "ivf", "ivf-sq8"])
+@pytest.mark.parametrize("kind", ["flat", "ivf", "ivf-sq8", "ivf-pq"])
 def test_written_index_reads_back_and_searches_the_same(tmp_path, kind):
     vectors = embedding_like(500)
     index = read_index(_write(tmp_path, vectors, kind), kind, 64, 500)
@@ -52,11 +52,11 @@ def test_wrong_dimension_type_or_metric_is_refused(tmp_path):
     l2 = faiss.IndexFlatL2(64)
     l2.add(embedding_like(50))
     faiss.write_index(l2, str(path))
-    with pytest.raises(ArtifactError, match="not a flat, IVF or IVF-SQ8"):
+    with pytest.raises(ArtifactError, match="not a flat, IVF, IVF-SQ8 or IVF-PQ"):
         read_index(path, "flat", 64, 50)
 
 
-def test_a_refine_index_of_other_parts_than_ivf_sq8_with_a_float16_copy_is_refused(tmp_path):
+def test_a_refine_index_of_other_parts_than_its_kind_with_a_float16_copy_is_refused(tmp_path):
     vectors = embedding_like(500)
     base = faiss.IndexIVFFlat(faiss.IndexFlatIP(64), 64, 8, faiss.METRIC_INNER_PRODUCT)
     base.train(vectors)
@@ -66,5 +66,12 @@ def test_a_refine_index_of_other_parts_than_ivf_sq8_with_a_float16_copy_is_refus
     faiss.write_index(other, str(path))
     with pytest.raises(ArtifactError, match=r"expected IndexRefine / IndexIVFScalarQuantizer / IndexScalarQuantizer"):
         read_index(path, "ivf-sq8", 64, 500)
-    with pytest.raises(ArtifactError, match="holds a ivf-sq8 index but the manifest says ivf"):
+    with pytest.raises(ArtifactError, match=r"expected IndexRefine / IndexIVFPQFastScan / IndexScalarQuantizer"):
+        read_index(path, "ivf-pq", 64, 500)
+    with pytest.raises(ArtifactError, match="holds a ivf-sq8 or ivf-pq index but the manifest says ivf"):
         read_index(path, "ivf", 64, 500)
+    sq8 = build_index(vectors, IndexSpec("ivf-sq8", nlist=8, nprobe=8)).index  # the other refine kind
+    faiss.write_index(sq8, str(path))
+    with pytest.raises(ArtifactError, match=r"loaded IndexRefine / IndexIVFScalarQuantizer / IndexScalarQuantizer, "
+                                            r"expected IndexRefine / IndexIVFPQFastScan"):
+        read_index(path, "ivf-pq", 64, 500)

@@ -140,6 +140,21 @@ def test_ivf_sq8_is_tuned_to_the_target_and_scores_with_its_float16_copy():
     assert built.info["latency_ms"]["p50"] > 0 and built.info["latency_ms"]["threads"] == 1
 
 
+def test_ivf_pq_is_tuned_to_the_target_and_scores_with_its_float16_copy():
+    vectors = embedding_like(6000)
+    built = build_index(vectors, IndexSpec("ivf-pq"))
+    assert built.info["type"] == "ivf-pq" and built.info["recall_at_5"] >= 0.99
+    assert built.info["params"]["k_factor"] == 64 and built.info["params"]["codes"] == "pq32x4 fast-scan"
+    scores, ids = built.index.search(vectors[:20], 5)
+    exact = np.einsum("ij,ij->i", vectors[:20], vectors[ids[:, 0]])
+    assert np.abs(scores[:, 0] - exact).max() < 2e-3  # re-scored on float16, not the 4-bit codes' rough score
+
+
+def test_ivf_pq_on_too_few_rows_to_train_its_codes_says_so():
+    with pytest.raises(ValueError, match="ivf-pq needs at least 16 vectors"):
+        build_index(embedding_like(10), IndexSpec("ivf-pq", nlist=1, nprobe=1))
+
+
 def test_auto_above_the_flat_limit_keeps_the_fastest_kind_reaching_the_target(monkeypatch):
     import build.vector_index as vector_index
 
@@ -147,7 +162,7 @@ def test_auto_above_the_flat_limit_keeps_the_fastest_kind_reaching_the_target(mo
     vectors = embedding_like(6000)
     built = build_index(vectors, IndexSpec("auto"), text_queries=embedding_like(100, seed=9))
     candidates = {c["type"]: c for c in built.info["candidates"]}
-    assert set(candidates) == {"ivf", "ivf-sq8"}
+    assert set(candidates) == {"ivf", "ivf-sq8", "ivf-pq"}
     reaching = [c for c in candidates.values() if c["recall_at_5"] >= 0.99]
     assert reaching and built.info["type"] == min(reaching, key=lambda c: c["p50_ms"])["type"]
     assert built.info["latency_ms"]["p50"] == candidates[built.info["type"]]["p50_ms"]

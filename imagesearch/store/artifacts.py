@@ -101,7 +101,7 @@ def stored_vectors(index: Any) -> Iterator[tuple[np.ndarray | None, np.ndarray]]
     if isinstance(index, faiss.IndexFlat):
         yield None, faiss.rev_swig_ptr(index.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
         return
-    if isinstance(index, faiss.IndexRefine):  # ivf-sq8: its float16 copy of every row, widened a chunk at a time
+    if isinstance(index, faiss.IndexRefine):  # ivf-sq8, ivf-pq: the float16 copy of every row, widened a chunk at a time
         copy = faiss.downcast_index(index.refine_index)
         halves = faiss.rev_swig_ptr(copy.codes.data(), copy.ntotal * copy.code_size).view(np.float16)
         halves = halves.reshape(copy.ntotal, copy.d)
@@ -188,8 +188,8 @@ def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None, imag
         if record.image not in manifest["files"]:
             raise ArtifactError(f"{mf.DESCRIPTIONS} row {record.id}: image {record.image} has no checksum in the manifest; rebuild the set")
 
-    if index_info.get("type") not in ("flat", "ivf", "ivf-sq8"):
-        raise ArtifactError(f"{mf.MANIFEST}: index type {index_info.get('type')!r} is not flat, ivf or ivf-sq8; "
+    if index_info.get("type") not in ("flat", "ivf", "ivf-sq8", "ivf-pq"):
+        raise ArtifactError(f"{mf.MANIFEST}: index type {index_info.get('type')!r} is not flat, ivf, ivf-sq8 or ivf-pq; "
                             f"rebuild with {build_command('index')}")
     if serving:
         index = read_index(folder / index_file, index_info["type"], dimension, count)

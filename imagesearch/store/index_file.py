@@ -3,10 +3,11 @@
 Reading is checked twice: the header is parsed and compared with the
 manifest *before* FAISS sees the file (so a header claiming 10^12 vectors is
 refused unread), and the loaded index is checked for type, metric,
-dimension and count after. Three kinds exist, all inner product over unit
-vectors: ``flat`` (exact), ``ivf`` (IVF lists of float32 vectors) and
-``ivf-sq8`` (IVF lists of 8-bit codes inside a refine wrapper holding a
-float16 copy of every vector), the last two approximate.
+dimension and count after. Four kinds exist, all inner product over unit
+vectors: ``flat`` (exact), ``ivf`` (IVF lists of float32 vectors),
+``ivf-sq8`` and ``ivf-pq`` (IVF lists of 8-bit scalar codes, or of 4-bit
+fast-scan product codes, inside a refine wrapper holding a float16 copy of
+every vector), the last three approximate.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from imagesearch.errors import ArtifactError, build_command, first_line
 from imagesearch.store.fileio import atomic_write_with
 
 # fourcc -> (kind, faiss metric) for the index types this project writes.
-_FOURCC = {b"IxFI": ("flat", faiss.METRIC_INNER_PRODUCT), b"IwFl": ("ivf", None), b"IxRF": ("ivf-sq8", None)}
-_BYTES_PER_ROW = {"flat": 4, "ivf": 4, "ivf-sq8": 3}  # per dimension: float32; 8-bit code + float16 copy
+# A refine wrapper (IxRF) is ivf-sq8 or ivf-pq: which one is checked on the loaded parts.
+_FOURCC = {b"IxFI": (("flat",), faiss.METRIC_INNER_PRODUCT), b"IwFl": (("ivf",), None),
+           b"IxRF": (("ivf-sq8", "ivf-pq"), None)}
+_BYTES_PER_ROW = {"flat": 4, "ivf": 4, "ivf-sq8": 3, "ivf-pq": 2}  # per dimension, at least: float32; float16 copy + codes
 _HEADER = struct.Struct("<4siqqq?i")  # fourcc, d, ntotal, dummy, dummy, is_trained, metric
 FIX = f"rebuild it with {build_command('index')}"
 
@@ -39,10 +42,11 @@ def _check_header(path: Path, kind: str, dimension: int, count: int) -> None:
         raise ArtifactError(f"{path.name}: truncated FAISS file ({size} bytes); {FIX}")
     fourcc, d, ntotal, _, _, _, metric = _HEADER.unpack(raw)
     if fourcc not in _FOURCC:
-        raise ArtifactError(f"{path.name}: not a flat, IVF or IVF-SQ8 FAISS index (magic {fourcc!r}); {FIX}")
-    file_kind, file_metric = _FOURCC[fourcc]
-    if file_kind != kind:
-        raise ArtifactError(f"{path.name}: holds a {file_kind} index but the manifest says {kind}; {FIX}")
+        raise ArtifactError(f"{path.name}: not a flat, IVF, IVF-SQ8 or IVF-PQ FAISS index (magic {fourcc!r}); {FIX}")
+    file_kinds, file_metric = _FOURCC[fourcc]
+    if kind not in file_kinds:
+        raise ArtifactError(f"{path.name}: holds a {' or '.join(file_kinds)} index but the manifest says {kind}; {FIX}")
+    file_kind = kind
     if metric != faiss.METRIC_INNER_PRODUCT:
         raise ArtifactError(f"{path.name}: metric {metric} is not inner product; {FIX}")
     if d != dimension or ntotal != count:
@@ -66,7 +70,7 @@ def read_index(path: Path, kind: str, dimension: int, count: int) -> Any:
     except RuntimeError as exc:
         raise ArtifactError(f"{path.name}: FAISS cannot read it ({first_line(exc)}); {FIX}") from None
     parts = [index]
-    if kind == "ivf-sq8":
+    if kind in ("ivf-sq8", "ivf-pq"):
         parts = [index] if not isinstance(index, faiss.IndexRefine) else \
             [index, faiss.downcast_index(index.base_index), faiss.downcast_index(index.refine_index)]
     expected = _EXPECTED[kind]
@@ -85,8 +89,14 @@ _EXPECTED = {
     "ivf": [(faiss.IndexIVFFlat, None)],
     "ivf-sq8": [(faiss.IndexRefine, None), (faiss.IndexIVFScalarQuantizer, faiss.ScalarQuantizer.QT_8bit),
                 (faiss.IndexScalarQuantizer, faiss.ScalarQuantizer.QT_fp16)],
+    "ivf-pq": [(faiss.IndexRefine, None), (faiss.IndexIVFPQFastScan, None),
+               (faiss.IndexScalarQuantizer, faiss.ScalarQuantizer.QT_fp16)],
 }
 
 
 def _is(index: Any, cls: type, quantizer: int | None) -> bool:
-    return isinstance(index, cls) and index.metric_type == faiss.METRIC_INNER_PRODUCT and (quantizer is None or index.sq.qtype == quantizer)
+    if not isinstance(index, cls) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
+        return False
+    if isinstance(index, faiss.IndexIVFPQFastScan):
+        return index.pq.nbits == 4
+    return quantizer is None or index.sq.qtype == quantizer

@@ -29,7 +29,7 @@ def search_index(index: Any, queries: np.ndarray, k: int, allowed: np.ndarray | 
     if allowed is not None:
         bitmap = np.packbits(allowed.astype(np.uint8), bitorder="little")
         selector = faiss.IDSelectorBitmap(len(allowed), faiss.swig_ptr(bitmap))
-        if isinstance(index, faiss.IndexRefine):  # ivf-sq8: the lists pick filtered candidates, the copy re-scores
+        if isinstance(index, faiss.IndexRefine):  # ivf-sq8, ivf-pq: the lists pick filtered candidates, the copy re-scores
             inner = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe or faiss.extract_index_ivf(index).nprobe)
             params = faiss.IndexRefineSearchParameters(k_factor=index.k_factor, base_index_params=inner)
             params._inner = inner
@@ -97,12 +97,12 @@ class FlatSearcher:
 
 
 class IndexSearcher:
-    """Plain FAISS search (ivf, ivf-sq8): approximate, with its measured recall in the manifest. Filtered: exact
+    """Plain FAISS search (ivf, ivf-sq8, ivf-pq): approximate, with its measured recall in the manifest. Filtered: exact
     over a few allowed rows, else as many lists as it takes to find min(k, allowed) rows (``widened`` counts those)."""
 
     def __init__(self, index: Any):
         self.index = index
-        self.lists = faiss.extract_index_ivf(index)  # the IVF part (the index itself, or ivf-sq8's base)
+        self.lists = faiss.extract_index_ivf(index)  # the IVF part (the index itself, or the refine wrapper's base)
         # one query's probed lists are shared among FAISS's threads (SEARCH_THREADS); FAISS's default splits a batch
         # by query, which leaves a single query on one thread however many are allowed
         self.lists.parallel_mode = 1
@@ -131,7 +131,7 @@ class IndexSearcher:
             self.widened += 1
 
     def scan(self, query: np.ndarray, k: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The exact top-k of ``rows`` (ivf-sq8: scored on its float16 copy), their stored vectors read back a chunk
+        """The exact top-k of ``rows`` (ivf-sq8, ivf-pq: scored on the float16 copy), their stored vectors read back a chunk
         at a time; padded like FAISS."""
         best_scores = np.empty(0, dtype=np.float32)
         best_rows = np.empty(0, dtype=np.int64)
