@@ -41,7 +41,7 @@ from .cli import Env, Step, add_artifacts
 from .dataset_card import CARD, dataset_card
 from .publish_plan import Limits, LocalFile, Plan, RemoteFile, plan_commits
 from .shards import SHARD_BYTES, shard_locations, shard_section, write_shards
-from .publish_checks import check_ids, check_shrink
+from .publish_checks import refusals
 from .tags import move_tag
 
 log = logging.getLogger(__name__)
@@ -162,9 +162,10 @@ def prepare_repo(api, token: str, repo: str, repo_type: str, private: bool, **cr
         api.auth_check(repo, repo_type=repo_type, token=token, write=True)
 
 
-def print_plan(plan: Plan, as_json: bool) -> None:
+def print_plan(plan: Plan, as_json: bool, refused: list[str]) -> None:
+    """The plan on stdout; ``refused``: why the real publish would stop (the JSON's "refused", null when it would not)."""
     if as_json:
-        print(json.dumps(plan.as_json(), indent=1))
+        print(json.dumps({**plan.as_json(), "refused": "; ".join(refused) or None}, indent=1))
         return
     for number, commit in enumerate(plan.commits, start=1):
         print(f"commit {number} of {len(plan.commits)} ({commit.kind}): {commit.message}")
@@ -176,6 +177,8 @@ def print_plan(plan: Plan, as_json: bool) -> None:
     uploads = [op for c in plan.commits for op in c.operations if op.op == "add"]
     print(f"dry run: {len(plan.commits)} commits, {len(uploads)} files to upload "
           f"({sum(op.size for op in uploads):,} bytes), {len(plan.unchanged)} already on the Hub; nothing was sent")
+    for line in refused:
+        print(f"publish would refuse: {line}")
 
 
 def execute(api, plan: Plan, token: str) -> str | None:
@@ -224,12 +227,15 @@ def run_publish(config: PublishConfig, api=None) -> str | None:
             token = require_token(config.token)
             prepare_repo(api, token, config.repo, "dataset", config.private)
             remote = read_remote(api, config.repo, token, scratch)
-        check_shrink(config.repo, remote, staged, config.allow_shrink, config.dry_run)
-        check_ids(config.repo, remote, staged, config.allow_renumber, config.dry_run)
+        refused = refusals(config.repo, remote, staged, config.allow_shrink, config.allow_renumber)
+        if refused and not config.dry_run:
+            raise ArtifactError(refused[0])
         message = config.message or f"Publish {staged.count:,} images ({len(staged.shards)} parquet shards)"
         plan = plan_commits(config.repo, remote.head, staged.shards, staged.set_files, remote.files, message, config.limits)
         if config.dry_run:
-            print_plan(plan, config.json)
+            print_plan(plan, config.json, refused)
+            if refused:  # the dry run ends as the real run would
+                raise ArtifactError(f"publish would refuse: {refused[0]}")
             return None
         sha = execute(api, plan, token)
         if sha is None:  # nothing of the set changed; at most a cleanup ran

@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from imagesearch.errors import ArtifactError
-
 if TYPE_CHECKING:
     from .publish import Remote, Staged
 
@@ -16,43 +14,44 @@ log = logging.getLogger(__name__)
 MAX_SHRINK = 0.10  # refuse to drop more than this share of the published rows without --allow-shrink
 
 
-def refuse(line: str, allow: bool, dry_run: bool) -> None:
-    """Stop the publish with ``line``, unless its flag allows it (a warning) or it is a dry run (the plan goes on)."""
-    if allow:
-        log.warning("%s (allowed)", line)
-    elif dry_run:
-        log.warning("publish would refuse: %s", line)
-    else:
-        raise ArtifactError(line)
+def refusals(repo: str, remote: Remote, staged: Staged, allow_shrink: bool, allow_renumber: bool) -> list[str]:
+    """Each line the publish refuses this set for (empty: it goes on); one its flag allows is a warning instead.
+    A real publish stops on the first; a dry run prints its plan with them, then exits as the real one would."""
+    found = []
+    for line, allow in ((shrink_refusal(repo, remote, staged), allow_shrink),
+                        (ids_refusal(repo, remote, staged), allow_renumber)):
+        if line and allow:
+            log.warning("%s (allowed)", line)
+        elif line:
+            found.append(line)
+    return found
 
 
-def check_shrink(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run: bool) -> None:
+def shrink_refusal(repo: str, remote: Remote, staged: Staged) -> str | None:
     published = remote.keys
     if not published:
-        return
+        return None
     dropped = len(published - staged.keys)
     if dropped <= MAX_SHRINK * len(published):
-        return
+        return None
     share = 100 * dropped / len(published)
-    line = (f"{repo}: this set drops {dropped:,} of the {len(published):,} rows published at {remote.head[:12]} "
+    return (f"{repo}: this set drops {dropped:,} of the {len(published):,} rows published at {remote.head[:12]} "
             f"({share:.0f} %, more than {MAX_SHRINK:.0%}); pass --allow-shrink if that is intended")
-    refuse(line, allow, dry_run)
 
 
-def check_ids(repo: str, remote: Remote, staged: Staged, allow: bool, dry_run: bool) -> None:
+def ids_refusal(repo: str, remote: Remote, staged: Staged) -> str | None:
     """Refuse a set in which an id names another item than at the head, or an item has another id: every shared
     ``?like=`` link and saved id would silently point at another image."""
     if not remote.items:
-        return
+        return None
     old_id = {item: row_id for row_id, item in remote.items.items()}
     moved = sorted({row_id for row_id, item in staged.items.items()
                     if remote.items.get(row_id, item) != item or old_id.get(item, row_id) != row_id})
     if not moved:
-        return
+        return None
     first = moved[0]
     was, now = remote.items.get(first), staged.items[first]
     what = (f"id {first} named {'/'.join(was)} at {remote.head[:12]} and names {'/'.join(now)} here" if was and was != now
             else f"{'/'.join(now)} had id {old_id[now]} at {remote.head[:12]} and has id {first} here")
-    line = (f"{repo}: {len(moved):,} ids would change meaning ({what}); rebuild with --ids-from {repo} to keep them, "
+    return (f"{repo}: {len(moved):,} ids would change meaning ({what}); rebuild with --ids-from {repo} to keep them, "
             "or pass --allow-renumber if every shared link may point elsewhere")
-    refuse(line, allow, dry_run)

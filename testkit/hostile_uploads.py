@@ -1,4 +1,4 @@
-"""Twenty uploads a hostile or careless caller could send to /search_by_image, written in a separate process
+"""Twenty-three uploads a hostile or careless caller could send to /search_by_image, written in a separate process
 (``python -m testkit.hostile_uploads FOLDER``) so that making them costs the test's server nothing.
 
 Each name maps to what the server must answer: ``"described"`` (an image it can shrink and caption), or a
@@ -24,6 +24,9 @@ EXPECTED = {
     "one-pixel.png": "too small", "animated-4000.gif": "described",
     "float-2000.tif": "described", "la-4000.png": "described", "la-4500.png": "too large",
     "webp-5500.webp": "too large", "oversized-21mb.jpg": "exceeds|too large|maximum|up to 20 MB",
+    # draft() shrinks by the shorter side, and progressive decoding holds the full image's coefficients
+    "progressive-65000x980.jpg": "too elongated", "baseline-65000x980.jpg": "too elongated",
+    "progressive-8000.jpg": "too large for a progressive JPEG",
 }
 
 
@@ -74,6 +77,11 @@ def write(folder: Path) -> dict[str, str]:
     save("la-4500.png", Image.new("LA", (4500, 4500), (90, 200)))
     save("webp-5500.webp", Image.new("RGB", (5500, 5000), (5, 5, 5)), quality=10)
     (folder / "oversized-21mb.jpg").write_bytes(np.random.default_rng(0).bytes(21 * 2**20))
+    thin = Image.fromarray(np.tile((np.arange(65000) % 251).astype(np.uint8), (980, 1))).convert("RGB")
+    save("progressive-65000x980.jpg", thin, format="JPEG", progressive=True, quality=70)
+    save("baseline-65000x980.jpg", thin, format="JPEG", quality=70)
+    del thin
+    save("progressive-8000.jpg", Image.new("RGB", (8000, 8000), (120, 40, 200)), format="JPEG", progressive=True)
     assert sorted(p.name for p in folder.iterdir()) == sorted(EXPECTED)
     return EXPECTED
 

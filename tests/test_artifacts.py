@@ -179,6 +179,12 @@ def test_serving_checks_the_index_own_vectors_and_never_reads_the_pickle(tmp_pat
         base.train(vectors)
         index = faiss.IndexRefine(base, faiss.IndexScalarQuantizer(8, faiss.ScalarQuantizer.QT_fp16,
                                                                    faiss.METRIC_INNER_PRODUCT))
+    if spec.kind != "flat":  # the search parameters the manifest records, so that the norm check is what fires
+        from build.vector_index import REFINE_K_FACTOR
+
+        faiss.extract_index_ivf(index).nprobe = spec.nprobe
+        if spec.kind in REFINE_K_FACTOR:
+            index.k_factor = REFINE_K_FACTOR[spec.kind]
     index.add(bad)
     write_index(folder / mf.INDEX, index)
     dump_array(folder / mf.EMBEDDING, vectors)

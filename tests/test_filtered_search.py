@@ -97,3 +97,37 @@ def test_ivf_widens_its_probe_until_the_filter_has_k_rows(vectors, tmp_path, mon
     scores, ids = artifacts.searcher.search(query, 20, allowed)
     found = ids[0][ids[0] >= 0]
     assert len(found) == 20 and allowed[found].all() and artifacts.searcher.widened > 0
+
+
+def test_a_filter_at_the_scan_limit_is_answered_exactly_not_from_the_first_lists_that_fill_k(vectors, tmp_path,
+                                                                                           monkeypatch):
+    """1,000 allowed rows of 8,000 (12.5 %, at SCAN_ROWS): scanned, so exact. Searched in the lists instead, the
+    first probe (nprobe 8 scaled by 8 = 64 of 128 lists) already holds 10 allowed rows and stops short of the truth."""
+    artifacts = load_artifact_set(make_set(tmp_path / "set", vectors, spec=IndexSpec("ivf", nlist=128, nprobe=8)))
+    allowed = np.zeros(ROWS, dtype=bool)
+    allowed[np.random.default_rng(11).choice(ROWS, SCAN_ROWS, replace=False)] = True
+    for query in embedding_like(40, D, clusters=64, seed=3)[20:]:
+        _, ids = artifacts.searcher.search(query, K, allowed)
+        assert ids[0].tolist() == brute_force(vectors, query, allowed, K).tolist()
+
+
+def test_a_dataset_and_a_label_filter_together_keep_only_rows_that_have_both(tmp_path):
+    from imagesearch.serve.search import SearchEngine as Engine
+    from imagesearch.store import manifest as mf
+    from imagesearch.store.records import Record
+    from testkit.factory import unit_rows, write_images
+    from testkit.vector_set import write_vector_set
+
+    n = 40
+    images = write_images(tmp_path, n)
+    records = [Record(i, ("shop", "museum")[i % 2], f"s{i}", ("red", "blue")[(i // 2) % 2], images[i], f"item {i}")
+               for i in range(n)]
+    vectors = unit_rows(np.random.default_rng(2).normal(size=(n, 8)))
+    write_vector_set(tmp_path, records, vectors, "test/fake-encoder", {"text": "x", "vector": [0.0] * 8},
+                     {"model": mf.HAND_WRITTEN})
+    engine = Engine(load_artifact_set(tmp_path), lambda text: vectors[0])
+    for mode in ("dense", "lexical", "hybrid"):
+        found = engine.search("item", 20, datasets=["museum"], labels=["red"], mode=mode)
+        assert found and all(r.dataset == "museum" and r.label == "red" for r in found), mode
+    assert {r.id for r in engine.similar(0, 20, datasets=["museum"], labels=["red"])} == \
+        {i for i in range(n) if i % 2 == 1 and (i // 2) % 2 == 0}

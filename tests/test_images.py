@@ -90,3 +90,31 @@ def test_a_format_decoded_whole_has_a_lower_pixel_cap_than_a_jpeg_which_shrinks_
         decode(_bytes(big, format="PNG"), max_side=1024, max_full_pixels=16_000_000)
     assert decode(_bytes(big, format="JPEG"), max_side=1024, max_full_pixels=16_000_000).size == (1024, 819)
     assert decode(_bytes(big, format="PNG")).size == (5000, 4000)  # the build's decode keeps its 64 Mpx cap
+
+
+def _jpeg(size, **options):
+    import io
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (90, 140, 30)).save(buffer, format="JPEG", **options)
+    return buffer.getvalue()
+
+
+def test_a_thin_jpeg_draft_cannot_shrink_is_refused_from_its_header():
+    from imagesearch.models.images import BadImage, decode
+
+    with pytest.raises(BadImage, match=r"too elongated \(4000x100 pixels; one side may be up to 20 times the other\)"):
+        decode(_jpeg((4000, 100)), max_side=256, max_full_pixels=1_000_000)
+    assert decode(_jpeg((1500, 100)), max_side=256, max_full_pixels=1_000_000).size == (256, 17)  # 15:1 is fine
+
+
+def test_a_progressive_jpeg_is_bounded_by_its_full_size_a_baseline_one_by_what_draft_decodes():
+    from imagesearch.models.images import BadImage, decode, drafted_size
+
+    with pytest.raises(BadImage, match=r"too large for a progressive JPEG \(2000x2000 pixels; up to 1 million"):
+        decode(_jpeg((2000, 2000), progressive=True), max_side=256, max_full_pixels=1_000_000)
+    assert drafted_size(2000, 2000, 256) == (500, 500)  # 1/8 would be under 256: 1/4
+    assert max(decode(_jpeg((2000, 2000)), max_side=256, max_full_pixels=1_000_000).size) == 256
+    assert drafted_size(2000, 1200, 256) == (500, 300)  # the shorter side decides the scale
+    with pytest.raises(BadImage, match=r"would be decoded at 2000x1000"):
+        decode(_jpeg((2000, 1000)), max_side=600, max_full_pixels=400_000)

@@ -170,3 +170,16 @@ def test_the_cache_keeps_the_most_recently_shown_images_within_its_bound_across_
     assert sorted(p.name for p in images.iterdir()) == ["a.jpg", "d.jpg"] and again.total_bytes == 200
     (images / "a.jpg").unlink()  # removed behind its back: forgotten, not served
     assert again.get("images/a.jpg") is None and again.total_bytes == 100
+
+
+@pytest.mark.parametrize("offset, length", [(2**63 - 10, 2**31 - 1), (2**62, 2**31 - 1), (990, 11), (-1, 5)])
+def test_a_range_whose_end_would_wrap_or_pass_the_shard_is_refused_and_one_that_ends_on_it_is_kept(tmp_path, offset,
+                                                                                                 length):
+    from imagesearch.store.image_locations import locations_bytes, read_locations
+
+    path = tmp_path / LOCATIONS
+    path.write_bytes(locations_bytes([7, 8], [0, 0], [0, offset], [10, length], ["ab" * 32] * 2))
+    with pytest.raises(ArtifactError, match=r"row 1 \(id 8\) points outside its shard"):
+        read_locations(path, [7, 8], [1000])
+    path.write_bytes(locations_bytes([7, 8], [0, 0], [0, 990], [10, 10], ["ab" * 32] * 2))
+    assert read_locations(path, [7, 8], [1000])["offset"].tolist() == [0, 990]

@@ -19,7 +19,9 @@ def _write(tmp_path, vectors, kind="flat"):
 @pytest.mark.parametrize("kind", ["flat", "ivf", "ivf-sq8", "ivf-pq"])
 def test_written_index_reads_back_and_searches_the_same(tmp_path, kind):
     vectors = embedding_like(500)
-    index = read_index(_write(tmp_path, vectors, kind), kind, 64, 500)
+    built = build_index(vectors, IndexSpec(kind))
+    write_index(tmp_path / "index.faiss", built.index)
+    index = read_index(tmp_path / "index.faiss", kind, 64, 500, built.info["params"])
     _, ids = index.search(vectors[:3], 1)
     assert ids[:, 0].tolist() == [0, 1, 2]
 
@@ -75,3 +77,35 @@ def test_a_refine_index_of_other_parts_than_its_kind_with_a_float16_copy_is_refu
     with pytest.raises(ArtifactError, match=r"loaded IndexRefine / IndexIVFScalarQuantizer / IndexScalarQuantizer, "
                                             r"expected IndexRefine / IndexIVFPQFastScan"):
         read_index(path, "ivf-pq", 64, 500)
+
+
+def _ivf_pq(tmp_path, change):
+    """An ivf-pq file with one stored search parameter changed, and the manifest's params saying the same."""
+    built = build_index(embedding_like(500), IndexSpec("ivf-pq", nlist=8, nprobe=4))
+    params = dict(built.info["params"])
+    change(built.index, params)
+    path = tmp_path / "index.faiss"
+    faiss.write_index(built.index, str(path))
+    return path, params
+
+
+@pytest.mark.parametrize("name, change, words", [
+    ("nprobe", lambda index, p: (setattr(faiss.extract_index_ivf(index), "nprobe", 10**9), p.update(nprobe=10**9)),
+     "nprobe 1000000000 / nlist 8"),
+    ("k_factor", lambda index, p: (setattr(index, "k_factor", 900), p.update(k_factor=900)), "k_factor 900 is out"),
+    ("nlist", lambda index, p: p.update(nlist=4), "stores nlist 8, the manifest says 4"),
+])
+def test_a_search_parameter_asking_for_unbounded_work_is_refused_at_load_even_when_the_manifest_agrees(
+        tmp_path, name, change, words):
+    path, params = _ivf_pq(tmp_path, change)
+    with pytest.raises(ArtifactError, match=words) as refused:
+        read_index(path, "ivf-pq", 64, 500, params)
+    assert "\n" not in str(refused.value) and "rebuild it with" in str(refused.value)
+
+
+def test_a_stored_nprobe_other_than_the_manifests_is_refused(tmp_path):
+    path, params = _ivf_pq(tmp_path, lambda index, p: setattr(faiss.extract_index_ivf(index), "nprobe", 8))
+    with pytest.raises(ArtifactError, match="stores nprobe 8, the manifest says 4"):
+        read_index(path, "ivf-pq", 64, 500, params)
+    path, params = _ivf_pq(tmp_path, lambda index, p: None)
+    assert read_index(path, "ivf-pq", 64, 500, params).ntotal == 500

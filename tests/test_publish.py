@@ -182,6 +182,21 @@ def test_dropping_more_than_a_tenth_of_the_published_rows_needs_allow_shrink(hub
     assert start(tmp_path, sha).artifacts.count == 20
 
 
+def test_a_dry_run_of_a_refused_publish_exits_as_the_real_one_would_with_the_refusal_in_its_json(hub, tmp_path,
+                                                                                               capsys):
+    publish()
+    smaller = subset(tmp_path, 20)
+    sent = len(hub.commits_sent())
+    capsys.readouterr()
+    with pytest.raises(ArtifactError, match=r"^publish would refuse: .*drops 3 of the 23 rows"):
+        publish(smaller, dry_run=True, token=None, json=True)
+    plan = json.loads(capsys.readouterr().out)
+    assert "drops 3 of the 23 rows" in plan["refused"] and plan["commits"]
+    assert len(hub.commits_sent()) == sent  # a dry run sends nothing
+    publish(smaller, dry_run=True, token=None, json=True, allow_shrink=True)
+    assert json.loads(capsys.readouterr().out)["refused"] is None
+
+
 def test_a_new_layout_replaces_a_one_file_per_image_repo_with_one_folder_deletion(hub):
     hub.repo(REPO_ID, files={f"images/{i}.jpg": b"x%d" % i for i in range(150)} | {"embeddings.pkl": b"old"})
     publish()

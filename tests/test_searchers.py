@@ -66,6 +66,20 @@ def test_near_ties_that_fp16_cannot_order_are_still_answered_exactly():
     assert searcher.search(query, 3, allowed)[1][0].tolist() == [298, 297, 296]
 
 
+def test_the_certificate_is_on_the_kth_result_not_the_first():
+    """One clear winner above 300 rows that float16 cannot order: the winner is far above the bound, the 5th is not,
+    so only a certificate on the k-th result sends the query to the float32 scan."""
+    n, d = 300, 8
+    a = np.concatenate([0.5 + np.arange(n) * 1e-6, [0.99]])
+    vectors = np.zeros((n + 1, d), dtype=np.float32)
+    vectors[:, 0], vectors[:, 1] = a, np.sqrt(1 - a**2)
+    query = np.zeros(d, dtype=np.float32)
+    query[0] = 1.0
+    searcher = FlatSearcher(build_index(vectors, IndexSpec("flat")).index)
+    _, ids = searcher.search(query, 5)
+    assert ids[0].tolist() == [300, 299, 298, 297, 296] and searcher.fallbacks == 1
+
+
 def test_a_second_thread_per_query_is_used_only_where_the_index_step_measured_it_paying():
     from imagesearch.store.searchers import threads_that_pay
 

@@ -17,6 +17,7 @@ MIN_SIDE = 16
 MAX_PIXELS = 64_000_000  # larger images are refused instead of decoded (20000 x 20000 would need 1.2 GB)
 WIDE_MODES = ("I;16", "I;16B", "I;16L", "I", "F")  # 16- and 32-bit pixels
 SHRINKS_WHILE_DECODING = ("JPEG", "MPO")  # PIL's draft() decodes these at 1/2, 1/4 or 1/8 scale
+MAX_ASPECT = 20  # a side more than 20 times the other is refused where the result is shrunk (no photo is that thin)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -60,8 +61,11 @@ def decode(data: bytes, min_side: int = MIN_SIDE, max_side: int | None = None,
     """Decode and check an image; BadImage says why one cannot be captioned (or, with ``min_side`` 1, shown).
 
     With ``max_side`` the result is at most that many pixels on its longest side, and memory stays bounded by the
-    file's header, before anything is decoded: a JPEG up to MAX_PIXELS is decoded already shrunk (draft); any
-    other format must hold at most ``max_full_pixels`` (it is decoded whole, then shrunk before any widening)."""
+    file's header, before anything is decoded: at most ``max_full_pixels`` are ever decoded. A JPEG up to
+    MAX_PIXELS is decoded already shrunk (draft), but draft() shrinks by the shorter side, so what it would
+    decode is what is bounded; a progressive JPEG holds every coefficient of the full image while it decodes,
+    so it may have at most ``max_full_pixels`` in all; any other format is decoded whole, then shrunk before any
+    widening. A side over MAX_ASPECT times the other is refused."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -72,6 +76,8 @@ def decode(data: bytes, min_side: int = MIN_SIDE, max_side: int | None = None,
             if pixels > limit:
                 kind = f" for a {image.format}; a JPEG may have {MAX_PIXELS / 1e6:.0f}" if limit < MAX_PIXELS else ""
                 raise BadImage(f"too large ({image.width}x{image.height} pixels; up to {limit / 1e6:.0f} million{kind})")
+            if max_side is not None:
+                _refuse_unbounded(image, max_side, max_full_pixels, shrinks)
             if shrinks:
                 image.draft("RGB" if image.mode not in ("L", "RGB") else image.mode, (max_side, max_side))
             image.load()
@@ -89,6 +95,32 @@ def decode(data: bytes, min_side: int = MIN_SIDE, max_side: int | None = None,
     if min(image.size) < min_side:
         raise BadImage(f"too small ({image.width}x{image.height} pixels)")
     return to_rgb(upright(image))
+
+
+def drafted_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """The size PIL's JPEG draft() decodes at for a (max_side, max_side) request: 1/8, 1/4, 1/2 or 1 of the
+    image, the largest reduction that keeps both sides at least max_side (so the shorter side decides)."""
+    scale = min(width // max_side, height // max_side)
+    step = next((s for s in (8, 4, 2) if scale >= s), 1)
+    return -(-width // step), -(-height // step)
+
+
+def _refuse_unbounded(image: Image.Image, max_side: int, max_full_pixels: int, shrinks: bool) -> None:
+    """Refuse, from the header alone, a file whose decoding would hold more than ``max_full_pixels``."""
+    width, height = image.size
+    if max(width, height) > MAX_ASPECT * max(1, min(width, height)) and max(width, height) > max_side:
+        raise BadImage(f"too elongated ({width}x{height} pixels; one side may be up to {MAX_ASPECT} times the other)")
+    if not shrinks:
+        return
+    if image.info.get("progressive") or image.info.get("progression"):
+        if width * height > max_full_pixels:
+            raise BadImage(f"too large for a progressive JPEG ({width}x{height} pixels; up to "
+                           f"{max_full_pixels / 1e6:.0f} million; a baseline JPEG may have {MAX_PIXELS / 1e6:.0f})")
+        return
+    drafted = drafted_size(width, height, max_side)
+    if drafted[0] * drafted[1] > max_full_pixels:
+        raise BadImage(f"too large ({width}x{height} pixels would be decoded at {drafted[0]}x{drafted[1]}; up to "
+                       f"{max_full_pixels / 1e6:.0f} million)")
 
 
 def shrink(image: Image.Image, max_side: int) -> Image.Image:

@@ -54,6 +54,11 @@ def markdown_text(text: str) -> str:
                    for c in " ".join(str(text).split()))
 
 
+def page_offset(shown: Request, step: int) -> int:
+    """Where the next (step 1) or previous (step -1) page of ``shown`` starts: k results on, or back."""
+    return max(0, shown.offset + step * shown.k)
+
+
 def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | None = None,
                  describer: ImageDescriber | None = None, title: str = TITLE, image_concurrency: int = 1) -> gr.Blocks:
     """The page and the public endpoints; at most ``image_concurrency`` images are described at once (page and
@@ -110,7 +115,7 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
         """The next (step 1) or previous (step -1) k results of the search shown."""
         if last is None:
             return failed(QueryError("Search first; then more results can be shown."))
-        offset = max(0, last.offset + step * last.k)
+        offset = page_offset(last, step)
         if last.like is not None:
             return run_similar(last.like, last.k, request, offset)
         return run_search(last.text, last.k, last.mode, list(last.datasets), list(last.labels), request, offset)

@@ -7,6 +7,11 @@ A quoted phrase is matched as written, case aside, in the description or label: 
 separated by spaces, commas or hyphens but not by a sentence's end. ``-"a red dress"`` leaves out the
 phrase. Everything else is the text searched for, meaning and words; quoted words count there too.
 A hyphen inside a word ("t-shirt") is part of the word.
+
+What a filter costs is bounded by the lexical index: a phrase is looked for only in the rows that hold all of its
+words (the index's postings) and are still allowed; a phrase made only of stop words or single letters filters
+nothing, as ``-the`` leaves nothing out (matching it would mean reading every row); and a query holds at most
+MAX_FILTERS phrases and -words, more being refused in one line.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ TextOf = Callable[[int], str]  # a row's description and label, as one text
 
 _TOKEN = re.compile(r'(?P<minus>(?<!\S)-)?"(?P<phrase>[^"]*)"?|(?<!\S)-(?P<excluded>[^\s"]+)|(?P<word>[^\s"]+)')
 _SEPARATOR = r"[^\w.!?;:]+"  # between a phrase's words: anything but a word character or a sentence's end
+MAX_FILTERS = 8  # quoted phrases and -words in one query
 HELP = 'Leave words out with a minus: dress -red. Keep an exact phrase in double quotes: "white dots".'
 
 
@@ -64,7 +70,11 @@ def parse_query(text: str) -> QueryParts:
     searched = " ".join(kept).strip()
     if not searched:
         raise QueryError("Add words to search for: a minus only leaves words out (\"dress -red\").")
-    return QueryParts(searched, tuple(dict.fromkeys(phrases)), tuple(dict.fromkeys(excluded)))
+    phrases, excluded = list(dict.fromkeys(phrases)), list(dict.fromkeys(excluded))
+    if len(phrases) + len(excluded) > MAX_FILTERS:
+        raise QueryError(f"A query takes at most {MAX_FILTERS} quoted phrases and -words together; this one has "
+                         f"{len(phrases) + len(excluded)}: keep the ones that matter.")
+    return QueryParts(searched, tuple(phrases), tuple(excluded))
 
 
 def phrase_pattern(phrase: str) -> re.Pattern[str]:
@@ -81,25 +91,31 @@ def _rows_holding_all(lexical: LexicalIndex, phrase: str) -> np.ndarray | None:
     return rows
 
 
-def phrase_rows(lexical: LexicalIndex, text_of: TextOf, phrase: str) -> np.ndarray:
-    """Rows whose text (description and label) holds ``phrase``: candidates from the lexical index, then the
-    phrase's pattern on each candidate's text."""
+def phrase_rows(lexical: LexicalIndex, text_of: TextOf, phrase: str, among: np.ndarray) -> np.ndarray | None:
+    """Rows of ``among`` (a mask of the rows still allowed) whose text (description and label) holds ``phrase``:
+    candidates from the lexical index, then the phrase's pattern on each candidate's text. None: the phrase has
+    only stop words or single letters, and filters nothing."""
     candidates = _rows_holding_all(lexical, phrase)
+    if candidates is None:
+        return None
     pattern = phrase_pattern(phrase)
-    rows = range(lexical.count) if candidates is None else candidates.tolist()
-    return np.array([row for row in rows if pattern.search(text_of(row))], dtype=np.int64)
+    return np.array([row for row in candidates[among[candidates]].tolist() if pattern.search(text_of(row))],
+                    dtype=np.int64)
 
 
 def allowed_rows(parts: QueryParts, lexical: LexicalIndex, text_of: TextOf) -> np.ndarray:
     """The rows a query's phrases and exclusions allow (a boolean mask over every row)."""
     mask = np.ones(lexical.count, dtype=bool)
     for phrase in parts.phrases:
-        keep = np.zeros(lexical.count, dtype=bool)
-        keep[phrase_rows(lexical, text_of, phrase)] = True
-        mask &= keep
+        found = phrase_rows(lexical, text_of, phrase, mask)
+        if found is not None:
+            mask = np.zeros(lexical.count, dtype=bool)
+            mask[found] = True
     for item in parts.excluded:
         if item.startswith('"'):
-            mask[phrase_rows(lexical, text_of, item.strip('"'))] = False
+            held = phrase_rows(lexical, text_of, item.strip('"'), mask)
+            if held is not None:
+                mask[held] = False
         else:
             found = lexical.rows_with(item)
             if found is not None:  # a stop word leaves nothing out

@@ -83,12 +83,22 @@ class SearchEngine:
         return allowed
 
     def _dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> _Ranked:
-        scores, ids = self.artifacts.searcher.search(vector, min(k, self.artifacts.count), allowed)
-        keep = (ids[0] >= 0) & (ids[0] < self.artifacts.count)
-        rows, scores = ids[0][keep], scores[0][keep]
-        rows, first = np.unique(rows, return_index=True)  # FAISS never repeats a row; guard anyway
-        order = np.argsort(-scores[first], kind="stable")
-        rows, scores = rows[order], scores[first][order]
+        """The k nearest rows by (cosine, row): rows tying with the k-th are all fetched before the cut, so a
+        page of a ranking is the same rows whatever k the caller asked for."""
+        n = min(k, self.artifacts.count)
+        c = min(n + 1, self.artifacts.count)
+        while True:
+            scores, ids = self.artifacts.searcher.search(vector, c, allowed)
+            keep = (ids[0] >= 0) & (ids[0] < self.artifacts.count)
+            rows, scores = ids[0][keep], scores[0][keep]
+            rows, first = np.unique(rows, return_index=True)  # FAISS never repeats a row; guard anyway
+            scores = scores[first]
+            order = np.lexsort((rows, -scores))
+            rows, scores = rows[order], scores[order]
+            if len(rows) < c or c >= self.artifacts.count or len(rows) <= n or scores[-1] < scores[n - 1]:
+                break
+            c = min(self.artifacts.count, 4 * c)  # the last fetched still ties with the n-th: fetch past the tie
+        rows, scores = rows[:n], scores[:n]
         return _Ranked(rows, scores, scores, np.full(len(rows), np.nan, dtype=np.float32))
 
     def _lexical_scores(self, text: str, allowed: np.ndarray | None) -> np.ndarray:
@@ -103,11 +113,14 @@ class SearchEngine:
         return part[np.argsort(-values[part], kind="stable")]
 
     def _lexical(self, text: str, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> _Ranked:
+        """Rows by (words, meaning, row): every row tying with the k-th on its words is weighed on its meaning
+        before the cut, so a page is the same rows whatever k was asked for."""
         lex = self._lexical_scores(text, allowed)
-        rows = self._top(lex, k)
-        rows = rows[lex[rows] > 0]  # a row with none of the words is not a lexical match
+        top = self._top(lex, k)
+        cut = float(lex[top].min()) if len(top) else 0.0
+        rows = np.flatnonzero(lex >= cut) if cut > 0 else np.flatnonzero(lex > 0)  # no words: not a lexical match
         dense = self.artifacts.vectors_of(rows) @ vector[0]
-        order = np.lexsort((-dense, -lex[rows]))  # ties in BM25 broken by meaning
+        order = np.lexsort((rows, -dense, -lex[rows]))[:k]
         rows = rows[order]
         return _Ranked(rows, lex[rows], dense[order], lex[rows])
 

@@ -192,7 +192,7 @@ def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None, imag
         raise ArtifactError(f"{mf.MANIFEST}: index type {index_info.get('type')!r} is not flat, ivf, ivf-sq8 or ivf-pq; "
                             f"rebuild with {build_command('index')}")
     if serving:
-        index = read_index(folder / index_file, index_info["type"], dimension, count)
+        index = read_index(folder / index_file, index_info["type"], dimension, count, index_info.get("params"))
         for rows, vectors in stored_vectors(index):
             check_vectors(vectors, len(vectors), dimension, index_file, rows)
     else:
@@ -200,7 +200,7 @@ def load_artifact_set(folder: Path, manifest: dict[str, Any] | None = None, imag
         check_vectors(vectors, count, dimension, embedding_file)
         sample = vectors[_sample_rows(count)]
         del vectors  # before the index is read: the vectors are held once, by the index
-        index = read_index(folder / index_file, index_info["type"], dimension, count)
+        index = read_index(folder / index_file, index_info["type"], dimension, count, index_info.get("params"))
         _self_check(index, sample, index_file)
     if index_info["type"] == "ivf":
         index.make_direct_map()  # lets "more like this" read a stored vector back (8 bytes a row)

@@ -48,7 +48,8 @@ def read_locations(path: Path, ids: Sequence[int], shard_sizes: Sequence[int]) -
     sizes = np.asarray(shard_sizes, dtype=np.int64)
     shard, offset, length = table["shard"], table["offset"], table["length"].astype(np.int64)
     bad = (shard < 0) | (shard >= len(sizes)) | (offset < 0) | (length < 1)
-    bad |= ~bad & (offset + length > sizes[np.clip(shard, 0, max(len(sizes) - 1, 0))])
+    # offset <= size - length, never offset + length > size: an offset near 2**63 would wrap the sum negative
+    bad |= ~bad & (offset > sizes[np.clip(shard, 0, max(len(sizes) - 1, 0))] - length)
     if bad.any():
         row = int(np.argmax(bad))
         raise ArtifactError(f"{Path(path).name}: row {row} (id {int(table['id'][row])}) points outside its shard; {fix}")

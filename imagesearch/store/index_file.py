@@ -61,8 +61,9 @@ def _check_header(path: Path, kind: str, dimension: int, count: int) -> None:
         raise ArtifactError(f"{path.name}: {size} bytes is too small for {count} x {dimension}; {FIX}")
 
 
-def read_index(path: Path, kind: str, dimension: int, count: int) -> Any:
-    """Read an index this project wrote, refusing anything that does not fit the manifest."""
+def read_index(path: Path, kind: str, dimension: int, count: int, params: dict[str, Any] | None = None) -> Any:
+    """Read an index this project wrote, refusing anything that does not fit the manifest (``params``: the
+    manifest's index.params, which every search parameter stored in the file must equal)."""
     path = Path(path)
     _check_header(path, kind, dimension, count)
     try:
@@ -80,7 +81,35 @@ def read_index(path: Path, kind: str, dimension: int, count: int) -> Any:
     for part in parts:
         if part.d != dimension or part.ntotal != count:
             raise ArtifactError(f"{path.name}: {part.ntotal} x {part.d} vectors, the manifest says {count} x {dimension}")
+    if kind != "flat":
+        _check_search_parameters(path, index, count, params or {})
     return index
+
+
+MAX_K_FACTOR = 256  # candidates re-scored per result asked for (the build writes 4 or 64; FAISS reads up to 1000)
+
+
+def _check_search_parameters(path: Path, index: Any, count: int, params: dict[str, Any]) -> None:
+    """Every parameter that sets how much work a search does, as stored in the file, within its bounds and equal
+    to the manifest's: a file may not ask a query to visit 10^9 lists or re-score 10^9 candidates."""
+    ivf = faiss.extract_index_ivf(index)
+    nlist, nprobe = int(ivf.nlist), int(ivf.nprobe)
+    stored = {"nlist": nlist, "nprobe": nprobe}
+    if isinstance(index, faiss.IndexRefine):
+        stored["k_factor"] = float(index.k_factor)
+    for name, value in stored.items():
+        if name not in params or float(params[name]) != float(value):
+            raise ArtifactError(f"{path.name}: stores {name} {value:g}, the manifest says {params.get(name)}; {FIX}")
+    if not 1 <= nprobe <= nlist or nlist > max(1, count) or int(ivf.quantizer.ntotal) != nlist:
+        raise ArtifactError(f"{path.name}: nprobe {nprobe} / nlist {nlist} / {int(ivf.quantizer.ntotal)} centroids "
+                            f"are out of bounds for {count} rows (1 <= nprobe <= nlist <= rows); {FIX}")
+    if "k_factor" in stored and not 1 <= stored["k_factor"] <= MAX_K_FACTOR:
+        raise ArtifactError(f"{path.name}: k_factor {stored['k_factor']:g} is out of bounds (1..{MAX_K_FACTOR}); {FIX}")
+    lists = ivf.invlists
+    sizes = [lists.list_size(number) for number in range(lists.nlist)] if lists.nlist == nlist else None
+    if sizes is None or sum(sizes) != count or min(sizes, default=0) < 0:
+        raise ArtifactError(f"{path.name}: its {lists.nlist} lists hold "
+                            f"{'?' if sizes is None else sum(sizes)} rows, not {count}; {FIX}")
 
 
 # what each kind must load as: (class, scalar quantizer type or None), outermost first
