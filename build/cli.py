@@ -31,6 +31,10 @@ class Env:
         return cls(truthy(os.environ.get("HF_HUB_OFFLINE")), os.environ.get("HF_TOKEN") or None)
 
 
+class Stopped(Exception):
+    """The user stopped a step (Ctrl-C); the message says how far it got and how to go on."""
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
@@ -115,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     except (ArtifactError, ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Stopped as exc:
+        print(f"{exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"{args.step}: stopped; rerun the same command to continue", file=sys.stderr)
+        return 130
     except MemoryError:
         print(f"error: {_folder(args) or args.step}: not enough memory for this step; nothing was replaced "
               "(use a machine with more memory, or a smaller --caption-batch-size / --embed-batch-size)", file=sys.stderr)

@@ -14,52 +14,35 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
-from imagesearch.errors import ArtifactError, ConfigError, first_line, in_words
-from imagesearch.models.captioner import (CLEANER_VERSION, DEFAULT_CAPTIONER, DTYPES, OFFLINE_CAPTIONER, Captioner,
-                                          GenerationSettings)
+from imagesearch.errors import ArtifactError, first_line, in_words
+from imagesearch.models.captioner import (CLEANER_VERSION, OFFLINE_CAPTIONER, Captioner,
+                                          choose_runtime, default_export_cache)
+from imagesearch.models.caption_text import says_something
 from imagesearch.models.fit import check_captioner_fits
-from imagesearch.models.families import FAMILIES, family_of
-from imagesearch.models.images import BadImage, decode, save_thumbnail
+from imagesearch.models.families import family_of
 from imagesearch.models.model_source import require_model
 from imagesearch.store import manifest as mf
 from imagesearch.store.fileio import remove_if_empty, staged
 from imagesearch.store.records import IMAGES_DIR, Record, write_records
 
 from .caption_cache import CACHE_DIR, CaptionCache, fingerprint
-from .cli import Env, Step, add_artifacts, add_device, add_renamed, positive
+from .caption_reader import prefetched
+from .describe_settings import DescribeConfig, add_describe_arguments, describe_config
+from .cli import Env, Step, Stopped, add_artifacts, add_device
 from .messages import next_step, warnings_once
 from .processes import Processes, Shard
-from .row_ids import add_ids_from, assign_ids, ids_to_keep
+from .row_ids import assign_ids, ids_to_keep
 from .sources import SEED_DATASETS, LoadReport, SourceItem, iter_sources, refuse_missing
 
 log = logging.getLogger(__name__)
-
-
-
-@dataclass(frozen=True)
-class DescribeConfig:
-    artifacts: Path
-    datasets: tuple[str, ...] = tuple(SEED_DATASETS)
-    limit: int | None = None
-    captioner: str = DEFAULT_CAPTIONER
-    prompts: tuple[str, ...] | None = None  # None: the captioner family's own (the seed's two for InstructBLIP)
-    caption_batch_size: int = 4
-    max_side: int = 512
-    generation: GenerationSettings = GenerationSettings()
-    shard: Shard = Shard()
-    device: str | None = None
-    allow_missing: tuple[str, ...] = ()  # datasets that may fail to load; any other failure stops the build
-    offline: bool = False  # HF_HUB_OFFLINE: never try to download the captioner
-    family: str = ""  # the captioner's model_type, read from its config when the run starts
-    dtype: str = "auto"  # the captioner's weights: auto (bfloat16 on CUDA, float32 on a CPU), bfloat16, float16, float32
-    read_text: bool = False  # also ask for the words written in each image (signs, labels, packaging)
-    ids_from: str | None = None  # the set this build replaces, whose items keep their ids (build/row_ids.py)
+SILENT_AFTER = 8  # images tried before a captioner that writes nothing for most of them stops the run
 
 
 @dataclass
@@ -84,12 +67,19 @@ class Planned:
     key: str
 
 
+# Not part of a caption's key: the family (the model decides it), and the runtime and number format, which are
+# chosen to keep the captions (imagesearch.models.runtime): changing either never recaptions a journalled image.
+NOT_KEYED = ("family", "dtype", "runtime")
+
+
 def captioner_manifest(config: DescribeConfig) -> dict[str, Any]:
-    """How the captions were made; all but the family (the model decides it) and the dtype key the caption cache."""
+    """How the captions were made; all but NOT_KEYED key the caption cache. runtime and dtype are this run's (as
+    it ran, once a captioner was loaded); the manifest's made_with counts the captions each runtime wrote."""
     return {
         "model": config.captioner,
         "family": config.family,
         "dtype": config.dtype,
+        "runtime": config.runtime,
         "prompts": list(config.prompts or ()),
         "generation": config.generation.as_dict(),
         "cleaner_version": CLEANER_VERSION,
@@ -127,9 +117,10 @@ def _assemble(folder: Path, order: list[Planned], cache: CaptionCache, config: D
     manifest = mf.load_or_create(folder)
     rows, ids, next_id = assign_ids([(p.item.dataset, p.item.source) for p in captioned],
                                     *ids_to_keep(folder, config.ids_from, config.offline))
-    records = []
+    records, made_with = [], Counter()
     for row_id, planned in zip(ids, (captioned[i] for i in rows)):
         entry = cache.get(planned.key)
+        made_with[entry.get("runtime", "unrecorded")] += 1
         records.append(Record(row_id, planned.item.dataset, planned.item.source, planned.item.label,
                               entry["image"], entry["description"]))
     if not records:
@@ -139,7 +130,7 @@ def _assemble(folder: Path, order: list[Planned], cache: CaptionCache, config: D
         raise ArtifactError(f"{folder}: the datasets given hold no image ({', '.join(config.datasets)}); "
                             "check --datasets")
     manifest["next_id"] = next_id
-    manifest["captioner"] = captioner_manifest(config)
+    manifest["captioner"] = {**captioner_manifest(config), "made_with": dict(made_with.most_common())}
     manifest["sources"] = {name: SEED_DATASETS[name].repo if name in SEED_DATASETS else "local folder"
                            for name in config.datasets}
     manifest["embedding"] = None  # the vectors no longer match: run embed and index again
@@ -161,55 +152,72 @@ def run_describe(config: DescribeConfig, captioner: Captioner | None = None) -> 
         raise
 
 
+def _caption(config: DescribeConfig, folder: Path, todo: list[Planned], cache: CaptionCache, summary: Summary,
+             captioner: Captioner | None) -> DescribeConfig:
+    """Pass 2: caption ``todo`` in batches, journalling each before the next; the config as it ran."""
+    silent: list[str] = []  # images the captioner wrote no words for
+    batches = [todo[start:start + config.caption_batch_size] for start in range(0, len(todo), config.caption_batch_size)]
+    with tqdm(total=len(todo), desc="captioning", unit="img") as progress:  # closed before any message that follows
+        for batch, images in prefetched(batches, folder, config.max_side, summary, progress):
+            if not batch:
+                continue
+            if captioner is None:
+                with warnings_once():  # loading runs the processor once (the export's probe image)
+                    captioner = Captioner.load(config.captioner, config.generation, config.device, config.dtype,
+                                               config.runtime, config.exports or default_export_cache())
+            if (captioner.runtime.runtime, captioner.runtime.dtype) != (config.runtime, config.dtype):
+                config = replace(config, runtime=captioner.runtime.runtime, dtype=captioner.runtime.dtype)  # as it ran
+            entries = []
+            with warnings_once():
+                results = captioner.describe_each(images, config.prompts, config.read_text)
+            for planned, result in zip(batch, results):
+                if isinstance(result, Exception):
+                    summary.note("failed", planned.item, f"captioning: {first_line(result, 120)}")
+                elif not says_something(result):
+                    summary.note("failed", planned.item, f"captioning: the captioner wrote no words ({result!r})")
+                    silent.append(f"{planned.item.dataset}/{planned.item.source}")
+                else:
+                    entries.append({"key": planned.key, "image": f"{IMAGES_DIR}/{planned.sha[:32]}.jpg",
+                                    "description": result, "dataset": planned.item.dataset,
+                                    "source": planned.item.source, "runtime": captioner.runtime.label})
+            cache.append(entries)
+            summary.captioned += len(entries)
+            progress.update(len(batch))
+            _refuse_a_silent_captioner(config, silent, summary.captioned + len(silent), len(todo))
+    return config
+
+
+def _refuse_a_silent_captioner(config: DescribeConfig, silent: list[str], tried: int, total: int) -> None:
+    """Stop once most images came back without a word: the model or its prompts are wrong, and the rest would be
+    hours spent on blank rows."""
+    if tried >= min(SILENT_AFTER, total) and len(silent) * 2 > tried:
+        raise ArtifactError(f"{config.captioner}: the captioner wrote no words for {len(silent)} of {tried} images "
+                            f"(first: {silent[0]}); check --captioner and --prompts (nothing blank was kept; the "
+                            "same command continues after the fix)")
+
+
 def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None) -> Summary:
     if captioner is None:
         require_model(config.captioner, "--captioner", config.offline, OFFLINE_CAPTIONER)
         check_captioner_fits(config.captioner, config.device, config.offline)  # in seconds, before any loading
     family = captioner.family if captioner is not None else family_of(config.captioner)
+    if captioner is None:
+        choose_runtime(family, config.device, config.dtype, config.runtime)  # refused now, not after the hashing pass
     config = replace(config, prompts=family.prompts(config.prompts), family=family.model_type)
     if config.read_text:
         family.reading_prompt()  # refused in one line before any work when the family cannot be asked
     (folder / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
     cache = CaptionCache(folder / CACHE_DIR, config.shard.part)
-    key_suffix = fingerprint({k: v for k, v in captioner_manifest(config).items() if k not in ("family", "dtype")})
+    key_suffix = fingerprint({k: v for k, v in captioner_manifest(config).items() if k not in NOT_KEYED})
     report, summary = LoadReport(), Summary()
     order, todo = _plan(config, cache, key_suffix, report, summary)
     refuse_missing(report, config.allow_missing)
 
-    progress = tqdm(total=len(todo), desc="captioning", unit="img")
-    for start in range(0, len(todo), config.caption_batch_size):
-        batch, images = [], []
-        for planned in todo[start:start + config.caption_batch_size]:
-            try:
-                image = decode(planned.item.read())
-                save_thumbnail(image, folder / IMAGES_DIR / f"{planned.sha[:32]}.jpg", max_side=config.max_side)
-            except BadImage as exc:
-                summary.note("skipped", planned.item, str(exc))
-                progress.update(1)
-                continue
-            except Exception as exc:  # noqa: BLE001
-                summary.note("failed", planned.item, first_line(exc, 120))
-                progress.update(1)
-                continue
-            batch.append(planned)
-            images.append(image)
-        if not batch:
-            continue
-        if captioner is None:
-            captioner = Captioner.load(config.captioner, config.generation, config.device, config.dtype)
-        entries = []
-        with warnings_once():
-            results = captioner.describe_each(images, config.prompts, config.read_text)
-        for planned, result in zip(batch, results):
-            if isinstance(result, Exception):
-                summary.note("failed", planned.item, f"captioning: {first_line(result, 120)}")
-                continue
-            entries.append({"key": planned.key, "image": f"{IMAGES_DIR}/{planned.sha[:32]}.jpg", "description": result,
-                            "dataset": planned.item.dataset, "source": planned.item.source})
-        cache.append(entries)
-        summary.captioned += len(entries)
-        progress.update(len(batch))
-    progress.close()
+    try:
+        config = _caption(config, folder, todo, cache, summary, captioner)
+    except KeyboardInterrupt:
+        raise Stopped(f"stopped after {summary.captioned:,} of {len(todo):,} images; rerun the same command to "
+                      "continue (every caption made so far is kept)") from None
 
     for name, reason in report.failed.items():
         log.warning("dataset %s: not loaded (allowed by --allow-missing): %s", name, reason)
@@ -233,52 +241,6 @@ def describe_in_processes(config: DescribeConfig, processes: Processes, sharded_
         processes.wait_for_everyone()  # every shard's journal is complete
         if processes.is_main:
             run_describe(replace(config, shard=Shard()))
-
-
-def add_describe_arguments(parser: argparse.ArgumentParser, alone: bool = True) -> None:
-    """The captioner's flags: the same names in ``describe`` and ``all``."""
-    parser.add_argument("--datasets", default=",".join(SEED_DATASETS),
-                        help=f"comma-separated built-in names ({', '.join(SEED_DATASETS)}) and/or local image folders "
-                             "(label = sub-folder name); default: all six")
-    parser.add_argument("--allow-missing", action="append", default=[], metavar="NAME",
-                        help="build even if this dataset cannot be loaded (repeatable); otherwise any dataset that "
-                             "fails to load stops the build")
-    parser.add_argument("--limit", type=positive, default=None, help="at most N images per dataset")
-    parser.add_argument("--captioner", default=DEFAULT_CAPTIONER,
-                        help=f"hub id or local folder of a supported captioner family ({', '.join(sorted(FAMILIES))}), read "
-                             f"from its config (default {DEFAULT_CAPTIONER})")
-    parser.add_argument("--prompts", nargs="+", default=None, metavar="PROMPT",
-                        help="prompts asked of every image, answers joined with one space (default: the captioner "
-                             "family's own: the seed's two for InstructBLIP; refused for a caption-only family)")
-    parser.add_argument("--caption-batch-size", type=positive, default=4, help="images per generate() call (default 4)")
-    parser.add_argument("--max-new-tokens", type=positive, default=256, help="tokens generated per answer (default 256)")
-    parser.add_argument("--num-beams", type=positive, default=1, help="beam search width (default 1: greedy, as the seed)")
-    parser.add_argument("--max-side", type=positive, default=512, help="longest side of the saved thumbnails (default 512)")
-    parser.add_argument("--dtype", choices=DTYPES, default="auto", help="captioner weights (auto: bf16 on CUDA, else fp32)")
-    parser.add_argument("--read-text", action="store_true", help="add the words written in each image to its description")
-    add_ids_from(parser)
-    parser.add_argument("--quantization", choices=("none", "4bit", "8bit"), default="none",
-                        help="load the captioner in 4 or 8 bit (needs bitsandbytes; slower than bf16)")
-    parser.add_argument("--shard", type=Shard.parse, default=None,
-                        help="caption only shard i of n (i/n); default: one shard per process under torchrun or "
-                             "accelerate launch")
-    if alone:  # the names this step had before; in `all` they would be ambiguous
-        add_renamed(parser, "captioner")
-        add_renamed(parser, "caption_batch_size", positive)
-
-
-def describe_config(args: argparse.Namespace, processes: Processes, env: Env) -> DescribeConfig:
-    datasets = tuple(name.strip() for name in args.datasets.split(",") if name.strip())
-    if not datasets:
-        raise ConfigError("--datasets is empty; name at least one dataset or folder")
-    return DescribeConfig(
-        artifacts=args.artifacts, datasets=datasets, limit=args.limit, captioner=args.captioner,
-        prompts=tuple(args.prompts) if args.prompts else None, caption_batch_size=args.caption_batch_size, max_side=args.max_side,
-        generation=GenerationSettings(max_new_tokens=args.max_new_tokens, num_beams=args.num_beams,
-                                      quantization=args.quantization),
-        shard=Shard(*args.shard) if args.shard else processes.shard(), device=args.device or processes.device,
-        allow_missing=tuple(name.strip() for value in args.allow_missing for name in value.split(",") if name.strip()),
-        offline=env.offline, dtype=args.dtype, read_text=args.read_text, ids_from=args.ids_from)
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:

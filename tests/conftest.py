@@ -8,6 +8,13 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Exported captioner encoders go to HF_HOME's imagesearch-exports: a folder of this run's, not the user's cache.
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="imagesearch-tests-hf-")
+atexit.register(shutil.rmtree, os.environ["HF_HOME"], True)
 
 from pathlib import Path
 

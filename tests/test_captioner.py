@@ -50,5 +50,5 @@ def test_the_dtype_can_be_chosen_and_an_unknown_one_is_one_line(tiny_captioner_p
     half = Captioner.load(str(tiny_captioner_path), SETTINGS, device="cpu", dtype_name="bfloat16")
     assert half.dtype == torch.bfloat16 and next(half.model.parameters()).dtype == torch.bfloat16
     assert isinstance(half.describe(photos[:2])[0], str)
-    with pytest.raises(ArtifactError, match="--dtype int8: choose one of auto, bfloat16, float16, float32"):
-        Captioner.load(str(tiny_captioner_path), SETTINGS, device="cpu", dtype_name="int8")
+    with pytest.raises(ArtifactError, match="--dtype int4: choose one of auto, bfloat16, float16, float32, int8"):
+        Captioner.load(str(tiny_captioner_path), SETTINGS, device="cpu", dtype_name="int4")

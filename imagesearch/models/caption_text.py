@@ -15,6 +15,11 @@ _LEADING_PUNCT = re.compile(r"^[\s.,;:!?\-–—)\]]+")
 _SENTENCE_END = re.compile(r"[.!?](\s|$)")
 
 
+def says_something(text: str) -> bool:
+    """Whether a caption holds at least one letter or digit (an empty, blank or punctuation-only one says nothing)."""
+    return any(character.isalnum() for character in text)
+
+
 def clean_caption(text: str, prompt: str = "") -> str:
     """Return ``text`` without echoed prompt or continuation, starting like a sentence."""
     text = _SPACE.sub(" ", text).strip()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Sequence
 
 from PIL import Image
@@ -17,6 +18,7 @@ from PIL import Image
 from imagesearch.errors import ArtifactError, first_line
 from imagesearch.models.caption_text import clean_caption, join_answers, with_text
 from imagesearch.models.families import SEED_PROMPTS, Family, family_of
+from imagesearch.models.runtime import RuntimeChoice, cpu_flags, openvino_installed, resolve
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,6 @@ OFFLINE_CAPTIONER = "give --captioner a local captioner folder (one saved with s
 __all__ = ["SEED_PROMPTS", "Captioner", "GenerationSettings"]
 CLEANER_VERSION = 1
 QUANTIZATIONS = ("none", "4bit", "8bit")
-DTYPES = ("auto", "bfloat16", "float16", "float32")
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,36 @@ class GenerationSettings:
         return cls(**kept)
 
 
+def probe_image() -> Image.Image:
+    """A fixed synthetic photograph-like image: what an exported encoder is checked against torch on."""
+    import numpy as np
+
+    y, x = np.mgrid[0:240, 0:320]
+    pixels = np.stack([(x * 255 // 319), (y * 255 // 239), ((x // 20 + y // 20) % 2) * 200 + 25], axis=-1)
+    return Image.fromarray(pixels.astype(np.uint8), "RGB")
+
+
+def choose_runtime(family: Family, device: str | None, dtype_name: str, runtime: str) -> RuntimeChoice:
+    """What ``runtime`` and ``dtype_name`` come to for this family on this machine (refused in one line when they
+    cannot run here); cheap, so a run checks it before any work."""
+    import torch
+
+    cuda = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
+    return resolve(runtime, dtype_name, cuda, cpu_flags(), openvino_installed(), family.vision_tower is not None)
+
+
+def default_export_cache() -> Path:
+    """Exports live in the Hugging Face cache, beside the models they come from."""
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HOME) / "imagesearch-exports"
+
+
 class Captioner:
     def __init__(self, model: Any, processor: Any, device: str, dtype: Any, settings: GenerationSettings,
-                 family: Family):
+                 family: Family, runtime: RuntimeChoice | None = None, export: Any = None):
+        self.runtime = runtime or RuntimeChoice("torch", str(dtype).removeprefix("torch."))
+        self.export = export  # vision_export.ExportInfo where the vision encoder runs in OpenVINO
         self.model = model
         self.processor = processor
         self.device = device
@@ -69,16 +97,20 @@ class Captioner:
 
     @classmethod
     def load(cls, model_id: str, settings: GenerationSettings, device: str | None = None,
-             dtype_name: str = "auto") -> "Captioner":
-        """``dtype_name``: auto (bfloat16 on CUDA, float32 on a CPU), bfloat16, float16 or float32."""
+             dtype_name: str = "auto", runtime: str = "auto", export_cache: Path | None = None) -> "Captioner":
+        """``dtype_name`` and ``runtime``: see imagesearch.models.runtime (auto: bfloat16 torch on CUDA; on a CPU,
+        OpenVINO's vision encoder where the family exports, in bfloat16 where the CPU has it)."""
         import torch
 
         family = family_of(model_id)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        if dtype_name not in DTYPES:
-            raise ArtifactError(f"--dtype {dtype_name}: choose one of {', '.join(DTYPES)}")
-        dtype = getattr(torch, dtype_name) if dtype_name != "auto" else (
-            torch.bfloat16 if device.startswith("cuda") else torch.float32)
+        if settings.quantization != "none" and runtime == "auto":
+            runtime = "torch"  # bitsandbytes quantizes torch's Linear layers
+        choice = choose_runtime(family, device, dtype_name, runtime)
+        if settings.quantization != "none" and (choice.runtime != "torch" or choice.dtype == "int8"):
+            raise ArtifactError(f"--quantization {settings.quantization} loads through bitsandbytes; use it with "
+                                "--runtime torch and a float --dtype")
+        dtype = torch.float32 if choice.runtime == "openvino" or choice.dtype == "int8" else getattr(torch, choice.dtype)
         kwargs: dict[str, Any] = {"dtype": dtype}
         if settings.quantization != "none":
             try:
@@ -93,7 +125,7 @@ class Captioner:
             else:
                 kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
             kwargs["device_map"] = {"": device}
-        log.info("loading %s captioner %s on %s (%s, %s)", family.model_type, model_id, device, dtype,
+        log.info("loading %s captioner %s on %s (%s, %s)", family.model_type, model_id, device, choice.label,
                  settings.quantization)
         try:
             processor, model = family.load(model_id, **kwargs)
@@ -103,14 +135,56 @@ class Captioner:
         if settings.quantization == "none":
             model = model.to(device)
         model.eval()
-        return cls(model, processor, device, dtype, settings, family)
+        captioner = cls(model, processor, device, dtype, settings, family, choice)
+        try:
+            captioner.use_runtime(choice, export_cache or default_export_cache())
+        except Exception as exc:
+            from imagesearch.models.vision_export import ExportMismatch
+
+            if not isinstance(exc, ExportMismatch):
+                raise
+            if runtime != "auto":
+                raise ArtifactError(f"--runtime openvino: {exc}; use --runtime torch") from None
+            log.warning("%s; captioning with torch instead", exc)
+            return cls.load(model_id, settings, device, choice.dtype, "torch", export_cache)
+        return captioner
+
+    def use_runtime(self, choice: RuntimeChoice, export_cache: Path) -> None:
+        """Put a float32 torch captioner into ``choice``'s runtime and format: for OpenVINO, the vision encoder is
+        exported (or a sound export found), the torch encoder dropped, the rest converted, and only then the
+        export compiled, so memory never holds both encoders and float32 weights at once; for torch, the
+        weights converted or quantized. Raises vision_export.ExportMismatch when the export disagrees."""
+        import torch
+
+        compiled = None
+        if choice.runtime == "openvino":
+            from imagesearch.models import vision_export
+
+            probe = self.family.inputs(self.processor, [probe_image()], (self.family.default_prompts or (None,))[0])
+            path = self.family.vision_tower
+            prepared = vision_export.prepare(vision_export.tower_of(self.model, path), self.family.model_type,
+                                             probe["pixel_values"], export_cache)
+            vision_export.install(self.model, path, None, getattr(torch, choice.dtype))  # the torch encoder freed
+        if choice.dtype == "int8":
+            from torch.ao.quantization import quantize_dynamic
+
+            self.model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+            self.dtype = torch.float32
+        elif self.dtype != getattr(torch, choice.dtype):
+            self.dtype = getattr(torch, choice.dtype)
+            self.model = self.model.to(self.dtype)
+        if choice.runtime == "openvino":
+            compiled, self.export = vision_export.compile_checked(prepared, choice.dtype, torch.get_num_threads())
+            vision_export.install(self.model, path, compiled, getattr(torch, choice.dtype))
+        self.runtime = choice
 
     def answer(self, images: Sequence[Image.Image], prompt: str | None) -> list[str]:
         """One cleaned answer per image for ``prompt`` (None: a caption-only family's caption)."""
         import torch
 
         inputs = self.family.inputs(self.processor, list(images), prompt)
-        inputs = {k: (v.to(self.device, self.dtype) if k == "pixel_values" else v.to(self.device)) for k, v in inputs.items()}
+        pixels = torch.float32 if self.runtime.runtime == "openvino" else self.dtype  # OpenVINO takes float32 pixels
+        inputs = {k: (v.to(self.device, pixels) if k == "pixel_values" else v.to(self.device)) for k, v in inputs.items()}
         with torch.inference_mode():
             output = self.model.generate(
                 **inputs,

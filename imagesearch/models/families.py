@@ -44,6 +44,9 @@ class Family:
     chat: bool = False  # a prompt goes through the processor's chat template, beside one image
     nest_images: bool = False  # the processor takes one list of images per prompt ([[a], [b]])
     tasks: tuple[str, ...] = ()  # the only prompts the family understands (Florence-2's task tokens); (): any text
+    # the vision encoder, as an attribute path from the generate() model, where the OpenVINO runtime can stand in
+    # for it (imagesearch.models.vision_export): called with pixel_values, its first output is all that is read
+    vision_tower: str | None = None
 
     def reading_prompt(self, flag: str = "--read-text") -> str:
         if self.read_prompt is None:
@@ -89,10 +92,11 @@ class Family:
 
 FAMILIES = {family.model_type: family for family in (
     Family("instructblip", SEED_PROMPTS, "InstructBlipProcessor", "InstructBlipForConditionalGeneration", True,
-           read_prompt=READ_PROMPT),
-    Family("blip", (), "AutoProcessor", "AutoModelForImageTextToText", False, pad_to_generate=False),
+           read_prompt=READ_PROMPT, vision_tower="vision_model"),
+    Family("blip", (), "AutoProcessor", "AutoModelForImageTextToText", False, pad_to_generate=False,
+           vision_tower="vision_model"),
     Family("florence2", ("<MORE_DETAILED_CAPTION>",), "AutoProcessor", "AutoModelForImageTextToText", False,
-           read_prompt="<OCR>", tasks=FLORENCE_TASKS),
+           read_prompt="<OCR>", tasks=FLORENCE_TASKS, vision_tower="model.vision_tower"),
     Family("idefics3", SEED_PROMPTS, "AutoProcessor", "AutoModelForImageTextToText", True, read_prompt=READ_PROMPT,
            chat=True, nest_images=True),
     *(Family(name, SEED_PROMPTS, "AutoProcessor", "AutoModelForImageTextToText", True, read_prompt=READ_PROMPT,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Mapping
 
 from imagesearch.errors import ConfigError
+from imagesearch.models.runtime import DTYPES, RUNTIMES
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_ARTIFACTS = REPO / "demo" / "artifacts"
@@ -29,6 +30,10 @@ class AppConfig:
     # Search by image: the captioner and prompts uploads are described with (default: the manifest's).
     captioner: str | None = None
     captioner_prompts: tuple[str, ...] = ()
+    # CAPTIONER_RUNTIME / CAPTIONER_DTYPE: how uploads are captioned (imagesearch.models.runtime; auto: OpenVINO's
+    # exported vision encoder in bfloat16 on a CPU that has it, torch bfloat16 on a GPU)
+    captioner_runtime: str = "auto"
+    captioner_dtype: str = "auto"
     mcp_server: bool = True  # also serve the public endpoints as MCP tools at /gradio_api/mcp/
     max_query_chars: int = 512
     queue_size: int = 64
@@ -62,6 +67,12 @@ class AppConfig:
                 raise ConfigError(f"{name}={value} is out of range; set it to a number from {low} to {high}")
             return value
 
+        def choice(name: str, allowed: tuple[str, ...]) -> str:
+            value = env.get(name, "").strip() or "auto"
+            if value not in allowed:
+                raise ConfigError(f"{name}={value!r} is not known; set it to one of {', '.join(allowed)}")
+            return value
+
         artifacts = env.get("ARTIFACTS_DIR", "").strip()
         repo = env.get("ARTIFACTS_REPO", "").strip() or None
         cache = env.get("ARTIFACTS_CACHE", "").strip()
@@ -77,6 +88,8 @@ class AppConfig:
             captioner=env.get("CAPTIONER", "").strip() or None,
             mcp_server=env.get("GRADIO_MCP_SERVER", "true").strip().lower() not in ("0", "false", "no", "off"),
             captioner_prompts=tuple(line.strip() for line in env.get("CAPTIONER_PROMPTS", "").splitlines() if line.strip()),
+            captioner_runtime=choice("CAPTIONER_RUNTIME", RUNTIMES),
+            captioner_dtype=choice("CAPTIONER_DTYPE", DTYPES),
             max_query_chars=integer("MAX_QUERY_CHARS", 512, 16, 4096),
             queue_size=integer("QUEUE_MAX_SIZE", 64, 1, 10_000),
             concurrency=integer("CONCURRENCY_LIMIT", 4, 1, 64),

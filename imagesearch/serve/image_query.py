@@ -152,7 +152,8 @@ def check_space_fits(model: str, local_folder: Path | None, cuda: bool, memory: 
     check_fits(model, weights_bytes(local_folder) if local_folder else None, cuda, memory, "CAPTIONER")
 
 
-def load_query_captioner(model: str, generation: GenerationSettings, offline: bool) -> Any:
+def load_query_captioner(model: str, generation: GenerationSettings, offline: bool, runtime: str = "auto",
+                         dtype: str = "auto") -> Any:
     """The build's captioner loader, behind a check that the model can be had and will fit this machine."""
     import torch
 
@@ -162,11 +163,12 @@ def load_query_captioner(model: str, generation: GenerationSettings, offline: bo
     require_model(model, "CAPTIONER", offline, "set CAPTIONER to a local captioner folder")
     local = local_copy(model)
     check_space_fits(model, local, torch.cuda.is_available(), memory_bytes())
-    return Captioner.load(str(local or model), generation)
+    return Captioner.load(str(local or model), generation, dtype_name=dtype, runtime=runtime)
 
 
 def image_describer(manifest: dict[str, Any], model_override: str | None, prompts_override: Sequence[str],
-                    offline: bool) -> ImageDescriber:
-    """What describes uploads for this set: its own captioner and prompts unless overridden, loaded on first use."""
+                    offline: bool, runtime: str = "auto", dtype: str = "auto") -> ImageDescriber:
+    """What describes uploads for this set: its own captioner and prompts unless overridden, loaded on first use
+    in ``runtime`` and ``dtype`` (CAPTIONER_RUNTIME, CAPTIONER_DTYPE)."""
     return ImageDescriber(query_captioner(manifest, model_override, prompts_override),
-                          lambda model, generation: load_query_captioner(model, generation, offline))
+                          lambda model, generation: load_query_captioner(model, generation, offline, runtime, dtype))

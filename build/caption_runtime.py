@@ -1,0 +1,24 @@
+"""The caption step's flags for how the captioner runs: number format, runtime, where exports live, quantization.
+
+What each choice does is imagesearch.models.runtime's to say; docs/captioning.md#cpu-runtimes has the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from imagesearch.models.runtime import DTYPES, RUNTIMES
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dtype", choices=DTYPES, default="auto",
+                        help="the captioner's number format (auto: bfloat16 on a GPU and on a CPU that has it, else "
+                             "float32; int8: dynamic int8 Linear layers, torch on a CPU)")
+    parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
+                        help="auto (OpenVINO's exported vision encoder on a CPU where the family exports, else torch), "
+                             "torch, openvino; onnx is refused with the reason")
+    parser.add_argument("--exports", type=Path, default=None,
+                        help="folder for exported vision encoders (default: the Hugging Face cache's imagesearch-exports)")
+    parser.add_argument("--quantization", choices=("none", "4bit", "8bit"), default="none",
+                        help="load the captioner in 4 or 8 bit (needs bitsandbytes; slower than bf16)")

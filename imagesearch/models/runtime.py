@@ -1,0 +1,93 @@
+"""Which runtime and number format a captioner runs in, decided once from the machine.
+
+On a CPU the time of a caption is the vision encoder's matrix products (75-85 % of it at batch 4) and the
+decoder's steps; how fast those go depends on the number format and the runtime far more than on the model
+(docs/captioning.md#cpu-runtimes has the figures this choice follows). The runtimes:
+
+- ``torch``: the model as transformers runs it, in float32, bfloat16 (weights converted), float16, or int8
+  (dynamic int8 quantization of every Linear layer, CPU only).
+- ``openvino``: the family's vision encoder exported once to OpenVINO (imagesearch.models.vision_export) and run
+  in bfloat16 or float32; the text side stays in torch at the same format.
+- ``onnx``: refused in one line: ONNX Runtime was measured slower than OpenVINO on every model here.
+
+``auto`` keeps a GPU as it was (torch, bfloat16). On a CPU it takes OpenVINO where it is installed and the family's
+encoder exports, torch otherwise; bfloat16 where the CPU multiplies it natively (avx512_bf16 or AMX), else float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from imagesearch.errors import ArtifactError
+
+RUNTIMES = ("auto", "torch", "openvino", "onnx")
+DTYPES = ("auto", "bfloat16", "float16", "float32", "int8")
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+ONNX_REFUSED = ("--runtime onnx: not offered; ONNX Runtime measured slower than OpenVINO here for every captioner "
+                "(docs/captioning.md#cpu-runtimes); use --runtime openvino, or auto")
+
+
+@dataclass(frozen=True)
+class RuntimeChoice:
+    runtime: str  # torch | openvino
+    dtype: str  # float32 | bfloat16 | float16 | int8
+
+    @property
+    def label(self) -> str:
+        """How figures and manifests name it: torch-fp32, torch-bf16, openvino-bf16, torch-int8..."""
+        short = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "int8": "int8"}[self.dtype]
+        return f"{self.runtime}-{short}"
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The instruction-set flags of this machine's CPU (empty where /proc/cpuinfo cannot be read)."""
+    try:
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def openvino_installed() -> bool:
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve(runtime: str, dtype: str, cuda: bool, flags: frozenset[str], openvino_ok: bool,
+            exportable: bool) -> RuntimeChoice:
+    """The runtime and format to run in: what was asked, with ``auto`` decided for this machine.
+
+    ``exportable``: the captioner's family has a vision encoder the OpenVINO path can export."""
+    if runtime not in RUNTIMES:
+        raise ArtifactError(f"--runtime {runtime}: choose one of {', '.join(RUNTIMES)}")
+    if dtype not in DTYPES:
+        raise ArtifactError(f"--dtype {dtype}: choose one of {', '.join(DTYPES)}")
+    if runtime == "onnx":
+        raise ArtifactError(ONNX_REFUSED)
+    bf16 = any(flag in flags for flag in BF16_FLAGS)
+    if cuda:
+        if runtime == "openvino" or dtype == "int8":
+            raise ArtifactError(f"--runtime {runtime} --dtype {dtype}: a CPU path; on a GPU use --runtime torch (or auto) "
+                                "with --dtype bfloat16, float16 or float32")
+        return RuntimeChoice("torch", "bfloat16" if dtype == "auto" else dtype)
+    if runtime == "auto":
+        runtime = "openvino" if openvino_ok and exportable and dtype != "int8" else "torch"
+    if runtime == "openvino":
+        if not openvino_ok:
+            raise ArtifactError("--runtime openvino: the openvino package is not installed; pip install "
+                                "openvino==2026.4.1, or use --runtime torch")
+        if not exportable:
+            raise ArtifactError("--runtime openvino: this captioner family's vision encoder is not exported "
+                                "(florence2, blip and instructblip are); use --runtime torch, or auto")
+        if dtype in ("float16", "int8"):
+            raise ArtifactError(f"--runtime openvino --dtype {dtype}: OpenVINO runs here in bfloat16 or float32; "
+                                "choose one of those, or auto")
+    if dtype == "auto":
+        dtype = "bfloat16" if bf16 else "float32"
+    return RuntimeChoice(runtime, dtype)

@@ -1,0 +1,205 @@
+"""The captioner's vision encoder, exported once to OpenVINO and run in its place.
+
+The encoder is most of a caption's time on a CPU, and it is one fixed graph (pixels in, features out), so it is
+the part worth exporting; the decoder keeps transformers' own generate() (its cache, stopping rules and
+family quirks stay as they are). An export is keyed by everything that decides its output: the family, the
+encoder's config, a hash of its weights, the input shape and the OpenVINO version. So a new model revision or a
+new OpenVINO is a new export, and an old one is never reused for it. Each export folder keeps the sha256 of its
+two files; a file that does not match, or that OpenVINO cannot read, is exported again, never used.
+
+Before an export is kept, its features are compared with the float32 torch encoder's on a probe image at the
+precision it will run in: below a cosine of 0.99 it is refused (``ExportMismatch``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openvino
+import torch
+from transformers.modeling_outputs import BaseModelOutputWithPooling
+
+log = logging.getLogger(__name__)
+
+MIN_COSINE = 0.99
+EXPORT_VERSION = 1
+FILES = ("vision.xml", "vision.bin")
+
+
+class ExportMismatch(RuntimeError):
+    """The exported encoder's features differ from torch's beyond MIN_COSINE."""
+
+
+@dataclass(frozen=True)
+class ExportInfo:
+    folder: Path
+    seconds: float  # 0.0 when an earlier export was reused
+    reused: bool
+    feature_cosine: float
+
+
+def tower_of(model: Any, path: str) -> Any:
+    """The module at ``path`` (a family's vision_tower) inside ``model``."""
+    module = model
+    for name in path.split("."):
+        module = getattr(module, name)
+    return module
+
+
+def _swap(model: Any, path: str, replacement: Any) -> None:
+    *parents, last = path.split(".")
+    owner = model
+    for name in parents:
+        owner = getattr(owner, name)
+    setattr(owner, last, replacement)
+
+
+def export_key(tower: Any, family: str, input_shape: tuple[int, ...]) -> str:
+    """A digest of everything the exported graph depends on."""
+    digest = hashlib.sha256()
+    config = getattr(tower, "config", None)
+    digest.update(json.dumps({"family": family, "class": type(tower).__name__, "shape": list(input_shape),
+                              "openvino": openvino.__version__, "export": EXPORT_VERSION,
+                              "config": config.to_json_string() if config is not None else ""}, sort_keys=True).encode())
+    with torch.no_grad():
+        for name, tensor in sorted(tower.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().to(torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _features(tower: Any):
+    class Features(torch.nn.Module):  # pixels -> the encoder's last hidden state, nothing else traced
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, pixel_values):
+            return self.inner(pixel_values)[0]
+
+    return Features(tower).eval()
+
+
+def cosine(a: Any, b: Any) -> float:
+    """The lowest cosine between the two feature sets, image by image."""
+    import numpy as np
+
+    a = np.asarray(a, dtype=np.float64).reshape(len(a), -1)
+    b = np.asarray(b, dtype=np.float64).reshape(len(b), -1)
+    dots = (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-30)
+    return float(dots.min())
+
+
+def _valid(folder: Path, key: str) -> bool:
+    try:
+        meta = json.loads((folder / "export.json").read_text(encoding="utf-8"))
+        return meta.get("key") == key and all(_sha256(folder / name) == meta["sha256"][name] for name in FILES)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A sound export on disk, read by OpenVINO, and the float32 torch features it must agree with."""
+    graph: Any  # openvino.Model
+    reference: Any  # numpy features of the probe
+    probe: Any
+    info: ExportInfo
+
+
+def prepare(tower: Any, family: str, probe: Any, cache: Path) -> Prepared:
+    """The export of ``tower`` in ``cache`` (made now unless a sound one is there: its files' sha256 checked and
+    OpenVINO able to read it), with torch float32's features of ``probe`` (pixel values of one or more images).
+    After this the torch tower is no longer needed."""
+    key = export_key(tower, family, tuple(probe.shape[1:]))
+    folder = Path(cache) / f"{family}-{key[:24]}"
+    with torch.no_grad():
+        reference = _features(tower)(probe.to(torch.float32)).to(torch.float32).numpy()
+    started, reused = time.perf_counter(), _valid(folder, key)
+    if not reused and folder.exists():
+        log.warning("vision export %s is damaged or incomplete; exporting it again", folder)
+    graph = None
+    if reused:
+        try:
+            graph = openvino.Core().read_model(str(folder / FILES[0]))
+        except Exception as exc:  # noqa: BLE001 - a file OpenVINO cannot read is exported again
+            log.warning("vision export %s could not be read (%s); exporting it again", folder, exc)
+            reused = False
+    if graph is None:
+        _export(tower, probe, folder, key)
+        graph = openvino.Core().read_model(str(folder / FILES[0]))
+    seconds = 0.0 if reused else time.perf_counter() - started
+    return Prepared(graph, reference, probe, ExportInfo(folder, round(seconds, 1), reused, float("nan")))
+
+
+def compile_checked(prepared: Prepared, precision: str, threads: int) -> tuple[Any, ExportInfo]:
+    """The prepared export compiled for ``precision``, refused (ExportMismatch) below MIN_COSINE to torch."""
+    compiled = openvino.Core().compile_model(prepared.graph, "CPU", {
+        "INFERENCE_PRECISION_HINT": "bf16" if precision == "bfloat16" else "f32",
+        "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1})
+    agreement = cosine(compiled(prepared.probe.to(torch.float32).numpy())[0], prepared.reference)
+    if agreement < MIN_COSINE:
+        raise ExportMismatch(f"the OpenVINO {precision} vision encoder agrees with torch float32 at cosine "
+                             f"{agreement:.4f} (< {MIN_COSINE}) on a probe image")
+    info = prepared.info
+    log.info("vision encoder: OpenVINO %s %s (%s, cosine %.5f to torch float32)", openvino.__version__, precision,
+             "reused" if info.reused else f"exported in {info.seconds:.1f} s", agreement)
+    return compiled, ExportInfo(info.folder, info.seconds, info.reused, agreement)
+
+
+def _export(tower: Any, probe: Any, folder: Path, key: str) -> None:
+    """Convert and save into a temporary folder beside ``folder``, then move it into place."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        with torch.no_grad():
+            graph = openvino.convert_model(_features(tower), example_input=probe.to(torch.float32),
+                                           input=[openvino.PartialShape([-1, *probe.shape[1:]])])
+        openvino.save_model(graph, str(stage / FILES[0]), compress_to_fp16=False)
+        meta = {"key": key, "openvino": openvino.__version__, "input_shape": list(probe.shape[1:]),
+                "sha256": {name: _sha256(stage / name) for name in FILES}}
+        (stage / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        stage.rename(folder)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+class OpenVinoTower(torch.nn.Module):
+    """Stands where the family's vision encoder stood: pixel_values in, an output with last_hidden_state out."""
+
+    def __init__(self, compiled: Any, dtype: Any):
+        super().__init__()
+        self.compiled, self.out_dtype = compiled, dtype
+        self.request = compiled.create_infer_request() if compiled is not None else None
+
+    def forward(self, pixel_values=None, *args, **kwargs):
+        if self.request is None:
+            raise RuntimeError("the OpenVINO vision encoder is not compiled yet")
+        pixels = pixel_values if pixel_values is not None else args[0]
+        self.request.infer([pixels.detach().to(torch.float32).contiguous().numpy()])
+        hidden = torch.from_numpy(self.request.get_output_tensor(0).data.copy()).to(self.out_dtype)
+        return BaseModelOutputWithPooling(last_hidden_state=hidden)
+
+
+def install(model: Any, path: str, compiled: Any, dtype: Any) -> None:
+    """Run ``compiled`` where the model's own vision encoder (at ``path``) ran (None: a placeholder, so the torch
+    encoder's weights are freed before the export is compiled)."""
+    _swap(model, path, OpenVinoTower(compiled, dtype))

@@ -1,0 +1,58 @@
+"""The captioner's CPU runtime: what auto picks on which machine, one-line refusals, and the fast paths keeping
+the captions on the tiny model of every family."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagesearch.errors import ArtifactError
+from imagesearch.models.runtime import RuntimeChoice, cpu_flags, resolve
+
+BF16 = frozenset({"avx512f", "avx512_bf16"})
+PLAIN = frozenset({"avx2"})
+
+
+@pytest.mark.parametrize("flags, openvino, exportable, expected", [
+    (BF16, True, True, "openvino-bf16"),
+    (PLAIN, True, True, "openvino-fp32"),
+    (BF16, True, False, "torch-bf16"),
+    (BF16, False, True, "torch-bf16"),
+    (PLAIN, False, True, "torch-fp32"),
+    (frozenset({"amx_bf16"}), True, True, "openvino-bf16"),
+])
+def test_auto_on_a_cpu_takes_openvino_where_it_can_and_bfloat16_where_the_cpu_multiplies_it(flags, openvino,
+                                                                                              exportable, expected):
+    assert resolve("auto", "auto", False, flags, openvino, exportable).label == expected
+
+
+def test_a_gpu_keeps_torch_in_bfloat16_whatever_the_cpu_has():
+    assert resolve("auto", "auto", True, BF16, True, True) == RuntimeChoice("torch", "bfloat16")
+    assert resolve("torch", "float16", True, PLAIN, True, True).label == "torch-fp16"
+
+
+def test_an_explicit_choice_is_kept_and_int8_stays_on_torch():
+    assert resolve("torch", "float32", False, BF16, True, True).label == "torch-fp32"
+    assert resolve("auto", "int8", False, BF16, True, True).label == "torch-int8"
+    assert resolve("openvino", "float32", False, BF16, True, True).label == "openvino-fp32"
+
+
+@pytest.mark.parametrize("runtime, dtype, cuda, openvino, exportable, words", [
+    ("onnx", "auto", False, True, True, "slower than OpenVINO"),
+    ("openvino", "auto", False, False, True, "pip install openvino"),
+    ("openvino", "auto", False, True, False, "use --runtime torch"),
+    ("openvino", "int8", False, True, True, "bfloat16 or float32"),
+    ("openvino", "auto", True, True, True, "on a GPU"),
+    ("tensorrt", "auto", False, True, True, "choose one of auto, torch, openvino, onnx"),
+])
+def test_a_runtime_that_cannot_run_here_is_refused_in_one_line_with_the_fix(runtime, dtype, cuda, openvino,
+                                                                          exportable, words):
+    with pytest.raises(ArtifactError) as refused:
+        resolve(runtime, dtype, cuda, BF16, openvino, exportable)
+    assert words in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_cpu_flags_are_read_from_cpuinfo(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n\nprocessor\t: 1\n")
+    assert cpu_flags(info) == {"fpu", "avx512f", "avx512_bf16"}
+    assert cpu_flags(tmp_path / "missing") == frozenset()

@@ -1,0 +1,113 @@
+"""The fast captioning paths on the tiny model of every family: OpenVINO's exported vision encoder and torch's
+bfloat16 / int8, each against float32 torch; the export cache reused, rebuilt when damaged, never used stale."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from imagesearch.errors import ArtifactError
+from imagesearch.models.captioner import Captioner, GenerationSettings
+from testkit.caption_agreement import MIN_COSINE, agreement, outputs
+
+EXPORTABLE = ("florence2", "blip", "instructblip")
+TOKENS = 8
+
+
+@pytest.fixture(scope="module")
+def photos():
+    from benchmarks.caption import photos as shipped
+
+    return shipped(3)
+
+
+def load(folder, tmp_path, runtime, dtype):
+    return Captioner.load(str(folder), GenerationSettings(max_new_tokens=TOKENS), runtime=runtime, dtype_name=dtype,
+                          export_cache=tmp_path / "exports")
+
+
+@pytest.fixture(scope="module")
+def reference(tiny_captioners, photos, tmp_path_factory):
+    """Every family's float32 torch descriptions and agreement outputs, computed once."""
+    folder = tmp_path_factory.mktemp("reference")
+    found = {}
+    for family, path in tiny_captioners.items():
+        captioner = load(path, folder, "torch", "float32")
+        found[family] = (captioner.describe(photos), outputs(captioner, photos, TOKENS))
+    return found
+
+
+@pytest.mark.parametrize("family", EXPORTABLE)
+def test_openvino_in_float32_writes_exactly_the_descriptions_of_torch_float32(family, tiny_captioners, reference,
+                                                                              photos, tmp_path):
+    captioner = load(tiny_captioners[family], tmp_path, "openvino", "float32")
+    assert captioner.runtime.label == "openvino-fp32" and captioner.export.feature_cosine > 0.99999
+    assert type(captioner.model).__name__ != "OpenVinoTower"
+    assert captioner.describe(photos) == reference[family][0]
+    assert agreement(reference[family][1], outputs(captioner, photos, TOKENS))["token_agreement"] == 1.0
+
+
+@pytest.mark.parametrize("family", EXPORTABLE)
+def test_openvino_in_bfloat16_keeps_the_vision_features_and_the_first_logits(family, tiny_captioners, reference,
+                                                                            photos, tmp_path):
+    captioner = load(tiny_captioners[family], tmp_path, "openvino", "bfloat16")
+    found = agreement(reference[family][1], outputs(captioner, photos, TOKENS))
+    assert found["feature_cosine"] >= MIN_COSINE
+    # The decoder runs in bfloat16 too. A tiny random model's logits are nearly flat (their spread is a few
+    # hundredths), so a bfloat16 rounding can flip a greedy token with nothing wrong: the texts may differ, and
+    # what is asserted is that the first step's logits stay within a few percent of their spread.
+    assert found["logits_max_rel_error"] < 0.1
+
+
+@pytest.mark.parametrize("family, dtype", [("idefics3", "bfloat16"), ("idefics3", "int8"), ("blip", "int8"),
+                                           ("florence2", "bfloat16")])
+def test_torch_bfloat16_and_int8_keep_the_vision_features(family, dtype, tiny_captioners, reference, photos, tmp_path):
+    captioner = load(tiny_captioners[family], tmp_path, "torch", dtype)
+    assert captioner.runtime.runtime == "torch" and captioner.export is None
+    found = agreement(reference[family][1], outputs(captioner, photos, TOKENS))
+    assert found["feature_cosine"] >= MIN_COSINE and found["logits_max_rel_error"] < 0.25
+
+
+def test_an_export_is_reused_then_rebuilt_when_its_weights_file_is_damaged(tiny_captioners, photos, tmp_path):
+    first = load(tiny_captioners["blip"], tmp_path, "openvino", "float32")
+    expected = first.describe(photos)
+    assert not first.export.reused
+    again = load(tiny_captioners["blip"], tmp_path, "openvino", "float32")
+    assert again.export.reused and again.export.seconds == 0 and again.export.folder == first.export.folder
+    weights = first.export.folder / "vision.bin"
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte: OpenVINO would read it and answer wrong features
+    weights.write_bytes(bytes(data))
+    rebuilt = load(tiny_captioners["blip"], tmp_path, "openvino", "float32")
+    assert not rebuilt.export.reused and rebuilt.describe(photos) == expected
+
+
+def test_an_export_cut_short_is_rebuilt_not_read(tiny_captioners, photos, tmp_path):
+    first = load(tiny_captioners["florence2"], tmp_path, "openvino", "float32")
+    graph = first.export.folder / "vision.xml"
+    graph.write_text(graph.read_text()[:200])
+    rebuilt = load(tiny_captioners["florence2"], tmp_path, "openvino", "float32")
+    assert not rebuilt.export.reused and rebuilt.describe(photos) == first.describe(photos)
+
+
+def test_another_model_revision_gets_its_own_export(tiny_captioners, tmp_path):
+    from testkit.tiny_captioner import build_tiny_blip
+
+    other = build_tiny_blip(tmp_path / "blip-seed-1", seed=1)  # same architecture, other weights
+    first = load(tiny_captioners["blip"], tmp_path, "openvino", "float32")
+    second = load(other, tmp_path, "openvino", "float32")
+    assert second.export.folder != first.export.folder and not second.export.reused
+
+
+def test_an_export_that_disagrees_with_torch_is_refused_or_left_for_torch_under_auto(tiny_captioners, tmp_path,
+                                                                                   monkeypatch, caplog):
+    from imagesearch.models import vision_export
+
+    monkeypatch.setattr(vision_export, "MIN_COSINE", 1.5)  # no export can reach it: the check must act
+    with pytest.raises(ArtifactError) as refused:
+        load(tiny_captioners["blip"], tmp_path, "openvino", "float32")
+    assert "cosine" in str(refused.value) and "--runtime torch" in str(refused.value)
+    with caplog.at_level(logging.WARNING):
+        captioner = load(tiny_captioners["blip"], tmp_path, "auto", "float32")
+    assert captioner.runtime.label == "torch-fp32" and "captioning with torch instead" in caplog.text
