@@ -11,6 +11,7 @@ import argparse
 
 from imagesearch.errors import ConfigError
 
+from . import preflight
 from .cli import Env, Step, add_artifacts, add_device
 from .describe import add_describe_arguments, describe_config, describe_in_processes
 from .embed import add_embed_arguments, embed_config, run_embed
@@ -40,7 +41,9 @@ def _run(args: argparse.Namespace, env: Env) -> None:
         raise ConfigError(f"{flag} is ambiguous in `all` (captioner or text encoder?); use {new}")
     processes = Processes.start()
     if not args.no_describe:
-        describe_in_processes(describe_config(args, processes, env), processes, args.shard is not None)
+        settings = describe_config(args, processes, env)  # refused now: --datasets, the runtime, ...
+        preflight.embedder_loads(args.embedder, args.device or processes.device, env.offline)  # before, not after
+        describe_in_processes(settings, processes, args.shard is not None)
     if processes.is_main:  # the others have captioned their shards: they only wait
         run_embed(embed_config(args, env))
         run_index(index_config(args, env))

@@ -33,6 +33,7 @@ from imagesearch.store.fileio import remove_if_empty, staged
 from imagesearch.store.records import IMAGES_DIR, Record, write_records
 
 from .caption_cache import CACHE_DIR, CaptionCache, fingerprint
+from . import preflight
 from .caption_reader import prefetched
 from .describe_settings import DescribeConfig, add_describe_arguments, describe_config
 from .cli import Env, Step, Stopped, add_artifacts, add_device
@@ -203,6 +204,8 @@ def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None)
     family = captioner.family if captioner is not None else family_of(config.captioner)
     if captioner is None:
         choose_runtime(family, config.device, config.dtype, config.runtime)  # refused now, not after the hashing pass
+    preflight.writable(folder)
+    preflight.disk_room(folder, preflight.images_expected(config.datasets, config.limit), config.max_side)
     config = replace(config, prompts=family.prompts(config.prompts), family=family.model_type)
     if config.read_text:
         family.reading_prompt()  # refused in one line before any work when the family cannot be asked

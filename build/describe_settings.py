@@ -42,9 +42,12 @@ class DescribeConfig:
 
 def add_describe_arguments(parser: argparse.ArgumentParser, alone: bool = True) -> None:
     """The captioner's flags: the same names in ``describe`` and ``all``."""
-    parser.add_argument("--datasets", default=",".join(SEED_DATASETS),
+    parser.add_argument("--datasets", default=None,
                         help=f"comma-separated built-in names ({', '.join(SEED_DATASETS)}) and/or local image folders "
-                             "(label = sub-folder name); default: all six")
+                             "(label = sub-folder name); required: without it the run says what the six built-in "
+                             "datasets would cost and stops, unless --yes")
+    parser.add_argument("--yes", action="store_true",
+                        help="without --datasets: caption all six built-in datasets (about 2,339 images from the Hub)")
     parser.add_argument("--allow-missing", action="append", default=[], metavar="NAME",
                         help="build even if this dataset cannot be loaded (repeatable); otherwise any dataset that "
                              "fails to load stops the build")
@@ -70,8 +73,21 @@ def add_describe_arguments(parser: argparse.ArgumentParser, alone: bool = True) 
         add_renamed(parser, "caption_batch_size", positive)
 
 
+def default_run(captioner: str) -> str:
+    """What a run without --datasets would do, in one line, and the two ways on."""
+    sizes = ", ".join(f"{name} {d.images:,}" for name, d in sorted(SEED_DATASETS.items(), key=lambda i: -i[1].images))
+    total = sum(d.images for d in SEED_DATASETS.values())
+    model = (f"{captioner} (about 16 GB to download; hours on a GPU, days on a CPU)" if captioner == DEFAULT_CAPTIONER
+             else captioner)
+    return (f"no --datasets given: the default would download and caption the six built-in Hub datasets (about "
+            f"{total:,} images: {sizes}) with {model}; name what to caption with --datasets (built-in names or "
+            "your folders), or pass --yes to caption all six")
+
+
 def describe_config(args: argparse.Namespace, processes: Processes, env: Env) -> DescribeConfig:
-    datasets = tuple(name.strip() for name in args.datasets.split(",") if name.strip())
+    if args.datasets is None and not args.yes:
+        raise ConfigError(default_run(args.captioner))
+    datasets = tuple(name.strip() for name in (args.datasets or ",".join(SEED_DATASETS)).split(",") if name.strip())
     if not datasets:
         raise ConfigError("--datasets is empty; name at least one dataset or folder")
     return DescribeConfig(

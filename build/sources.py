@@ -46,21 +46,24 @@ class HubDataset:
     objects_column: str | None = None  # detection datasets: label = the distinct categories of the image's objects
     raw_zip: str | None = None  # fallback: a zip of images (+ COCO json) inside the repo
     license: str = ""
+    images: int = 0  # how many images the split holds (its card), for the size of a run before anything downloads
 
 
 SEED_DATASETS: dict[str, HubDataset] = {
     d.name: d
     for d in (
         HubDataset("fashionpedia", "detection-datasets/fashionpedia", "val", id_column="image_id",
-                   objects_column="objects", license="CC-BY-4.0"),
+                   objects_column="objects", license="CC-BY-4.0", images=1158),
         HubDataset("nfl", "keremberke/nfl-object-detection", "test", config="mini", id_column="image_id",
-                   objects_column="objects", raw_zip="data/valid-mini.zip", license="public domain"),
+                   objects_column="objects", raw_zip="data/valid-mini.zip", license="public domain",
+                   images=3),
         HubDataset("planes", "keremberke/plane-detection", "train", config="mini", id_column="image_id",
-                   objects_column="objects", license="CC-BY-4.0"),
-        HubDataset("snacks", "Matthijs/snacks", "validation", config="default", label_column="label", license="CC-BY-4.0"),
-        HubDataset("pets", "rokmr/pets", "test", label_column="label", license="MIT"),
+                   objects_column="objects", license="CC-BY-4.0", images=3),
+        HubDataset("snacks", "Matthijs/snacks", "validation", config="default", label_column="label", license="CC-BY-4.0",
+                   images=955),
+        HubDataset("pets", "rokmr/pets", "test", label_column="label", license="MIT", images=150),
         HubDataset("pokemon", "keremberke/pokemon-classification", "train", config="mini", label_column="labels",
-                   license="public domain"),
+                   license="public domain", images=70),
     )
 }
 
