@@ -1,6 +1,7 @@
 """The app end to end: launched in-process, queried through gradio_client, as API callers do."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,11 +30,20 @@ def test_search_endpoint_returns_five_explained_results_with_images(served):
             assert image.format == "JPEG" and image.mode == "RGB"
 
 
-def test_search_endpoint_defaults_to_five_and_clamps_k(served):
+def test_search_endpoint_defaults_to_five_and_refuses_k_or_offset_out_of_range_in_one_line(served):
+    from gradio_client.exceptions import AppError
+
     _, client, _ = served
     assert len(client.predict("a rocket", api_name="/search")) == 5
-    assert len(client.predict("a rocket", 1000, api_name="/search")) == 20
-    assert len(client.predict("a rocket", 0, api_name="/search")) == 1
+    assert len(client.predict("a rocket", 20, api_name="/search")) == 20
+    for k, offset, words in ((0, 0, "k must be a whole number of results from 1 to 20, got 0."),
+                             (21, 0, "got 21."), (2.5, 0, "got 2.5."), (5, -1, "offset must be a whole number from 0 to "
+                                                                                "180, got -1.")):
+        with pytest.raises(AppError, match=re.escape(words)):
+            client.predict("a rocket", k, None, "hybrid", None, offset, api_name="/search")
+    with pytest.raises(AppError, match=r"^No more results: this search has 23, and offset 100 starts past the last one"):
+        client.predict("a rocket", 5, None, "hybrid", None, 100, api_name="/search")
+    assert len(client.predict("a rocket", 5, None, "hybrid", None, 20, api_name="/search")) == 3  # the last page
 
 
 def test_search_endpoint_filters_by_dataset(served):
@@ -56,13 +66,12 @@ def test_bad_requests_get_a_clear_message_and_the_server_keeps_answering(served,
     assert len(refusals) == 1 and refusals[0].startswith("/search refused: ") and message in refusals[0]
 
 
-def test_only_the_three_search_endpoints_are_public(served):
+def test_only_the_search_endpoints_that_work_on_the_set_are_public(served):
     _, client, _ = served
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert sorted(endpoints) == ["/search", "/search_by_image", "/similar"]
+    assert sorted(endpoints) == ["/search", "/similar"]  # the demo has no captioner: no search by image offered
     assert [p["parameter_name"] for p in endpoints["/search"]["parameters"]] == ["query", "k", "datasets", "mode", "labels",
                                                                                  "offset"]
-    assert [p["parameter_name"] for p in endpoints["/search_by_image"]["parameters"]] == ["image", "k", "words"]
 
 
 def _file_status(url, target):

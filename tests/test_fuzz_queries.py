@@ -31,7 +31,8 @@ ANY_DATASETS = st.one_of(st.none(), st.text(max_size=12),
 
 
 KNOWN_REFUSALS = ("Type a few words", "Add words to search for", "offset must be", "The query must be text", "k must be",
-                  "Unknown dataset", "mode must be", "Unknown label", "No image has id", "id must be")
+                  "Unknown dataset", "mode must be", "Unknown label", "No image has id", "id must be",
+                  "A query takes at most", "No more results")
 
 
 @pytest.fixture(scope="module")

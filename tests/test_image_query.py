@@ -87,7 +87,7 @@ def test_a_path_on_the_server_is_never_read_as_an_upload(served_with_captioner, 
 
 
 
-def test_without_a_captioner_by_image_says_why_in_one_line_and_search_still_works():
+def test_without_a_captioner_search_by_image_is_not_offered_the_page_says_why_and_search_still_works():
     """The demo's descriptions are hand-written: there is no captioner to describe an upload."""
     config = AppConfig(port=free_port())
     blocks, engine = app.build_app(config)
@@ -96,8 +96,11 @@ def test_without_a_captioner_by_image_says_why_in_one_line_and_search_still_work
     try:
         import skimage.data
 
-        with pytest.raises(Exception, match="Search by image is not available: this set's descriptions are hand-written"):
+        assert "/search_by_image" not in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        with pytest.raises(Exception, match="Cannot find a function with `api_name`: /search_by_image"):
             client.predict(handle_file(skimage.data.data_dir + "/chelsea.png"), 3, api_name="/search_by_image")
+        page = httpx.get(url, timeout=30).text  # the page still says why, in its image tab
+        assert "Search by image is not available: this set" in page and "hand-written" in page
         assert len(client.predict("a cat", 3, api_name="/search")) == 3
         similar = client.predict(0, 4, api_name="/similar")
         assert len(similar) == 4 and 0 not in [r["id"] for r in similar]

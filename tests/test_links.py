@@ -32,7 +32,8 @@ def test_an_address_is_read_into_the_search_it_asks_for_and_the_form_it_shows():
     asks = read_link(Params([("q", "a cat"), ("k", "500"), ("mode", "dense"), ("dataset", "pets"),
                              ("dataset", "nope"), ("label", "beagle")]), ("pets", "snacks"), ("beagle",),
                      ("hybrid", "dense", "lexical"), "hybrid")
-    assert (asks.query, asks.shown_k, asks.mode, asks.shown_mode) == ("a cat", 20, "dense", "dense")
+    assert (asks.query, asks.shown_k, asks.mode, asks.shown_mode) == ("a cat", 5, "dense", "dense")  # k 500: refused
+    assert asks.k == "500"  # left for the search to refuse in one line
     assert asks.datasets == ["pets"] and asks.labels == ["beagle"] and asks.anything and asks.like is None
 
 

@@ -89,17 +89,19 @@ def test_offset_gives_the_next_results_of_the_same_ranking(artifacts, mode):
     page = engine.search("red dress row", 4, mode=mode, offset=3)
     assert [r.id for r in page] == [r.id for r in whole[3:7]] and [r.rank for r in page] == [4, 5, 6, 7]
     assert [r.score for r in page] == [r.score for r in whole[3:7]]
-    assert engine.search("red dress row", 5, mode=mode, offset=len(DESCRIPTIONS)) == []
+    last = len(engine.search("red dress row", 20, mode=mode, offset=20)) + 20  # lexical: only rows with a word
+    with pytest.raises(QueryError, match=rf"^No more results: this search has {last}, and offset {last} starts past"):
+        engine.search("red dress row", 5, mode=mode, offset=last)
     similar = engine.similar(0, 3, offset=2)
     assert [r.id for r in similar] == [r.id for r in engine.similar(0, 5)[2:5]] and similar[0].rank == 3
 
 
-@pytest.mark.parametrize("value, expected", [(None, 0), ("", 0), ("5", 5), (7.0, 7), (-3, 0), (10**9, MAX_OFFSET)])
+@pytest.mark.parametrize("value, expected", [(None, 0), ("", 0), ("5", 5), (7.0, 7), (MAX_OFFSET, MAX_OFFSET)])
 def test_offset_is_cleaned_once(value, expected):
     assert clean_offset(value) == expected
 
 
-@pytest.mark.parametrize("value", ["five", 2.5, True, float("nan"), [1]])
+@pytest.mark.parametrize("value", ["five", 2.5, True, float("nan"), [1], -1, -3, MAX_OFFSET + 1, 10**9])
 def test_a_bad_offset_is_one_line(value):
     with pytest.raises(QueryError, match="offset must be a whole number"):
         clean_offset(value)

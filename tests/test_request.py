@@ -11,12 +11,20 @@ def test_long_query_is_capped_and_control_characters_removed():
     assert len(clean_query("word " * 1000)) <= 512
 
 
-@pytest.mark.parametrize("k, expected", [(0, 1), (-1, 1), (10**9, MAX_K), (7.9, 7), ("3", 3), (None, 5)])
-def test_k_is_clamped(k, expected):
+@pytest.mark.parametrize("k, expected", [(1, 1), (MAX_K, MAX_K), (7.0, 7), ("3", 3), (" 12 ", 12), (None, 5)])
+def test_k_is_a_whole_number_from_1_to_20(k, expected):
     assert clamp_k(k) == expected
 
 
-@pytest.mark.parametrize("k", [float("nan"), float("inf"), "many", True, [3]])
+@pytest.mark.parametrize("k, shown", [(0, "0"), (-3, "-3"), (21, "21"), (10**9, "1000000000"), (2.5, "2.5"),
+                                      ("2.5", "2.5"), ("many", "'many'")])
+def test_k_out_of_range_or_not_whole_is_refused_in_one_line_naming_it(k, shown):
+    with pytest.raises(QueryError) as refused:
+        clamp_k(k)
+    assert str(refused.value) == f"k must be a whole number of results from 1 to {MAX_K}, got {shown}."
+
+
+@pytest.mark.parametrize("k", [float("nan"), float("inf"), True, [3]])
 def test_k_that_is_not_a_number_is_refused(k):
     with pytest.raises(QueryError, match="k must be"):
         clamp_k(k)

@@ -92,28 +92,23 @@ NOT_AVAILABLE = "Search by image is not available on this Space."
 
 
 def endpoints(engine: SearchEngine, describe_image: Callable[[str], str] | None) -> dict[str, Callable]:
-    """The public endpoints by API name, ready for gr.api."""
+    """The public endpoints by API name, ready for gr.api: search_by_image only where an upload can be described,
+    so an agent is never offered a tool that can only refuse."""
 
     def search(query: str, k: int = DEFAULT_K, datasets: list[str] | None = None, mode: str = DEFAULT_MODE,
                labels: list[str] | None = None, offset: int = 0) -> list[Result]:
-        """Top-k images for a text query.
+        """Find the images of this collection that best match a text query.
 
         Args:
-            query: what the image shows, in plain words (at most 512 characters are used). -word leaves out images whose description, label or dataset holds the word (stemmed: -dress also leaves out dresses); "a red dress" in double quotes keeps only images whose description or label holds those words in that order.
-            k: number of results, clamped to 1..20.
-            datasets: only search these datasets (names as shown in the UI); empty or None searches all.
+            query: what the image shows, in plain words (at most 512 characters are used). -word leaves out images whose description, label or dataset holds the word (stemmed: -dress also leaves out dresses); "a red dress" in double quotes keeps only images whose description or label holds those words in that order; at most 8 quoted phrases and -words.
+            k: how many results to return, a whole number from 1 to 20 (default 5).
+            datasets: only search these datasets (names as shown on the page); empty or null searches all.
             mode: "hybrid" (default: meaning and exact words, label names included), "dense" (meaning only) or "lexical" (exact words only).
-            labels: only search images with these labels; empty or None searches all.
-            offset: skip this many results (0..180): offset=k gives the next k of the same ranking.
+            labels: only search images with these labels; empty or null searches all.
+            offset: skip this many results, a whole number from 0 to 180: offset=k gives the next k of the same ranking; past the last result the answer is an error saying there are no more results.
 
         Returns:
-            Results best first, each with rank (offset+1 onwards), id, score (what the ranking used), dense_score
-            (cosine similarity: how much the description means the query), lexical_score (share of the query's
-            words, weighted by rarity, the row holds, 0..1, or null), matched (words of the description or label
-            the query shares), band ("strong", "fair" or "weak", cut on dense_score with cuts measured on the
-            set; null where the set is too small to measure them; when every result is "weak", nothing in the
-            set matches the query well), dataset, source, label, description and image (downloaded by
-            gradio_client to a local path; null when the Space could not read that image).
+            A list of results, best first. Each has: rank (offset+1 onwards); id (give it to similar for more like it); score (what the ranking used); dense_score (cosine similarity between the query and the image's description); lexical_score (0 to 1, how much of the query's wording the description or label holds, rare words weighing more; null in dense mode); matched (the query's words found in the description or label); band ("strong", "fair" or "weak": how well the image matches, judged against this collection; null where the collection is too small to judge; when every result is "weak", nothing here matches the query well); dataset; source; label; description; image (the picture; null when it could not be read).
         """
         try:
             return api_results(engine.answer(query, k, datasets, mode, labels, offset))
@@ -121,16 +116,15 @@ def endpoints(engine: SearchEngine, describe_image: Callable[[str], str] | None)
             raise refused("search", exc) from None
 
     def similar(id: int, k: int = DEFAULT_K, offset: int = 0) -> list[Result]:  # noqa: A002 - the API's parameter name
-        """More like this: the k images whose descriptions are nearest to that of image `id`, itself left out.
+        """More like this: the images whose descriptions are nearest to that of image `id`, that image left out.
 
         Args:
-            id: the `id` of a result from /search, /similar or /search_by_image.
-            k: number of results, clamped to 1..20.
-            offset: skip this many results (0..180): offset=k gives the next k.
+            id: the id of an image, as any search result gives it.
+            k: how many results to return, a whole number from 1 to 20 (default 5).
+            offset: skip this many results, a whole number from 0 to 180: offset=k gives the next k.
 
         Returns:
-            Results best first, the same dicts as /search (score = cosine similarity to the image's description;
-            band cut on cuts measured between the set's own descriptions).
+            A list of results, best first, with the same fields as search. Here score and dense_score are the cosine similarity between the two descriptions, and band is judged against how alike this collection's own descriptions are.
         """
         try:
             return api_results(engine.answer_similar(id, k, offset=offset))
@@ -138,16 +132,15 @@ def endpoints(engine: SearchEngine, describe_image: Callable[[str], str] | None)
             raise refused("similar", exc) from None
 
     def search_by_image(image: FileData, k: int = DEFAULT_K, words: str = "") -> ImageSearchAnswer:
-        """Search with an image: the set's captioner describes it, then that description is searched, refined by optional words.
+        """Search with a picture: the collection's own captioner describes it, then that description is searched, refined by optional words.
 
         Args:
-            image: the image file (gradio_client: handle_file("photo.jpg")).
-            k: number of results, clamped to 1..20.
-            words: optional words that refine the search ("but red", "at night -people", "\"white dots\""): their meaning is added to the description's, they alone count as exact words, and -word or quoted phrases filter as in /search.
+            image: the picture to search with (JPEG, PNG, WebP or GIF, at most 20 MB).
+            k: how many results to return, a whole number from 1 to 20 (default 5).
+            words: optional words that refine the search ("but red", "at night -people", "\"white dots\""): their meaning is added to the description's, only they count as exact words, and -word or quoted phrases filter as in search.
 
         Returns:
-            {"description": the generated description, "results": the same dicts as /search,
-            "nothing_matches_well": true when every result is a weak match}.
+            An object with description (what the captioner saw in the picture), results (a list with the same fields as search) and nothing_matches_well (true when every result is a weak match).
         """
         try:
             if describe_image is None:
@@ -159,4 +152,5 @@ def endpoints(engine: SearchEngine, describe_image: Callable[[str], str] | None)
         except QueryError as exc:
             raise refused("search_by_image", exc) from None
 
-    return {"search": search, "similar": similar, "search_by_image": search_by_image}
+    found = {"search": search, "similar": similar}
+    return found if describe_image is None else {**found, "search_by_image": search_by_image}

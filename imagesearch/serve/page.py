@@ -213,6 +213,6 @@ def build_blocks(engine: SearchEngine, describe_image: Callable[[str], str] | No
         back_button.click(ui_back, [last], outputs, api_name=False).then(None, [link], None, js=keep_url)
         load_outputs = [query, k, mode, datasets, labels, *outputs]
         blocks.load(on_load, None, load_outputs, api_name=False)
-        for name, function in endpoints(engine, describe_image).items():
+        for name, function in endpoints(engine, describe_image if not image_note else None).items():
             gr.api(function, api_name=name, **(captioning if name == "search_by_image" else {}))
     return blocks

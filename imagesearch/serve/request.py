@@ -63,11 +63,17 @@ def _number(value: Any, refusal: str) -> int | float:
 
 
 def clamp_k(k: Any) -> int:
-    """Coerce k to an int in [MIN_K, MAX_K]; refuse what is not a number."""
+    """k as a whole number in [MIN_K, MAX_K]; anything else (0, -3, 21, 2.5, "many") is refused in one line."""
     if k is None:
         return DEFAULT_K
-    k = _number(k, f"k must be a number of results between {MIN_K} and {MAX_K}")
-    return int(min(MAX_K, max(MIN_K, int(k))))
+    return _whole(k, MIN_K, MAX_K, f"k must be a whole number of results from {MIN_K} to {MAX_K}")
+
+
+def _whole(value: Any, low: int, high: int, refusal: str) -> int:
+    value = _number(value, refusal)
+    if isinstance(value, float) and not value.is_integer() or not low <= value <= high:
+        raise QueryError(f"{refusal}, got {value:g}." if isinstance(value, float) else f"{refusal}, got {value}.")
+    return int(value)
 
 
 def clean_mode(mode: Any) -> str:
@@ -111,11 +117,7 @@ def clean_names(value: Any, what: str, known: tuple[str, ...]) -> tuple[str, ...
 
 
 def clean_offset(offset: Any) -> int:
-    """Coerce an offset to an int in [0, MAX_OFFSET]; refuse what is not a whole number."""
+    """An offset as a whole number in [0, MAX_OFFSET]; anything else is refused in one line."""
     if offset is None or (isinstance(offset, str) and not offset.strip()):
         return 0
-    refusal = f"offset must be a whole number from 0 to {MAX_OFFSET}"
-    offset = _number(offset, refusal)
-    if isinstance(offset, float) and not offset.is_integer():
-        raise QueryError(f"{refusal}.")
-    return int(min(MAX_OFFSET, max(0, int(offset))))
+    return _whole(offset, 0, MAX_OFFSET, f"offset must be a whole number from 0 to {MAX_OFFSET}")

@@ -212,6 +212,7 @@ class SearchEngine:
         if allowed is not None and not allowed.any():
             return Answer(request, [])
         ranked = self._ranked(request.mode, lexical_text, vector(), request.offset + request.k, allowed)
+        _refuse_past_the_end(request, ranked)
         marked = lexical_text if self.artifacts.lexical is not None else None
         return Answer(request, self._results(ranked, request, marked))
 
@@ -261,8 +262,16 @@ class SearchEngine:
             return Answer(request, [])
         vector = self.artifacts.vectors_of(np.array([row])).reshape(1, -1)
         ranked = self._dense(vector, request.offset + k, allowed)
+        _refuse_past_the_end(request, ranked)
         return Answer(request, self._results(ranked, request, None, similar=True))
 
     def similar(self, item_id: Any, k: Any = DEFAULT_K, datasets: Sequence[str] | None = None,
                 labels: Sequence[str] | None = None, offset: Any = 0) -> list[SearchResult]:
         return self.answer_similar(item_id, k, datasets, labels, offset).results
+
+
+def _refuse_past_the_end(request: Request, ranked: _Ranked) -> None:
+    """A page that starts after the last result says so (the ranking holds every result there is)."""
+    if request.offset and len(ranked.rows) <= request.offset:
+        raise QueryError(f"No more results: this search has {len(ranked.rows)}, and offset {request.offset} starts "
+                         "past the last one.")
