@@ -29,9 +29,11 @@ from imagesearch.serve.search import SearchEngine
 from imagesearch.store import manifest as mf
 from imagesearch.store.artifacts import ArtifactSet, load_artifact_set
 
+from .band_check import band_agreement, band_lines
 from .cli import Env, Step, add_artifacts, add_device
 from .messages import warnings_once
 from .metrics import METRICS, mean_metrics, query_metrics
+from .null_queries import nonsense_queries
 from .weight_choice import FOLDS, chosen_weight, held_out
 
 log = logging.getLogger(__name__)
@@ -154,7 +156,8 @@ def run_evaluate(config: EvaluateConfig, encode: Callable[[list[str]], np.ndarra
     if not sets:
         raise ConfigError(f"{folder}: nothing to evaluate: its rows have no labels; give --queries FILE.tsv "
                           "(query<TAB>relevant ids)")
-    texts = sorted({clean_query(q) for s in sets for q, _ in s.queries})
+    nonsense = nonsense_queries() if artifacts.manifest.get("score_bands") else []  # bands to check: made-up words
+    texts = sorted({clean_query(q) for s in sets for q, _ in s.queries} | set(nonsense))
     with warnings_once():
         vectors = (encode or _encoder(artifacts, config))(texts)
     by_text = dict(zip(texts, np.asarray(vectors, dtype=np.float32)))
@@ -180,6 +183,8 @@ def run_evaluate(config: EvaluateConfig, encode: Callable[[list[str]], np.ndarra
         evaluation["fold_weights"] = fold_weights
         evaluation["weights"] = {str(w): {n: {"ndcg@10": mean_metrics(v)["ndcg@10"]} for n, v in sets_.items()}
                                  for w, sets_ in per_weight.items()}
+    engine.lexical_weight = evaluation.get("weight", engine.lexical_weight)  # the bands as the app will show them
+    evaluation["bands"] = band_agreement(engine, [q for s in sets for q in s.queries], nonsense)
     if config.write:
         manifest = dict(artifacts.manifest, evaluation=evaluation)
         if "weight" in evaluation:
@@ -188,6 +193,7 @@ def run_evaluate(config: EvaluateConfig, encode: Callable[[list[str]], np.ndarra
                                                      f"never below dense; {FOLDS}-fold held-out figures in evaluation)")
         mf.rewrite_manifest(folder, manifest)
     print(markdown(evaluation))
+    print("\n".join(band_lines(evaluation["bands"])))
     where = f"written to {folder / mf.MANIFEST}" if config.write else "not written (--no-write)"
     weight = f"; lexical weight {evaluation['weight']}" if "weight" in evaluation else ""
     print(f"evaluated {sum(len(s.queries) for s in sets)} queries{weight}; figures {where}")

@@ -24,6 +24,7 @@ from .cli import Env, Step, add_artifacts, positive
 from .hybrid_recall import hybrid_recall
 from .messages import next_step, warnings_once
 from .query_texts import example_queries, query_like_texts
+from .null_queries import null_texts
 from .score_bands import measure_bands
 from .vector_index import KINDS, IndexSpec, build_index, is_exact
 
@@ -51,6 +52,16 @@ def encoded_query_texts(records: list, model_id: str, config: IndexConfig) -> tu
         return texts, encoder.encode(texts, batch_size=64)
 
 
+def null_vectors(records: list, model_id: str, config: IndexConfig) -> dict[int, np.ndarray]:
+    """The vectors of random queries about nothing in the set, by length (the bands' cuts per query length)."""
+    texts = null_texts(lexical_documents(records))
+    encoder = load_encoder(model_id, config.device)
+    log.info("encoding %d queries about nothing in the set to cut its bands, e.g. %r",
+             sum(len(t) for t in texts.values()), texts[2][:2])
+    with warnings_once():
+        return {length: encoder.encode(group, batch_size=64) for length, group in texts.items()}
+
+
 def run_index(config: IndexConfig) -> dict[str, Any]:
     folder = Path(config.artifacts)
     manifest = mf.read_manifest(folder)
@@ -71,7 +82,8 @@ def run_index(config: IndexConfig) -> dict[str, Any]:
     built = build_index(vectors, config.spec, text_queries=queries if ivf else None)
     manifest["index"] = mf.index_section(built.info)
     lexical = build_lexical(lexical_documents(records))
-    manifest["score_bands"] = measure_bands(vectors, queries) if queries is not None else None
+    manifest["score_bands"] = measure_bands(vectors, queries, null_vectors(records, embedding["model"], config)) \
+        if queries is not None else None
     manifest["lexical"] = mf.lexical_section(manifest.get("lexical"), lexical.nbytes)
     if manifest.get("examples_source") != mf.HAND_WRITTEN:  # the UI's example queries come from the set itself
         manifest["examples"] = example_queries(records)

@@ -1,8 +1,10 @@
 """Measure a set's match bands (imagesearch/serve/bands.py): cuts on the cosine, from its own texts and rows.
 
-Exact over every row, in chunks of rows so memory stays flat whatever the set's size: the best cosine of
-each query-like text (cuts for a search's results), and the best cosine from each of up to SIMILAR_SAMPLE
-rows drawn from the set to another row (cuts for "more like this").
+Exact over every row, in chunks of rows so memory stays flat whatever the set's size: per query length, the best
+cosine of each random query about nothing in the set (build/null_queries.py; the cuts a search's results are
+banded on); the best cosine of each query-like text (kept as the set's single pair of cuts, which a reader
+without the cuts per length falls back to); and the best cosine from each of up to SIMILAR_SAMPLE rows drawn from
+the set to another row (cuts for "more like this").
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from imagesearch.serve.bands import MIN_BAND_QUERIES
+from imagesearch.serve.bands import MIN_BAND_QUERIES, STRONG_MARGIN
 
 log = logging.getLogger(__name__)
 ROW_CHUNK, SIMILAR_SAMPLE = 65536, 500
@@ -35,16 +37,34 @@ def best_cosines(vectors: np.ndarray, queries: np.ndarray, leave_out: list[int] 
     return best
 
 
-def measure_bands(vectors: np.ndarray, queries: np.ndarray, seed: int = 0) -> dict[str, Any] | None:
-    """The manifest's ``score_bands``, or None when fewer than MIN_BAND_QUERIES query-like texts were drawn."""
-    if len(queries) < MIN_BAND_QUERIES:
+def length_cuts(best: np.ndarray) -> dict[str, float]:
+    """One length's cuts from the best cosines of its queries about nothing: weak below their 95th percentile,
+    strong from their 99th plus STRONG_MARGIN."""
+    return {"weak": round(float(np.percentile(best, 95)), 4),
+            "strong": round(float(np.percentile(best, 99)) + STRONG_MARGIN, 4)}
+
+
+def measure_bands(vectors: np.ndarray, queries: np.ndarray | None,
+                  null: dict[int, np.ndarray] | None = None, seed: int = 0) -> dict[str, Any] | None:
+    """The manifest's ``score_bands``: cuts per query length from ``null`` (the vectors of random queries about
+    nothing in the set, by length), the single pair from ``queries`` (query-like texts, when at least
+    MIN_BAND_QUERIES), and "more like this" cuts; None when neither could be measured."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    bands: dict[str, Any] = {}
+    if null:
+        bands["by_length"] = {str(length): length_cuts(best_cosines(vectors, np.asarray(texts, dtype=np.float32)))
+                              for length, texts in sorted(null.items())}
+        bands["null_queries"] = sum(len(texts) for texts in null.values())
+        bands["basis"] = ("per query length: the best cosine of random queries of that many everyday words the set "
+                          f"never uses; weak below their 95th percentile, strong from their 99th + {STRONG_MARGIN}")
+    if queries is not None and len(queries) >= MIN_BAND_QUERIES:
+        bands.update(_cuts(best_cosines(vectors, np.asarray(queries, dtype=np.float32))), queries=len(queries))
+        bands.setdefault("basis", f"best cosine of {len(queries)} query-like texts drawn from the set: median and "
+                                  "10th percentile")
+    elif not null:
         log.warning("no match bands for this set: only %d query-like texts could be drawn from it (at least %d "
-                    "are needed to measure them)", len(queries), MIN_BAND_QUERIES)
+                    "are needed to measure them)", 0 if queries is None else len(queries), MIN_BAND_QUERIES)
         return None
-    vectors, queries = np.asarray(vectors, dtype=np.float32), np.asarray(queries, dtype=np.float32)
-    bands: dict[str, Any] = {
-        **_cuts(best_cosines(vectors, queries)), "queries": len(queries),
-        "basis": f"best cosine of {len(queries)} query-like texts drawn from the set: median and 10th percentile"}
     if len(vectors) > MIN_BAND_QUERIES:
         rows = sorted(random.Random(seed).sample(range(len(vectors)), min(SIMILAR_SAMPLE, len(vectors))))
         bands["similar"] = {**_cuts(best_cosines(vectors, vectors[rows], rows)), "rows": len(rows)}

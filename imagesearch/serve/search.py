@@ -15,12 +15,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from imagesearch.errors import QueryError, build_command
-from imagesearch.serve.bands import Bands
+from imagesearch.serve.bands import Bands, content_length
 from imagesearch.serve.query_syntax import QueryParts, allowed_rows, parse_query
 from imagesearch.serve.request import (DEFAULT_K, DEFAULT_MODE, MAX_QUERY_CHARS, MODES, Request, clamp_k, clean_id,
                                        clean_mode, clean_names, clean_offset, clean_query)
 from imagesearch.serve.results import Answer, SearchResult, mark_matches
 from imagesearch.store.artifacts import ArtifactSet
+from imagesearch.store.lexical import words
 
 Encode = Callable[[str], np.ndarray]
 __all__ = ["Answer", "SearchEngine", "SearchResult", "mark_matches"]
@@ -148,9 +149,23 @@ class SearchEngine:
                 return _Ranked(rows[order], fused[order], dense[order], lex[rows][order])
             c *= 4
 
+    def _holding_every_word(self, text: str | None) -> np.ndarray:
+        """The rows whose description, label or dataset holds every content word of ``text`` (its postings
+        intersected; none where a word is in no row or ``text`` has no content word)."""
+        held: np.ndarray | None = None
+        lexical = self.artifacts.lexical
+        for word in words(text or "") if lexical is not None else ():
+            rows = lexical.rows_with(word)
+            if rows is not None:
+                held = rows if held is None else np.intersect1d(held, rows, assume_unique=True)
+        return held if held is not None else np.empty(0, dtype=np.int64)
+
     def _results(self, ranked: _Ranked, request: Request, marked_text: str | None,
-                 similar: bool = False) -> list[SearchResult]:
-        """The results from offset+1 on, each banded on its cosine (``similar``: on the cuts between descriptions)."""
+                 similar: bool = False, length: int = 1) -> list[SearchResult]:
+        """The results from offset+1 on, each banded on its cosine against the cuts for a query of ``length``
+        content words, a row holding every word of ``marked_text`` at least fair (``similar``: on the cuts
+        between descriptions)."""
+        held = self._holding_every_word(marked_text) if not similar else np.empty(0, dtype=np.int64)
         results: list[SearchResult] = []
         images = self.artifacts.image_paths([int(row) for row in ranked.rows[request.offset:]])
         for row, score, dense, lexical, image in zip(ranked.rows[request.offset:], ranked.scores[request.offset:],
@@ -163,7 +178,7 @@ class SearchEngine:
                 source=record.source, label=record.label, description=record.description,
                 image=image, dense_score=round(float(dense), 4),
                 lexical_score=None if np.isnan(lexical) else round(float(lexical), 4), matched=matched,
-                band=self.bands.band(float(dense), similar), pieces=pieces))
+                band=self.bands.band(float(dense), similar, length, bool(np.isin(row, held))), pieces=pieces))
         return results
 
     def _encode(self, text: str) -> np.ndarray:
@@ -206,7 +221,8 @@ class SearchEngine:
             mode = "dense"
         return Request(k, mode, datasets, labels, text=text, offset=clean_offset(offset))
 
-    def _answer(self, request: Request, parts: QueryParts, vector: Callable[[], np.ndarray], lexical_text: str) -> Answer:
+    def _answer(self, request: Request, parts: QueryParts, vector: Callable[[], np.ndarray], lexical_text: str,
+                encoded_text: str) -> Answer:
         """Rank for ``request``: ``vector`` is called only when some row is allowed (nothing is encoded for none)."""
         allowed = self._narrowed(self._allowed_rows(request.datasets, request.labels), parts)
         if allowed is not None and not allowed.any():
@@ -214,14 +230,14 @@ class SearchEngine:
         ranked = self._ranked(request.mode, lexical_text, vector(), request.offset + request.k, allowed)
         _refuse_past_the_end(request, ranked)
         marked = lexical_text if self.artifacts.lexical is not None else None
-        return Answer(request, self._results(ranked, request, marked))
+        return Answer(request, self._results(ranked, request, marked, length=content_length(encoded_text)))
 
     def answer(self, query: Any, k: Any = DEFAULT_K, datasets: Any = None, mode: Any = DEFAULT_MODE,
                labels: Any = None, offset: Any = 0) -> Answer:
         """Results offset+1..offset+k for a words query, with the request as cleaned."""
         request = self.request(query, k, datasets, mode, labels, offset)
         parts = parse_query(request.text)
-        return self._answer(request, parts, lambda: self._encode(parts.text), parts.text)
+        return self._answer(request, parts, lambda: self._encode(parts.text), parts.text, parts.text)
 
     def search(self, query: Any, k: Any = DEFAULT_K, datasets: Sequence[str] | None = None, mode: Any = DEFAULT_MODE,
                labels: Sequence[str] | None = None, offset: Any = 0) -> list[SearchResult]:
@@ -236,7 +252,8 @@ class SearchEngine:
         refine = None if words is None or (isinstance(words, str) and not words.strip()) else \
             clean_query(words, self.max_query_chars)
         if refine is None:
-            return self._answer(request, QueryParts(request.text), lambda: self._encode(request.text), request.text)
+            return self._answer(request, QueryParts(request.text), lambda: self._encode(request.text), request.text,
+                                request.text)
         parts = parse_query(refine)
 
         def blended() -> np.ndarray:
@@ -244,7 +261,7 @@ class SearchEngine:
             return vector / max(float(np.linalg.norm(vector)), 1e-12)
 
         return self._answer(Request(request.k, request.mode, request.datasets, request.labels, text=request.text,
-                                    refine=refine), parts, blended, parts.text)
+                                    refine=refine), parts, blended, parts.text, request.text)
 
     def answer_similar(self, item_id: Any, k: Any = DEFAULT_K, datasets: Any = None, labels: Any = None,
                        offset: Any = 0) -> Answer:
