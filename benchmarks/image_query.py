@@ -4,8 +4,9 @@
 
 The captioner is the real architecture with random weights (benchmarks.caption_shapes), saved to a folder and
 named by CAPTIONER as a Space would; the set is the embedded demo, its manifest saying the photos were captioned
-with that model's default prompt and at most --new-tokens tokens (random weights never stop by themselves, so
-every answer is that long; a real caption ends where the model stops). Each runtime gets its own app in its own
+with that model's default prompt and at most --new-tokens tokens. Every answer is exactly that long (the saved
+generation config asks for it; a real caption ends where the model stops), and the output layer's rows past the
+test tokenizer's vocabulary are zeroed so that answers decode to words. Each runtime gets its own app in its own
 process: launched, one upload to load the model (and export its encoder), then --calls uploads of a photograph
 through gradio_client, timed one by one. The last stdout line is the JSON of every runtime's p50 and p95.
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 log = logging.getLogger("benchmarks.image_query")
 
 
-def _save_model(shape_name: str, folder: Path) -> Path:
+def _save_model(shape_name: str, folder: Path, new_tokens: int) -> Path:
     import torch
     import transformers
 
@@ -36,6 +37,9 @@ def _save_model(shape_name: str, folder: Path) -> Path:
     processor, config = shape.build()
     torch.manual_seed(0)
     model = getattr(transformers, shape.model_class)._from_config(config, dtype=torch.float32)
+    with torch.no_grad():  # the test tokenizer is smaller than the real vocabulary: ids past it decode to nothing
+        model.get_output_embeddings().weight[len(processor.tokenizer):] = 0
+    model.generation_config.min_new_tokens = new_tokens  # random weights: every answer exactly this long
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
@@ -105,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="image-query-bench-") as work:
         work = Path(work)
-        model = _save_model(args.shape, work / "model")
+        model = _save_model(args.shape, work / "model", args.new_tokens)
         rows = []
         for runtime in runtimes:
             artifacts = _demo_set(model, args.new_tokens, work / f"set-{runtime.replace(':', '-')}")

@@ -86,3 +86,19 @@ def test_ann_benchmark_refuses_an_unknown_candidate_in_one_line(capsys):
 
     assert ann_main(["--rows", "100", "--candidates", "lsh"]) == 2
     assert capsys.readouterr().err.strip() == "error: --candidates 'lsh': choose from ivf-flat, ivf-sq8-refine, hnsw32"
+
+
+@pytest.mark.slow
+def test_caption_compare_prints_the_issues_json_last_with_every_runtime_against_float32(capsys):
+    assert caption_main(["--batches", "2", "--new-tokens", "3", "--compare", "--json"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    result = json.loads(out[-1])
+    assert set(result) == {"shape", "batch", "baseline", "best", "auto", "speedup"}
+    assert (result["shape"], result["batch"], result["baseline"]["runtime"]) == ("tiny", 2, "torch-fp32")
+    assert set(result["best"]) == {"runtime", "dtype", "s_per_image", "peak_rss_mb", "feature_cosine",
+                                   "token_agreement", "logits_max_rel_error"}
+    assert result["best"]["feature_cosine"] >= 0.99 and result["auto"] in {row.split("|")[1].strip() for row in out
+                                                                              if row.startswith("| torch-") or
+                                                                              row.startswith("| openvino-")}
+    assert result["speedup"] == pytest.approx(result["baseline"]["s_per_image"] / result["best"]["s_per_image"], rel=0.02)
+    assert any(line.startswith("layouts: 1 process x 2 threads") for line in out)

@@ -49,33 +49,32 @@ def test_flat_searcher_pads_when_fewer_rows_are_allowed_than_asked(corpus):
     assert (FlatSearcher(flat).search(queries[0], 5, np.zeros(len(vectors), bool))[1] == -1).all()
 
 
+def _near_ties(*above: float):
+    """300 rows whose cosines to the query (e1) are 0.5 + i * 1e-6: distinct in float32, one value in float16; then
+    rows at each of ``above``. Returns (the searcher over them, the query)."""
+    a = np.concatenate([0.5 + np.arange(300) * 1e-6, above])
+    vectors = np.zeros((len(a), 8), dtype=np.float32)
+    vectors[:, 0], vectors[:, 1] = a, np.sqrt(1 - a**2)
+    query = np.zeros(8, dtype=np.float32)
+    query[0] = 1.0
+    return FlatSearcher(build_index(vectors, IndexSpec("flat")).index), query
+
+
 def test_near_ties_that_fp16_cannot_order_are_still_answered_exactly():
     """Adversarial: 300 rows whose float16 scores are all equal, the true best last. The fp16 pass keeps the first
     candidates it met; only the certificate (FP16_SCORE_BOUND) sends this query to the float32 scan."""
-    n, d = 300, 8
-    a = 0.5 + np.arange(n) * 1e-6  # distinct in float32, one value in float16
-    vectors = np.zeros((n, d), dtype=np.float32)
-    vectors[:, 0], vectors[:, 1] = a, np.sqrt(1 - a**2)
-    query = np.zeros(d, dtype=np.float32)
-    query[0] = 1.0
-    searcher = FlatSearcher(build_index(vectors, IndexSpec("flat")).index)
+    searcher, query = _near_ties()
     _, ids = searcher.search(query, 5)
     assert ids[0].tolist() == [299, 298, 297, 296, 295] and searcher.fallbacks == 1
-    allowed = np.ones(n, bool)
+    allowed = np.ones(300, bool)
     allowed[299] = False
     assert searcher.search(query, 3, allowed)[1][0].tolist() == [298, 297, 296]
 
 
 def test_the_certificate_is_on_the_kth_result_not_the_first():
-    """One clear winner above 300 rows that float16 cannot order: the winner is far above the bound, the 5th is not,
-    so only a certificate on the k-th result sends the query to the float32 scan."""
-    n, d = 300, 8
-    a = np.concatenate([0.5 + np.arange(n) * 1e-6, [0.99]])
-    vectors = np.zeros((n + 1, d), dtype=np.float32)
-    vectors[:, 0], vectors[:, 1] = a, np.sqrt(1 - a**2)
-    query = np.zeros(d, dtype=np.float32)
-    query[0] = 1.0
-    searcher = FlatSearcher(build_index(vectors, IndexSpec("flat")).index)
+    """One clear winner above the 300 near-ties: the winner is far above the bound, the 5th is not, so only a
+    certificate on the k-th result sends the query to the float32 scan."""
+    searcher, query = _near_ties(0.99)
     _, ids = searcher.search(query, 5)
     assert ids[0].tolist() == [300, 299, 298, 297, 296] and searcher.fallbacks == 1
 
