@@ -18,7 +18,7 @@ from PIL import Image
 from imagesearch.errors import ArtifactError, first_line
 from imagesearch.models.caption_text import clean_caption, join_answers, with_text
 from imagesearch.models.families import SEED_PROMPTS, Family, family_of
-from imagesearch.models.runtime import RuntimeChoice, cpu_flags, openvino_installed, resolve
+from imagesearch.models.runtime import ExportMismatch, RuntimeChoice, cpu_flags, openvino_installed, resolve
 
 log = logging.getLogger(__name__)
 
@@ -138,11 +138,7 @@ class Captioner:
         captioner = cls(model, processor, device, dtype, settings, family, choice)
         try:
             captioner.use_runtime(choice, export_cache or default_export_cache())
-        except Exception as exc:
-            from imagesearch.models.vision_export import ExportMismatch
-
-            if not isinstance(exc, ExportMismatch):
-                raise
+        except ExportMismatch as exc:
             if runtime != "auto":
                 raise ArtifactError(f"--runtime openvino: {exc}; use --runtime torch") from None
             log.warning("%s; captioning with torch instead", exc)
@@ -153,10 +149,9 @@ class Captioner:
         """Put a float32 torch captioner into ``choice``'s runtime and format: for OpenVINO, the vision encoder is
         exported (or a sound export found), the torch encoder dropped, the rest converted, and only then the
         export compiled, so memory never holds both encoders and float32 weights at once; for torch, the
-        weights converted or quantized. Raises vision_export.ExportMismatch when the export disagrees."""
+        weights converted or quantized. Raises runtime.ExportMismatch when the export disagrees."""
         import torch
 
-        compiled = None
         if choice.runtime == "openvino":
             from imagesearch.models import vision_export
 

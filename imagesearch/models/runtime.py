@@ -28,6 +28,10 @@ ONNX_REFUSED = ("--runtime onnx: not offered; ONNX Runtime measured slower than 
                 "(docs/captioning.md#cpu-runtimes); use --runtime openvino, or auto")
 
 
+class ExportMismatch(RuntimeError):
+    """An exported encoder's features differ from float32 torch's beyond the agreement bound (vision_export)."""
+
+
 @dataclass(frozen=True)
 class RuntimeChoice:
     runtime: str  # torch | openvino

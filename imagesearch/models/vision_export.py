@@ -27,15 +27,13 @@ import openvino
 import torch
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
+from imagesearch.models.runtime import ExportMismatch
+
 log = logging.getLogger(__name__)
 
 MIN_COSINE = 0.99
 EXPORT_VERSION = 1
 FILES = ("vision.xml", "vision.bin")
-
-
-class ExportMismatch(RuntimeError):
-    """The exported encoder's features differ from torch's beyond MIN_COSINE."""
 
 
 @dataclass(frozen=True)
