@@ -95,7 +95,7 @@ def test_query_encoding_to_nan_is_refused(artifacts):
 
 def test_the_answer_carries_the_request_as_cleaned_and_the_query_is_encoded_once(artifacts):
     engine, encoder = _engine(artifacts)
-    answer = engine.answer("  a\tcat\x00 ", "500", ("snacks", "pets", "snacks"), " DENSE ")
+    answer = engine.answer("  a\tcat\x00 ", " 20 ", ("snacks", "pets", "snacks"), " DENSE ")
     assert (answer.request.text, answer.request.k, answer.request.mode) == ("a cat", 20, "dense")
     assert answer.request.datasets == ("snacks", "pets") and answer.request.like is None
     assert len(answer.results) == 20 and encoder.calls == ["a cat"]
