@@ -158,7 +158,7 @@ class Captioner:
             probe = self.family.inputs(self.processor, [probe_image()], (self.family.default_prompts or (None,))[0])
             path = self.family.vision_tower
             prepared = vision_export.prepare(vision_export.tower_of(self.model, path), self.family.model_type,
-                                             probe["pixel_values"], export_cache)
+                                             probe["pixel_values"], export_cache, half=choice.dtype == "bfloat16")
             vision_export.install(self.model, path, None, getattr(torch, choice.dtype))  # the torch encoder freed
         if choice.dtype == "int8":
             from torch.ao.quantization import quantize_dynamic

@@ -3,8 +3,9 @@
 The encoder is most of a caption's time on a CPU, and it is one fixed graph (pixels in, features out), so it is
 the part worth exporting; the decoder keeps transformers' own generate() (its cache, stopping rules and
 family quirks stay as they are). An export is keyed by everything that decides its output: the family, the
-encoder's config, a hash of its weights, the input shape and the OpenVINO version. So a new model revision or a
-new OpenVINO is a new export, and an old one is never reused for it. Each export folder keeps the sha256 of its
+encoder's config, a hash of its weights, the input shape, the OpenVINO version and whether its weights are kept
+in float16 (for a bfloat16 run: half the file, and half the memory while it is compiled; a float32 run keeps them
+whole). So a new model revision or a new OpenVINO is a new export, and an old one is never reused for it. Each export folder keeps the sha256 of its
 two files; a file that does not match, or that OpenVINO cannot read, is exported again, never used.
 
 Before an export is kept, its features are compared with the float32 torch encoder's on a probe image at the
@@ -60,12 +61,12 @@ def _swap(model: Any, path: str, replacement: Any) -> None:
     setattr(owner, last, replacement)
 
 
-def export_key(tower: Any, family: str, input_shape: tuple[int, ...]) -> str:
+def export_key(tower: Any, family: str, input_shape: tuple[int, ...], half: bool = False) -> str:
     """A digest of everything the exported graph depends on."""
     digest = hashlib.sha256()
     config = getattr(tower, "config", None)
     digest.update(json.dumps({"family": family, "class": type(tower).__name__, "shape": list(input_shape),
-                              "openvino": openvino.__version__, "export": EXPORT_VERSION,
+                              "openvino": openvino.__version__, "export": EXPORT_VERSION, "half": half,
                               "config": config.to_json_string() if config is not None else ""}, sort_keys=True).encode())
     with torch.no_grad():
         for name, tensor in sorted(tower.state_dict().items()):
@@ -121,12 +122,12 @@ class Prepared:
     info: ExportInfo
 
 
-def prepare(tower: Any, family: str, probe: Any, cache: Path) -> Prepared:
+def prepare(tower: Any, family: str, probe: Any, cache: Path, half: bool = False) -> Prepared:
     """The export of ``tower`` in ``cache`` (made now unless a sound one is there: its files' sha256 checked and
     OpenVINO able to read it), with torch float32's features of ``probe`` (pixel values of one or more images).
     After this the torch tower is no longer needed."""
-    key = export_key(tower, family, tuple(probe.shape[1:]))
-    folder = Path(cache) / f"{family}-{key[:24]}"
+    key = export_key(tower, family, tuple(probe.shape[1:]), half)
+    folder = Path(cache) / f"{family}-{'fp16' if half else 'fp32'}-{key[:24]}"
     with torch.no_grad():
         reference = _features(tower)(probe.to(torch.float32)).to(torch.float32).numpy()
     started, reused = time.perf_counter(), _valid(folder, key)
@@ -140,7 +141,7 @@ def prepare(tower: Any, family: str, probe: Any, cache: Path) -> Prepared:
             log.warning("vision export %s could not be read (%s); exporting it again", folder, exc)
             reused = False
     if graph is None:
-        _export(tower, probe, folder, key)
+        _export(tower, probe, folder, key, half)
         graph = openvino.Core().read_model(str(folder / FILES[0]))
     seconds = 0.0 if reused else time.perf_counter() - started
     return Prepared(graph, reference, probe, ExportInfo(folder, round(seconds, 1), reused, float("nan")))
@@ -161,7 +162,7 @@ def compile_checked(prepared: Prepared, precision: str, threads: int) -> tuple[A
     return compiled, ExportInfo(info.folder, info.seconds, info.reused, agreement)
 
 
-def _export(tower: Any, probe: Any, folder: Path, key: str) -> None:
+def _export(tower: Any, probe: Any, folder: Path, key: str, half: bool) -> None:
     """Convert and save into a temporary folder beside ``folder``, then move it into place."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
@@ -169,7 +170,7 @@ def _export(tower: Any, probe: Any, folder: Path, key: str) -> None:
         with torch.no_grad():
             graph = openvino.convert_model(_features(tower), example_input=probe.to(torch.float32),
                                            input=[openvino.PartialShape([-1, *probe.shape[1:]])])
-        openvino.save_model(graph, str(stage / FILES[0]), compress_to_fp16=False)
+        openvino.save_model(graph, str(stage / FILES[0]), compress_to_fp16=half)
         meta = {"key": key, "openvino": openvino.__version__, "input_shape": list(probe.shape[1:]),
                 "sha256": {name: _sha256(stage / name) for name in FILES}}
         (stage / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")

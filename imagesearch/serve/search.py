@@ -21,7 +21,7 @@ from imagesearch.serve.request import (DEFAULT_K, DEFAULT_MODE, MAX_QUERY_CHARS,
                                        clean_mode, clean_names, clean_offset, clean_query)
 from imagesearch.serve.results import Answer, SearchResult, mark_matches
 from imagesearch.store.artifacts import ArtifactSet
-from imagesearch.store.lexical import words
+from imagesearch.store.lexical import document, terms
 
 Encode = Callable[[str], np.ndarray]
 __all__ = ["Answer", "SearchEngine", "SearchResult", "mark_matches"]
@@ -149,23 +149,18 @@ class SearchEngine:
                 return _Ranked(rows[order], fused[order], dense[order], lex[rows][order])
             c *= 4
 
-    def _holding_every_word(self, text: str | None) -> np.ndarray:
-        """The rows whose description, label or dataset holds every content word of ``text`` (its postings
-        intersected; none where a word is in no row or ``text`` has no content word)."""
-        held: np.ndarray | None = None
-        lexical = self.artifacts.lexical
-        for word in words(text or "") if lexical is not None else ():
-            rows = lexical.rows_with(word)
-            if rows is not None:
-                held = rows if held is None else np.intersect1d(held, rows, assume_unique=True)
-        return held if held is not None else np.empty(0, dtype=np.int64)
+    def _holds_every_word(self, row: int, wanted: set[str]) -> bool:
+        """Whether the row's description, label or dataset name holds every term in ``wanted`` (none: False). Read
+        from the row's own text, so it costs the same on any size of set."""
+        record = self.artifacts.records[row]
+        return bool(wanted) and wanted <= set(terms(document(record.description, record.label, record.dataset)))
 
     def _results(self, ranked: _Ranked, request: Request, marked_text: str | None,
                  similar: bool = False, length: int = 1) -> list[SearchResult]:
         """The results from offset+1 on, each banded on its cosine against the cuts for a query of ``length``
         content words, a row holding every word of ``marked_text`` at least fair (``similar``: on the cuts
         between descriptions)."""
-        held = self._holding_every_word(marked_text) if not similar else np.empty(0, dtype=np.int64)
+        wanted = set(terms(marked_text)) if marked_text and not similar else set()
         results: list[SearchResult] = []
         images = self.artifacts.image_paths([int(row) for row in ranked.rows[request.offset:]])
         for row, score, dense, lexical, image in zip(ranked.rows[request.offset:], ranked.scores[request.offset:],
@@ -178,7 +173,8 @@ class SearchEngine:
                 source=record.source, label=record.label, description=record.description,
                 image=image, dense_score=round(float(dense), 4),
                 lexical_score=None if np.isnan(lexical) else round(float(lexical), 4), matched=matched,
-                band=self.bands.band(float(dense), similar, length, bool(np.isin(row, held))), pieces=pieces))
+                band=self.bands.band(float(dense), similar, length, self._holds_every_word(int(row), wanted)),
+                pieces=pieces))
         return results
 
     def _encode(self, text: str) -> np.ndarray:
