@@ -4,7 +4,7 @@ The encoder is most of a caption's time on a CPU, and it is one fixed graph (pix
 the part worth exporting; the decoder keeps transformers' own generate() (its cache, stopping rules and
 family quirks stay as they are). An export is keyed by everything that decides its output: the family, the
 encoder's config, a hash of its weights, the input shape, the OpenVINO version and whether its weights are kept
-in float16 (for a bfloat16 run: half the file, and half the memory while it is compiled; a float32 run keeps them
+in float16 (for a bfloat16 run, which computes in bfloat16 anyway: half the file on disk; a float32 run keeps them
 whole). So a new model revision or a new OpenVINO is a new export, and an old one is never reused for it. Each export folder keeps the sha256 of its
 two files; a file that does not match, or that OpenVINO cannot read, is exported again, never used.
 
