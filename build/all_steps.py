@@ -42,7 +42,8 @@ def _run(args: argparse.Namespace, env: Env) -> None:
     processes = Processes.start()
     if not args.no_describe:
         settings = describe_config(args, processes, env)  # refused now: --datasets, the runtime, ...
-        preflight.embedder_loads(args.embedder, args.device or processes.device, env.offline)  # before, not after
+        if processes.is_main:  # the process that will embed: its encoder found and loaded before, not after
+            preflight.embedder_loads(args.embedder, args.device or processes.device, env.offline)
         describe_in_processes(settings, processes, args.shard is not None)
     if processes.is_main:  # the others have captioned their shards: they only wait
         run_embed(embed_config(args, env))

@@ -5,8 +5,9 @@ the part worth exporting; the decoder keeps transformers' own generate() (its ca
 family quirks stay as they are). An export is keyed by everything that decides its output: the family, the
 encoder's config, a hash of its weights, the input shape, the OpenVINO version and whether its weights are kept
 in float16 (for a bfloat16 run, which computes in bfloat16 anyway: half the file on disk; a float32 run keeps them
-whole). So a new model revision or a new OpenVINO is a new export, and an old one is never reused for it. Each export folder keeps the sha256 of its
-two files; a file that does not match, or that OpenVINO cannot read, is exported again, never used.
+whole). So a new model revision or a new OpenVINO is a new export, and an old one is never reused for it. Each
+export folder keeps the sha256 of its two files; a file that does not match, or that OpenVINO cannot read, is
+exported again, never used.
 
 Before an export is kept, its features are compared with the float32 torch encoder's on a probe image at the
 precision it will run in: below a cosine of 0.99 it is refused (``ExportMismatch``).
@@ -54,11 +55,8 @@ def tower_of(model: Any, path: str) -> Any:
 
 
 def _swap(model: Any, path: str, replacement: Any) -> None:
-    *parents, last = path.split(".")
-    owner = model
-    for name in parents:
-        owner = getattr(owner, name)
-    setattr(owner, last, replacement)
+    parent, _, last = path.rpartition(".")
+    setattr(tower_of(model, parent) if parent else model, last, replacement)
 
 
 def export_key(tower: Any, family: str, input_shape: tuple[int, ...], half: bool = False) -> str:

@@ -96,7 +96,7 @@ class SearchEngine:
             scores = scores[first]
             order = np.lexsort((rows, -scores))
             rows, scores = rows[order], scores[order]
-            if len(rows) < c or c >= self.artifacts.count or len(rows) <= n or scores[-1] < scores[n - 1]:
+            if len(rows) < c or c >= self.artifacts.count or scores[-1] < scores[n - 1]:
                 break
             c = min(self.artifacts.count, 4 * c)  # the last fetched still ties with the n-th: fetch past the tie
         rows, scores = rows[:n], scores[:n]
