@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from build.vector_index import exact_topk, recall_of
+from build.indexing.vector_index import exact_topk, recall_of
 
 log = logging.getLogger("benchmarks.ann")
 CANDIDATES = ("ivf-flat", "ivf-sq8-refine", "hnsw32")
@@ -73,7 +73,7 @@ def candidate(name: str, vectors: np.ndarray, queries: np.ndarray, truth: np.nda
     """Build and tune one candidate index; its recall and one- and two-thread latency."""
     import faiss
 
-    from build.vector_index import default_nlist
+    from build.indexing.vector_index import default_nlist
 
     n, d = vectors.shape
     started = time.perf_counter()
@@ -114,7 +114,8 @@ def picked(vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray) -> dict[
     """What the index step builds at this size, timed through the app's own searcher on one thread."""
     import faiss
 
-    from build.vector_index import IndexSpec, build_index
+    from build.indexing.vector_index import IndexSpec
+    from build.indexing.builder import build_index
     from imagesearch.store.searchers import make_searcher
 
     started = time.perf_counter()
@@ -147,7 +148,7 @@ def composed_set(rows: int, texts: int) -> tuple[np.ndarray, np.ndarray]:
     """``rows`` composed seed-caption vectors and ``texts`` encoded query-like texts drawn from them."""
     from benchmarks.embed import SEED_CSV, seed_sentences
     from benchmarks.ivf_recall import compose
-    from build.query_texts import query_like_texts
+    from build.indexing.query_texts import query_like_texts
     from imagesearch.models.encoder import MINILM, TextEncoder
     from imagesearch.store.records import Record
 

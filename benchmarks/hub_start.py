@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from build.vector_index import KINDS, IndexSpec
+from build.indexing.vector_index import KINDS, IndexSpec
 from imagesearch.serve.config import REPO
 
 REPO_ID = "bench/caption-search-data"
@@ -71,7 +71,7 @@ def side_for(kilobytes: float) -> int:
 
 def synthetic_snapshot(workdir: Path, rows: int, kilobytes: float, spec: IndexSpec = IndexSpec()) -> Path:
     """A set of ``rows`` distinct thumbnails of about ``kilobytes`` KB, staged as publish would upload it."""
-    from build.publish import stage
+    from build.publishing.staging import stage
     from imagesearch.models.encoder import MINILM, TextEncoder
     from imagesearch.store import manifest as mf
     from imagesearch.store.records import IMAGES_DIR, Record

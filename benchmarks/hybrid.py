@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import faiss
 
-    from build.query_texts import query_like_texts
+    from build.indexing.query_texts import query_like_texts
     from imagesearch.models.encoder import MINILM, TextEncoder
     from imagesearch.serve.search import SearchEngine
     from imagesearch.store import manifest as mf

@@ -45,7 +45,7 @@ def compose(sentence_vectors: np.ndarray, weights: np.ndarray, picks: np.ndarray
 
 
 def sweep(index, vectors: np.ndarray, query_ids: np.ndarray, texts: np.ndarray) -> list[tuple[int, float, float, float]]:
-    from build.vector_index import measure_recall
+    from build.indexing.vector_index import measure_recall
 
     rows = []
     nprobe = 1
@@ -75,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import faiss
 
-    from build.query_texts import query_like_texts
-    from build.vector_index import IndexSpec, build_index, default_nlist, measure_recall
+    from build.indexing.query_texts import query_like_texts
+    from build.indexing.vector_index import IndexSpec, default_nlist, measure_recall
+    from build.indexing.builder import build_index
     from imagesearch.models.encoder import MINILM, TextEncoder
     from imagesearch.store.records import Record
 

@@ -11,13 +11,13 @@ import argparse
 
 from imagesearch.errors import ConfigError
 
-from . import preflight
-from .cli import Env, Step, add_artifacts, add_device
-from .describe import add_describe_arguments, describe_config, describe_in_processes
-from .embed import add_embed_arguments, embed_config, run_embed
-from .index import add_index_arguments, index_config, run_index
-from .processes import Processes
-from .publish import PublishConfig, add_publish_arguments, run_publish
+from build.caption import preflight
+from build.step import Env, Step, add_artifacts, add_device
+from build.describe import add_describe_arguments, describe_config, describe_in_processes
+from build.embed import add_embed_arguments, embed_config, run_embed
+from build.index import add_index_arguments, index_config, run_index
+from build.caption.processes import Processes
+from build.publish import PublishConfig, add_publish_arguments, run_publish
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:

@@ -23,11 +23,11 @@ from imagesearch.store import manifest as mf
 from imagesearch.store.fileio import staged
 from imagesearch.store.records import IMAGES_DIR, Record, write_records
 
-from .cli import Step
-from .embed import EmbedConfig, run_embed
-from .evaluate import EvaluateConfig, run_evaluate
-from .index import IndexConfig, run_index
-from .row_ids import add_ids_from, assign_ids, ids_to_keep
+from build.step import Step
+from build.embed import EmbedConfig, run_embed
+from build.evaluate import EvaluateConfig, run_evaluate
+from build.index import IndexConfig, run_index
+from build.row_ids import add_ids_from, assign_ids, ids_to_keep
 
 DEMO_SOURCE = REPO / "demo" / "descriptions.csv"
 DEMO_QUERIES = REPO / "demo" / "queries.tsv"

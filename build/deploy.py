@@ -17,9 +17,9 @@ from imagesearch.errors import ArtifactError
 from imagesearch.hub.errors import hub_call
 from imagesearch.serve.config import REPO
 
-from .cli import Step
-from .publish import prepare_repo, require_token
-from .publish_plan import KEEP_REMOTE
+from build.step import Step
+from build.publish import prepare_repo, require_token
+from build.publishing.plan import KEEP_REMOTE
 
 log = logging.getLogger(__name__)
 

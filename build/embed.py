@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from imagesearch.errors import ConfigError
 from imagesearch.models.encoder import DEFAULT_EMBEDDER, MINILM, OFFLINE_EMBEDDER, canonical_model_id, load_encoder
 from imagesearch.models.model_source import require_model
 from imagesearch.store import manifest as mf
@@ -17,10 +18,13 @@ from imagesearch.store.fileio import staged
 from imagesearch.store.records import description_chunks, summarize_records
 from imagesearch.store.safe_pickle import dump_array_chunks
 
-from .cli import Env, Step, add_artifacts, add_device, add_renamed, positive
-from .messages import next_step, warnings_once
+from build.embedding.ray_pool import encoded_on_ray
+from build.engine_flags import EngineConfig, add_engine_arguments, engine_config
+from build.step import Env, Step, add_artifacts, add_device, add_renamed, positive
+from build.messages import next_step, warnings_once
 
 CHUNK_ROWS = 4096  # descriptions handed to the encoder at a time: its working memory stays this size
+ENGINES = ("local", "ray")
 
 
 def gpus_for_a_pool(device: str | None) -> list[str]:
@@ -45,6 +49,7 @@ class EmbedConfig:
     embed_batch_size: int = 32
     device: str | None = None
     offline: bool = False  # HF_HUB_OFFLINE: never try to download the model
+    engine: EngineConfig = EngineConfig()  # local, or an actor pool on Ray (build/embedding/ray_pool.py)
 
 
 def run_embed(config: EmbedConfig) -> dict[str, Any]:
@@ -60,16 +65,24 @@ def run_embed(config: EmbedConfig) -> dict[str, Any]:
     manifest = mf.load_or_create(folder)
     model_id = canonical_model_id(config.embedder)
     require_model(model_id, "--embedder", config.offline, OFFLINE_EMBEDDER)
-    encoder = load_encoder(model_id, config.device)
-    devices = gpus_for_a_pool(config.device)
+    encoder = load_encoder(model_id, config.device)  # here too on Ray: the manifest's dimension and probe
+    on_ray = config.engine.name == "ray"
+    devices = [] if on_ray else gpus_for_a_pool(config.device)
     log.info("embedding %d descriptions with %s (batch %d, %s)", rows.count, model_id, config.embed_batch_size,
+             "an actor pool on Ray" if on_ray else
              f"a process on each of {len(devices)} GPUs" if devices else f"one process on {encoder.device}")
     manifest["embedding"] = mf.embedding_section(model_id, encoder.dimension, encoder.probe())
     manifest["index"] = None  # the old index no longer matches these vectors
     pool = encoder.model.start_multi_process_pool(devices) if devices else None
 
     def encoded(progress: tqdm):
-        for texts in description_chunks(csv_path, CHUNK_ROWS):
+        chunks = description_chunks(csv_path, CHUNK_ROWS)
+        if on_ray:
+            for vectors in encoded_on_ray(chunks, model_id, config.embed_batch_size, config.device, config.engine):
+                yield vectors
+                progress.update(len(vectors))
+            return
+        for texts in chunks:
             yield encoder.encode(texts, batch_size=config.embed_batch_size, pool=pool)
             progress.update(len(texts))
 
@@ -96,6 +109,7 @@ def add_embed_arguments(parser, alone: bool = True) -> None:
     if alone:
         add_renamed(parser, "embedder")
         add_renamed(parser, "embed_batch_size", positive)
+        add_engine_arguments(parser, ENGINES)  # in `all`, describe's flags name the engine of both
 
 
 def _arguments(parser) -> None:
@@ -105,7 +119,11 @@ def _arguments(parser) -> None:
 
 
 def embed_config(args, env: Env) -> EmbedConfig:
-    return EmbedConfig(args.artifacts, args.embedder, args.embed_batch_size, args.device, offline=env.offline)
+    engine = engine_config(args)
+    if engine.name not in ENGINES:
+        raise ConfigError(f"--engine {engine.name} captions but cannot embed; embedding runs on {' or '.join(ENGINES)}")
+    return EmbedConfig(args.artifacts, args.embedder, args.embed_batch_size, args.device, offline=env.offline,
+                       engine=engine)
 
 
 STEP = Step("embed", "description.csv -> embedding.pkl", "Encode every description into an L2-normalised vector.",

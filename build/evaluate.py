@@ -29,12 +29,12 @@ from imagesearch.serve.search import SearchEngine
 from imagesearch.store import manifest as mf
 from imagesearch.store.artifacts import ArtifactSet, load_artifact_set
 
-from .band_check import band_agreement, band_lines
-from .cli import Env, Step, add_artifacts, add_device
-from .messages import warnings_once
-from .metrics import METRICS, mean_metrics, query_metrics
-from .null_queries import nonsense_queries
-from .weight_choice import FOLDS, chosen_weight, held_out
+from build.indexing.band_check import band_agreement, band_lines
+from build.step import Env, Step, add_artifacts, add_device
+from build.messages import warnings_once
+from build.indexing.metrics import METRICS, mean_metrics, query_metrics
+from build.indexing.null_queries import nonsense_queries
+from build.indexing.weight_choice import FOLDS, chosen_weight, held_out
 
 log = logging.getLogger(__name__)
 

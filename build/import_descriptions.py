@@ -26,9 +26,9 @@ from imagesearch.store import manifest as mf
 from imagesearch.store.fileio import staged
 from imagesearch.store.records import IMAGES_DIR, Record, write_records
 
-from .cli import Step, add_artifacts, positive
-from .messages import next_step
-from .row_ids import add_ids_from, assign_ids, ids_to_keep
+from build.step import Step, add_artifacts, positive
+from build.messages import next_step
+from build.row_ids import add_ids_from, assign_ids, ids_to_keep
 
 log = logging.getLogger(__name__)
 

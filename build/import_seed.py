@@ -10,8 +10,8 @@ from imagesearch.models.captioner import CLEANER_VERSION, DEFAULT_CAPTIONER, SEE
 from imagesearch.store import manifest as mf
 from imagesearch.store.records import IMAGES_DIR, read_seed_csv
 
-from .cli import Step, add_artifacts
-from .import_descriptions import Row, import_rows
+from build.step import Step, add_artifacts
+from build.import_descriptions import Row, import_rows
 
 SEED_CAPTIONER = {
     "model": DEFAULT_CAPTIONER,

@@ -20,13 +20,14 @@ from imagesearch.store.lexical import build_lexical, lexical_documents, write_le
 from imagesearch.store.records import read_records
 from imagesearch.store.safe_pickle import load_array
 
-from .cli import Env, Step, add_artifacts, positive
-from .hybrid_recall import hybrid_recall
-from .messages import next_step, warnings_once
-from .query_texts import example_queries, query_like_texts
-from .null_queries import null_texts
-from .score_bands import measure_bands
-from .vector_index import KINDS, IndexSpec, build_index, is_exact
+from build.step import Env, Step, add_artifacts, positive
+from build.indexing.hybrid_recall import hybrid_recall
+from build.messages import next_step, warnings_once
+from build.indexing.query_texts import example_queries, query_like_texts
+from build.indexing.null_queries import null_texts
+from build.indexing.score_bands import measure_bands
+from build.indexing.vector_index import KINDS, IndexSpec, is_exact
+from build.indexing.builder import build_index
 
 log = logging.getLogger(__name__)
 

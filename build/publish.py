@@ -31,24 +31,17 @@ from pathlib import Path
 
 from imagesearch.errors import ArtifactError, ConfigError, build_command
 from imagesearch.hub.errors import hub_call
-from imagesearch.serve.startup import open_verified
-from imagesearch.store import manifest as mf
-from imagesearch.store.fileio import sha256_file
-from imagesearch.store.image_locations import LOCATIONS
-from imagesearch.store.records import read_records
 
-from .cli import Env, Step, add_artifacts
-from .dataset_card import CARD, dataset_card
-from .publish_plan import Limits, LocalFile, Plan, RemoteFile, plan_commits
-from .shards import SHARD_BYTES, shard_locations, shard_section, write_shards
-from .publish_checks import refusals
-from .tags import move_tag
+from build.step import Env, Step, add_artifacts
+from build.publishing.plan import Limits, Plan, plan_commits
+from build.publishing.shards import SHARD_BYTES
+from build.publishing.checks import refusals
+from build.publishing.tags import move_tag
+from build.publishing.staging import Remote, read_remote, stage
 
 log = logging.getLogger(__name__)
 
 STAGING_PREFIX = ".publish-"  # publish stages the repo's files in a hidden folder inside the artifact folder
-PUBLISHED_LAYOUT = 3  # 1: one file per image; 2: parquet shards; 3: shards + a table of where each image lies
-# in them and its sha256 (the manifest then lists the set's own files only)
 
 
 @dataclass(frozen=True)
@@ -66,78 +59,6 @@ class PublishConfig:
     offline: bool = False  # HF_HUB_OFFLINE: a dry run plans against an empty repo
     limits: Limits = Limits()
     shard_bytes: int = SHARD_BYTES
-
-
-@dataclass(frozen=True)
-class Staged:
-    shards: list[LocalFile]
-    set_files: list[LocalFile]
-    count: int
-    items: dict[int, tuple[str, str]]  # what each id names: (dataset, source)
-
-    @property
-    def keys(self) -> set[tuple[str, str]]:
-        return set(self.items.values())
-
-
-@dataclass(frozen=True)
-class Remote:
-    head: str | None
-    files: dict[str, RemoteFile]
-    items: dict[int, tuple[str, str]] | None = None  # what each id names at head, when it has a description.csv
-
-    @property
-    def keys(self) -> set[tuple[str, str]] | None:
-        return None if self.items is None else set(self.items.values())
-
-
-def stage(folder: Path, staging: Path, repo: str, shard_bytes: int = SHARD_BYTES) -> Staged:
-    """Validate the set like the app does, then write every file the repo will hold into ``staging``."""
-    artifacts, _ = open_verified(folder)
-    shards = write_shards(artifacts.folder, artifacts.records, staging, shard_bytes)
-    files = artifacts.manifest["files"]
-    located = staging / LOCATIONS
-    located.write_bytes(shard_locations(shards, artifacts.records, [files[r.image]["sha256"] for r in artifacts.records]))
-    images = {"file": LOCATIONS, "sha256": sha256_file(located), "bytes": located.stat().st_size,
-              "count": artifacts.count}
-    # the images' checksums travel in the table: the manifest a Space reads first stays small at any size
-    own = {name: files[name] for name in mf.set_files(artifacts.manifest)}
-    manifest = dict(artifacts.manifest, files=own, published={"layout": PUBLISHED_LAYOUT, "images": images,
-                                                              "shards": shard_section(shards)})
-    (staging / mf.MANIFEST).write_bytes(mf.manifest_bytes(manifest))
-    (staging / CARD).write_text(dataset_card(repo, manifest, artifacts.records, [s.path for s in shards]), encoding="utf-8")
-    # the set's own files were just verified against these checksums: no need to hash them again
-    names = mf.set_files(manifest)
-    set_files = [LocalFile(n, artifacts.folder / n, manifest["files"][n]["bytes"], manifest["files"][n]["sha256"]) for n in names]
-    for name in (mf.MANIFEST, CARD, LOCATIONS):
-        path = staging / name
-        set_files.append(LocalFile(name, path, path.stat().st_size, sha256_file(path)))
-    shard_files = [LocalFile(s.path, s.local, s.size, s.sha256) for s in shards]
-    items = {r.id: (r.dataset, r.source) for r in artifacts.records}
-    return Staged(shard_files, sorted(set_files, key=lambda f: f.path), artifacts.count, items)
-
-
-def read_remote(api, repo: str, token: str | None, scratch: Path) -> Remote:
-    """The repo's head, its files with their checksums, and the rows it publishes."""
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.hf_api import RepoFile
-
-    with hub_call("reading", repo):
-        head = api.repo_info(repo, repo_type="dataset", token=token).sha
-        files = {}
-        for entry in api.list_repo_tree(repo, repo_type="dataset", revision=head, recursive=True, token=token):
-            if isinstance(entry, RepoFile):
-                lfs = entry.lfs
-                files[entry.path] = RemoteFile(entry.path, entry.size, lfs.sha256 if lfs else None, None if lfs else entry.blob_id)
-        items = None
-        if mf.DESCRIPTIONS in files:
-            path = hf_hub_download(repo, mf.DESCRIPTIONS, repo_type="dataset", revision=head, token=token,
-                                   local_dir=str(scratch / "head"))
-            try:
-                items = {r.id: (r.dataset, r.source) for r in read_records(Path(path))}
-            except ArtifactError as exc:
-                log.warning("%s at %s: %s; the shrink and id checks are skipped", mf.DESCRIPTIONS, head[:12], exc)
-    return Remote(head, files, items)
 
 
 def require_token(token: str | None) -> str:

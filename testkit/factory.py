@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from build.vector_index import IndexSpec
+from build.indexing.vector_index import IndexSpec
 from imagesearch.store import manifest as mf
 from imagesearch.store.records import Record
 from testkit.vector_set import write_vector_set

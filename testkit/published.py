@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from build.publish import PublishConfig, run_publish
-from build.publish_plan import Limits
+from build.publishing.plan import Limits
 from testkit.fake_hub import FakeHub, whoami
 from testkit.paths import DEMO_ARTIFACTS
 

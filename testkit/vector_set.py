@@ -10,8 +10,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from build.query_texts import example_queries
-from build.vector_index import IndexSpec, build_index
+from build.indexing.query_texts import example_queries
+from build.indexing.vector_index import IndexSpec
+from build.indexing.builder import build_index
 from imagesearch.store import manifest as mf
 from imagesearch.store.fileio import staged
 from imagesearch.store.index_file import write_index

@@ -9,7 +9,7 @@ import pytest
 from imagesearch.errors import ArtifactError
 from imagesearch.models.encoder import check_probe
 from imagesearch.store import manifest as mf
-from build.vector_index import IndexSpec
+from build.indexing.vector_index import IndexSpec
 from imagesearch.store.artifacts import load_artifact_set
 from imagesearch.store.records import COLUMNS
 from imagesearch.store.safe_pickle import dump_array
@@ -180,7 +180,7 @@ def test_serving_checks_the_index_own_vectors_and_never_reads_the_pickle(tmp_pat
         index = faiss.IndexRefine(base, faiss.IndexScalarQuantizer(8, faiss.ScalarQuantizer.QT_fp16,
                                                                    faiss.METRIC_INNER_PRODUCT))
     if spec.kind != "flat":  # the search parameters the manifest records, so that the norm check is what fires
-        from build.vector_index import REFINE_K_FACTOR
+        from build.indexing.vector_index import REFINE_K_FACTOR
 
         faiss.extract_index_ivf(index).nprobe = spec.nprobe
         if spec.kind in REFINE_K_FACTOR:

@@ -13,7 +13,7 @@ import pytest
 from build.embed import EmbedConfig, run_embed
 from build.import_descriptions import ImportConfig, run_import
 from build.index import IndexConfig, run_index
-from build.null_queries import OUTSIDE_WORDS, null_texts, outside_words
+from build.indexing.null_queries import OUTSIDE_WORDS, null_texts, outside_words
 from imagesearch.models.encoder import MINILM
 from imagesearch.serve.bands import Bands, Cuts, content_length
 from imagesearch.serve.cards import cards_html

@@ -3,7 +3,7 @@
 import json
 
 
-from build.caption_cache import CaptionCache
+from build.caption.cache import CaptionCache
 
 
 def test_partial_journal_line_from_a_crash_is_dropped(tmp_path):

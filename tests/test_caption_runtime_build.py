@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from build.caption_reader import prefetched
+from build.caption.reader import prefetched
 from build.describe import DescribeConfig, run_describe
 from imagesearch.models.captioner import GenerationSettings
 from imagesearch.store import manifest as mf

@@ -2,8 +2,8 @@
 
 
 
-from build.dataset_card import CARD
-from build.publish import stage
+from build.publishing.card import CARD
+from build.publishing.staging import stage
 from imagesearch.serve.config import DEMO_ARTIFACTS
 from imagesearch.store import manifest as mf
 from imagesearch.store.records import read_records

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from build.caption_cache import CACHE_DIR
+from build.caption.cache import CACHE_DIR
 from build.describe import DescribeConfig, Shard, run_describe
 from imagesearch.errors import ArtifactError
 from imagesearch.models.captioner import SEED_PROMPTS, Captioner, GenerationSettings

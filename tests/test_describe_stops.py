@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from build.caption_cache import CACHE_DIR
+from build.caption.cache import CACHE_DIR
 from build.describe import DescribeConfig, run_describe
 from imagesearch.errors import ArtifactError
 from imagesearch.models.captioner import Captioner, GenerationSettings

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from build.evaluate import EvaluateConfig, read_query_file, run_evaluate
-from build.weight_choice import FOLDS, choose_weight, chosen_weight, held_out
+from build.indexing.weight_choice import FOLDS, choose_weight, chosen_weight, held_out
 from imagesearch.store.lexical import terms
 from imagesearch.store.records import read_seed_csv
 from testkit.paths import REPO

@@ -5,7 +5,7 @@ copy's rounding), and at measured recall where IVF's lists are searched."""
 import numpy as np
 import pytest
 
-from build.vector_index import IndexSpec
+from build.indexing.vector_index import IndexSpec
 from imagesearch.serve.search import SearchEngine
 from imagesearch.store import searchers
 from imagesearch.store.artifacts import load_artifact_set

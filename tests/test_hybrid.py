@@ -140,7 +140,7 @@ def test_unknown_or_malformed_ids_get_one_line(tmp_path, bad, message):
 
 
 def test_more_like_this_works_on_an_ivf_set(tmp_path):
-    from build.vector_index import IndexSpec
+    from build.indexing.vector_index import IndexSpec
 
     rng = np.random.default_rng(2)
     vectors = unit_rows(rng.normal(size=(2000, 16)))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from build.shards import write_shards
+from build.publishing.shards import write_shards
 from imagesearch.errors import ArtifactError
 from imagesearch.hub.download import local_folder
 from imagesearch.hub.image_cache import ImageCache

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from build.index import IndexConfig, run_index
-from build.score_bands import measure_bands
-from build.vector_index import IndexSpec
+from build.indexing.score_bands import measure_bands
+from build.indexing.vector_index import IndexSpec
 from imagesearch.errors import ArtifactError
 from imagesearch.store import manifest as mf
 from imagesearch.store.artifacts import load_artifact_set

@@ -4,7 +4,8 @@ import struct
 import faiss
 import pytest
 
-from build.vector_index import IndexSpec, build_index
+from build.indexing.vector_index import IndexSpec
+from build.indexing.builder import build_index
 from imagesearch.errors import ArtifactError
 from imagesearch.store.index_file import read_index, write_index
 from testkit.factory import embedding_like

@@ -82,3 +82,85 @@ def test_every_build_step_is_declared_in_its_own_module_and_the_cli_has_no_chain
     assert len({step.run.__module__ for step in registry}) == len(registry)
     cli = (REPO / "build" / "cli.py").read_text()
     assert not any(f'== "{step.name}"' in cli or f"'{step.name}'" in cli for step in registry)
+
+
+# build/'s floors, bottom up: what every step is made of; the stages' helpers, a package each; the steps; the CLI.
+BUILD_BOTTOM = {"build", "build.step", "build.messages", "build.row_ids", "build.ray_session", "build.engine_flags"}
+BUILD_STAGES = ("caption", "indexing", "publishing", "embedding")
+BUILD_TOP = {"build.cli", "build.__main__"}
+
+
+def _build_modules():
+    return {".".join(path.relative_to(REPO).with_suffix("").parts).removesuffix(".__init__"): path
+            for path in sorted((REPO / "build").rglob("*.py"))}
+
+
+def _module_in(name, modules):
+    """The module an imported name lives in: ``build.caption.plan.Summary`` -> ``build.caption.plan``."""
+    parts = name.split(".")
+    while parts and ".".join(parts) not in modules:
+        parts.pop()
+    return ".".join(parts) if parts else None
+
+
+def _floor(module):
+    parts = module.split(".")
+    if module in BUILD_TOP:
+        return 3
+    if len(parts) > 2 or (len(parts) == 2 and parts[1] in BUILD_STAGES):
+        return 1
+    return 0 if module in BUILD_BOTTOM else 2
+
+
+def _build_graph():
+    modules = _build_modules()
+    return {name: {used for imported in _imports(path) if imported.split(".")[0] == "build"
+                   if (used := _module_in(imported, modules)) and used != name}
+            for name, path in modules.items()}
+
+
+def test_build_is_laid_out_by_stage_with_steps_on_top_and_imports_pointing_down():
+    graph = _build_graph()
+    assert {m.split(".")[1] for m in graph if _floor(m) == 1} == set(BUILD_STAGES)
+    from build.cli import steps
+
+    assert {step.run.__module__ for step in steps()} == {m for m in graph if _floor(m) == 2}  # the top floor: steps
+    upward = [f"{module} (floor {_floor(module)}) imports {used} (floor {_floor(used)})"
+              for module, used_all in graph.items() for used in used_all if _floor(used) > _floor(module)]
+    assert not upward, upward
+    stage_to_step = [f"{m} imports {u}" for m, us in graph.items() for u in us if _floor(m) <= 1 and _floor(u) >= 2]
+    assert not stage_to_step
+
+
+def test_no_import_circle_can_return_in_build():
+    graph = _build_graph()
+    state, circles = {}, []
+
+    def visit(module, path):
+        state[module] = "open"
+        for used in sorted(graph[module]):
+            if state.get(used) == "open":
+                circles.append(" -> ".join(path[path.index(used):] + [used]))
+            elif used not in state:
+                visit(used, path + [used])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert not circles, circles
+
+
+def test_the_layout_rules_would_catch_a_step_imported_from_below_and_a_circle(monkeypatch):
+    graph = _build_graph()
+    graph["build.caption.plan"] = graph["build.caption.plan"] | {"build.describe"}
+    assert any(_floor(u) > _floor(m) for m, us in graph.items() for u in us)
+
+
+def test_a_caption_engine_is_one_file_found_by_its_name():
+    from build.caption.engines import engine, names
+
+    assert names()[0] == "local" and "ray" in names()
+    for name in names():
+        module = engine(name)
+        assert module.NAME == name and callable(module.caption)

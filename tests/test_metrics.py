@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from build.metrics import mrr_at, ndcg_at, query_metrics, recall_at
+from build.indexing.metrics import mrr_at, ndcg_at, query_metrics, recall_at
 
 
 def test_metrics_of_one_ranking_match_the_hand_computed_values():

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from build.query_texts import example_queries
+from build.indexing.query_texts import example_queries
 from imagesearch.serve.page import TITLE, _about, build_blocks
 from imagesearch.serve.search import SearchEngine
 from imagesearch.store.artifacts import load_artifact_set

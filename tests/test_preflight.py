@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from build import preflight
+from build.caption import preflight
 from imagesearch.errors import ArtifactError
 from testkit.paths import REPO
 

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from build.cli import main as build_main
-from build.dataset_card import CARD
+from build.publishing.card import CARD
 from imagesearch.errors import ArtifactError
 from imagesearch.serve.config import DEMO_ARTIFACTS
 from imagesearch.store import manifest as mf

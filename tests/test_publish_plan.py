@@ -5,8 +5,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from build.publish_plan import Limits, LocalFile, PlanError, RemoteFile, plan_commits
-from build.shards import SHARD_BYTES, cut
+from build.publishing.plan import Limits, LocalFile, PlanError, RemoteFile, plan_commits
+from build.publishing.shards import SHARD_BYTES, cut
 
 HUB_MAX_OPERATIONS = 100  # the Hub's "Repository limitations": fewer than 100 files per commit
 HUB_MAX_FOLDER = 10_000  # and fewer than 10,000 entries per folder

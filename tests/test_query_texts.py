@@ -1,4 +1,4 @@
-from build.query_texts import phrase_from, query_like_texts
+from build.indexing.query_texts import phrase_from, query_like_texts
 from imagesearch.store.records import Record
 
 DESCRIPTIONS = [

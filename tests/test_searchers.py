@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from build.vector_index import IndexSpec, build_index, exact_topk
+from build.indexing.vector_index import IndexSpec, exact_topk
+from build.indexing.builder import build_index
 from imagesearch.store import searchers
 from imagesearch.store.searchers import FlatSearcher
 from testkit.factory import embedding_like, unit_rows
@@ -92,7 +93,8 @@ def test_a_second_thread_per_query_is_used_only_where_the_index_step_measured_it
 def test_an_ivf_sq8_query_on_two_threads_finds_what_it_finds_on_one():
     import faiss
 
-    from build.vector_index import IndexSpec, build_index
+    from build.indexing.vector_index import IndexSpec
+    from build.indexing.builder import build_index
     from imagesearch.store.searchers import IndexSearcher
 
     vectors = embedding_like(3000)

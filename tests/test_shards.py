@@ -2,7 +2,7 @@
 
 
 
-from build.shards import cut
+from build.publishing.shards import cut
 
 
 def test_appending_rows_only_changes_the_last_shard_boundary():

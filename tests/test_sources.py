@@ -6,7 +6,7 @@ import pytest
 from datasets import ClassLabel, Dataset, Features, Image, List, Sequence, Value
 from PIL import Image as PILImage
 
-from build.sources import SEED_DATASETS, _from_hf_dataset, load_folder
+from build.caption.sources import SEED_DATASETS, _from_hf_dataset, load_folder
 
 
 def _png(colour):

@@ -6,7 +6,7 @@ import logging
 import pytest
 from huggingface_hub import HfApi
 
-from build import tags
+from build.publishing import tags
 from imagesearch.hub.errors import HubError
 from testkit.fake_hub import error
 from testkit.published import REPO_ID, publish, start

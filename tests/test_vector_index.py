@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from build.vector_index import IndexSpec, build_index, exact_topk
+from build.indexing.vector_index import IndexSpec, exact_topk
+from build.indexing.builder import build_index
 from imagesearch.store.searchers import search_index
 from testkit.factory import embedding_like, unit_rows
 
@@ -118,7 +119,7 @@ def test_seed_design_stays_reachable_and_its_recall_is_measured():
 
 
 def test_exact_topk_in_blocks_of_queries_gives_the_same_ids_as_all_at_once(monkeypatch):
-    import build.vector_index as vector_index
+    import build.indexing.vector_index as vector_index
 
     rng = np.random.default_rng(3)
     vectors = rng.normal(size=(500, 16)).astype(np.float32)
@@ -156,7 +157,7 @@ def test_ivf_pq_on_too_few_rows_to_train_its_codes_says_so():
 
 
 def test_auto_above_the_flat_limit_keeps_the_fastest_kind_reaching_the_target(monkeypatch):
-    import build.vector_index as vector_index
+    import build.indexing.vector_index as vector_index
 
     monkeypatch.setattr(vector_index, "AUTO_FLAT_MAX", 1000)
     vectors = embedding_like(6000)
@@ -170,7 +171,7 @@ def test_auto_above_the_flat_limit_keeps_the_fastest_kind_reaching_the_target(mo
 
 
 def test_tuning_narrows_the_gap_doubling_overshot_and_keeps_a_value_reaching_the_target():
-    import build.vector_index as vector_index
+    import build.indexing.vector_index as vector_index
 
     vectors = embedding_like(6000)
     built = build_index(vectors, IndexSpec("ivf"))

@@ -44,12 +44,23 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def save_thumbnail(image: Image.Image, path: Path, max_side: int = DEFAULT_MAX_SIDE, quality: int = 85) -> None:
-    """Save ``image`` as an RGB JPEG whose longest side is at most ``max_side`` (atomic)."""
+def thumbnail_bytes(image: Image.Image, max_side: int = DEFAULT_MAX_SIDE, quality: int = 85) -> bytes:
+    """``image`` as the bytes of an RGB JPEG whose longest side is at most ``max_side``."""
     rgb = to_rgb(image)
     rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    with atomic_path(Path(path)) as tmp:
-        rgb.save(tmp, format="JPEG", quality=quality, optimize=True)
+    out = io.BytesIO()
+    rgb.save(out, format="JPEG", quality=quality, optimize=True)
+    return out.getvalue()
+
+
+def save_thumbnail(image: Image.Image, path: Path, max_side: int = DEFAULT_MAX_SIDE, quality: int = 85) -> None:
+    """Save ``image`` as an RGB JPEG whose longest side is at most ``max_side`` (atomic)."""
+    write_atomic(Path(path), thumbnail_bytes(image, max_side, quality))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(data)
 
 
 class BadImage(ValueError):

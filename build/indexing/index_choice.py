@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import faiss
 import numpy as np
 
-from .vector_index import RECALL_K, RECALL_TARGET, BuiltIndex, Truth, approximate_index, tune
+from build.indexing.vector_index import RECALL_K, RECALL_TARGET, BuiltIndex, Truth, approximate_index, tune
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,13 @@ from imagesearch.errors import ConfigError
 from imagesearch.models.captioner import DEFAULT_CAPTIONER, GenerationSettings
 from imagesearch.models.families import FAMILIES
 
-from .caption_runtime import add_runtime_arguments
-from .cli import Env, add_renamed, positive
+from build.engine_flags import EngineConfig, add_engine_arguments, engine_config
+from build.row_ids import add_ids_from
+from build.step import Env, add_renamed, positive
+
+from .engines import names as engines
 from .processes import Processes, Shard
-from .row_ids import add_ids_from
+from .runtime_flags import add_runtime_arguments
 from .sources import SEED_DATASETS
 
 
@@ -38,6 +41,7 @@ class DescribeConfig:
     exports: Path | None = None  # where exported encoders are kept (None: the Hugging Face cache's)
     read_text: bool = False  # also ask for the words written in each image (signs, labels, packaging)
     ids_from: str | None = None  # the set this build replaces, whose items keep their ids (build/row_ids.py)
+    engine: EngineConfig = EngineConfig()  # where the captioner runs (build/caption/engines/)
 
 
 def add_describe_arguments(parser: argparse.ArgumentParser, alone: bool = True) -> None:
@@ -68,6 +72,7 @@ def add_describe_arguments(parser: argparse.ArgumentParser, alone: bool = True) 
     parser.add_argument("--shard", type=Shard.parse, default=None,
                         help="caption only shard i of n (i/n); default: one shard per process under torchrun or "
                              "accelerate launch")
+    add_engine_arguments(parser, engines())
     if alone:  # the names this step had before; in `all` they would be ambiguous
         add_renamed(parser, "captioner")
         add_renamed(parser, "caption_batch_size", positive)
@@ -98,4 +103,4 @@ def describe_config(args: argparse.Namespace, processes: Processes, env: Env) ->
         shard=Shard(*args.shard) if args.shard else processes.shard(), device=args.device or processes.device,
         allow_missing=tuple(name.strip() for value in args.allow_missing for name in value.split(",") if name.strip()),
         offline=env.offline, dtype=args.dtype, runtime=args.runtime, exports=args.exports, read_text=args.read_text,
-        ids_from=args.ids_from)
+        ids_from=args.ids_from, engine=engine_config(args))

@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .publish import Remote, Staged
+    from .staging import Remote, Staged
 
 log = logging.getLogger(__name__)
 

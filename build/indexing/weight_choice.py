@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .metrics import mean_metrics
+from build.indexing.metrics import mean_metrics
 
 FOLDS = 5
 PerQuery = Mapping[str, Sequence[Mapping[str, float]]]  # query set name -> each query's metrics

@@ -33,6 +33,7 @@ class SourceItem:
     source: str  # the item's identifier inside its dataset
     label: str
     read: Callable[[], bytes]
+    path: Path | None = None  # a file in a folder: what a worker elsewhere reads it by (the same path on every node)
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ def load_folder(folder: Path) -> Iterator[SourceItem]:
     for path in files:
         relative = path.relative_to(folder)
         label = relative.parts[0] if len(relative.parts) > 1 else ""
-        yield SourceItem(name, relative.as_posix(), label, path.read_bytes)
+        yield SourceItem(name, relative.as_posix(), label, path.read_bytes, path)
 
 
 def iter_sources(names: list[str], limit: int | None, report: LoadReport) -> Iterator[SourceItem]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from imagesearch.errors import ArtifactError, first_line
 
-from .sources import IMAGE_SUFFIXES, SEED_DATASETS
+from build.caption.sources import IMAGE_SUFFIXES, SEED_DATASETS
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import yaml
 from imagesearch.store import manifest as mf
 from imagesearch.store.records import Record
 
-from .sources import SEED_DATASETS
+from build.caption.sources import SEED_DATASETS
 
 CARD = "README.md"
 _LICENSE_IDS = {"CC-BY-4.0": "cc-by-4.0", "MIT": "mit"}
