@@ -17,6 +17,7 @@ Sources of the figures (the published config.json / preprocessor_config.json of 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 from testkit.tiny_captioner import CHAT_TEMPLATE, bert_tokenizer
@@ -142,3 +143,21 @@ SHAPES = {shape.name: shape for shape in (
     Shape("instructblip-7b", "instructblip", "InstructBlipForConditionalGeneration", instructblip,
           "Salesforce/instructblip-vicuna-7b"),
 )}
+
+
+def save_model(shape_name: str, folder: Path, new_tokens: int) -> Path:
+    """The shape with random weights, saved as a model folder a captioner loads; every answer exactly
+    ``new_tokens`` long, and decoding to words."""
+    import torch
+    import transformers
+
+    shape = SHAPES[shape_name]
+    processor, config = shape.build()
+    torch.manual_seed(0)
+    model = getattr(transformers, shape.model_class)._from_config(config, dtype=torch.float32)
+    with torch.no_grad():  # the test tokenizer is smaller than the real vocabulary: ids past it decode to nothing
+        model.get_output_embeddings().weight[len(processor.tokenizer):] = 0
+    model.generation_config.min_new_tokens = new_tokens  # random weights: every answer exactly this long
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

@@ -24,25 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.caption_shapes import save_model
+
 log = logging.getLogger("benchmarks.image_query")
-
-
-def _save_model(shape_name: str, folder: Path, new_tokens: int) -> Path:
-    import torch
-    import transformers
-
-    from benchmarks.caption_shapes import SHAPES
-
-    shape = SHAPES[shape_name]
-    processor, config = shape.build()
-    torch.manual_seed(0)
-    model = getattr(transformers, shape.model_class)._from_config(config, dtype=torch.float32)
-    with torch.no_grad():  # the test tokenizer is smaller than the real vocabulary: ids past it decode to nothing
-        model.get_output_embeddings().weight[len(processor.tokenizer):] = 0
-    model.generation_config.min_new_tokens = new_tokens  # random weights: every answer exactly this long
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
 
 
 def _demo_set(model: Path, new_tokens: int, folder: Path) -> Path:
@@ -109,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="image-query-bench-") as work:
         work = Path(work)
-        model = _save_model(args.shape, work / "model", args.new_tokens)
+        model = save_model(args.shape, work / "model", args.new_tokens)
         rows = []
         for runtime in runtimes:
             artifacts = _demo_set(model, args.new_tokens, work / f"set-{runtime.replace(':', '-')}")

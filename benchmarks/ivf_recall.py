@@ -10,7 +10,7 @@ the token-weighted mean of its sentences' vectors, normalised (what mean
 pooling over the joined text approximates). ``--check-rows`` rows are also
 encoded for real, and both recall curves are printed so the approximation
 can be judged. The text queries are real MiniLM encodings of short phrases
-drawn from the descriptions (build.query_texts, as the index step does).
+drawn from the descriptions (build.indexing.query_texts, as the index step does).
 
 For each size: the index step's own tuning (build_index with both kinds of
 queries) and a sweep of nprobe with both recalls and the time per query on

@@ -4,9 +4,9 @@ Queries come from (a) a TSV of ``query<TAB>relevant ids`` (ids separated by spac
 lines and lines starting with # are skipped) and (b), for a set whose rows carry labels, one query per
 label, "a photo of a {label}", whose relevant rows are those with that label. Every query is searched
 through the app's own SearchEngine in each mode; recall@1/5/10, MRR@10 and nDCG@10 are averaged per
-query set (build/metrics.py).
+query set (build/indexing/metrics.py).
 
-The lexical weight is swept over 0, 0.1, ..., 1 and chosen by build/weight_choice.py: the best mean nDCG@10
+The lexical weight is swept over 0, 0.1, ..., 1 and chosen by build/indexing/weight_choice.py: the best mean nDCG@10
 over the query sets among the weights where hybrid is no worse than dense on any set; the hybrid figures
 reported beside the in-sample ones are cross-validated (each query scored at a weight chosen without it).
 The weight is written to the manifest (lexical.weight) with the figures (evaluation), and the app uses it

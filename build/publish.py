@@ -13,7 +13,7 @@ Steps: run the app's own startup checks on the folder (a set the app would
 refuse is never sent); write the shards and the published manifest into a
 staging folder; check the token can write to the repo; read what the repo
 holds at its head; refuse to drop more than 10 % of the published rows
-unless asked; plan the commits (build/publish_plan.py); make them one after
+unless asked; plan the commits (build/publishing/plan.py); make them one after
 the other, each with ``parent_commit`` = the previous one, so a concurrent
 push stops the publish instead of mixing two builds. The sha of the set
 commit is printed the moment it lands: that is what the Space pins.

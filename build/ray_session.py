@@ -23,7 +23,7 @@ class Pool:
 
     workers: int
     resources: dict[str, float]  # {"num_gpus": 1} or {"num_cpus": n}
-    started_here: bool  # a local Ray this process started (and stops at the end)
+    started_here: bool  # this call connected: stop() disconnects, ending a local Ray it started
 
     @property
     def threads(self) -> int:
@@ -37,8 +37,9 @@ def start(address: str | None, workers: int | None, device: str | None) -> Pool:
         import ray.data  # configures its own logger on import: quieted below, after it
     except ImportError:
         raise ConfigError("--engine ray needs Ray: pip install -r requirements-build.txt (ray[data] 2.60.0)") from None
-    for name in ("ray", "ray.data"):
-        logging.getLogger(name).setLevel(logging.ERROR)
+    for name in ("ray", "ray.data"):  # their failures reach the user as one line (explain), never as a stack
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    started_here = not ray.is_initialized()  # then stop() disconnects (and ends a Ray it started here)
     if not ray.is_initialized():
         try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
@@ -50,24 +51,35 @@ def start(address: str | None, workers: int | None, device: str | None) -> Pool:
     context.enable_progress_bars = False
     context.print_on_execution_start = False
     context.max_consecutive_actor_init_deaths = INIT_DEATHS
-    resources = ray.cluster_resources()
+    try:
+        return _size(ray.cluster_resources(), workers, device, started_here)
+    except ConfigError:
+        if started_here:
+            ray.shutdown()
+        raise
+
+
+def _size(resources: dict[str, float], workers: int | None, device: str | None, started_here: bool) -> Pool:
     gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 1))
     if gpus and device != "cpu":
         count = workers or gpus
         if count > gpus:
             raise ConfigError(f"--workers {count}: the cluster has {gpus} GPUs, one per worker")
-        return Pool(count, {"num_gpus": 1}, address is None)
+        return Pool(count, {"num_gpus": 1}, started_here)
     count = workers or max(1, cpus // 2)
     if count > cpus:
         raise ConfigError(f"--workers {count}: the cluster has {cpus} CPUs, at least one per worker")
-    return Pool(count, {"num_cpus": max(1, cpus // count)}, address is None)
+    return Pool(count, {"num_cpus": max(1, cpus // count)}, started_here)
 
 
 def stop(pool: Pool) -> None:
     import ray
 
     if pool.started_here and ray.is_initialized():
-        ray.shutdown()
+        try:
+            ray.shutdown()
+        except Exception as exc:  # noqa: BLE001 - leaving is never a reason to hide why the run ended
+            log.debug("ray.shutdown: %s", exc)
 
 
 def alive(actor_class: str) -> int | None:

@@ -18,93 +18,24 @@ response to give instead (once, or every time).
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import itertools
 import json
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 from urllib.parse import unquote
 
 import httpx2
 
-ENDPOINT = "https://huggingface.co"
-LFS_MIN_BYTES = 10 * 1024 * 1024
-LFS_SUFFIXES = (".parquet", ".pkl", ".faiss", ".jpg", ".png", ".bin", ".safetensors")
+from testkit.hub_replies import Sent, _FileStream, error, json_reply, whoami
+from testkit.hub_storage import ENDPOINT, LFS_SUFFIXES, Blob, Repo, git_blob_oid
+from testkit.hub_uploads import Uploads
 
 
-def git_blob_oid(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-@dataclass(frozen=True)
-class Blob:
-    data: bytes | Path  # a Path is read lazily (benchmark snapshots on disk)
-    size: int
-    sha256: str
-    lfs: bool
-
-    def read(self) -> bytes:
-        return self.data.read_bytes() if isinstance(self.data, Path) else self.data
-
-    def read_range(self, start: int, end: int) -> bytes:
-        """Bytes start..end inclusive, without reading the rest of a file on disk."""
-        if not isinstance(self.data, Path):
-            return self.data[start:end + 1]
-        with open(self.data, "rb") as handle:
-            handle.seek(start)
-            return handle.read(end + 1 - start)
-
-    @classmethod
-    def of(cls, data: bytes, path: str) -> "Blob":
-        lfs = len(data) >= LFS_MIN_BYTES or path.endswith(LFS_SUFFIXES)
-        return cls(data, len(data), hashlib.sha256(data).hexdigest(), lfs)
-
-
-@dataclass
-class Repo:
-    repo_type: str
-    repo_id: str
-    commits: dict[str, dict[str, Blob]] = field(default_factory=dict)
-    branches: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    variables: dict[str, str] = field(default_factory=dict)
-
-    def resolve(self, revision: str) -> str | None:
-        revision = unquote(revision)
-        if revision in self.branches:
-            return self.branches[revision]
-        if revision in self.tags:
-            return self.tags[revision]
-        return revision if revision in self.commits else None
-
-
-@dataclass(frozen=True)
-class Sent:
-    method: str
-    path: str
-    body: bytes
-
-    def ndjson(self) -> list[dict]:
-        return [json.loads(line) for line in self.body.splitlines() if line.strip()]
-
-
-def _json(status: int, payload, headers: dict | None = None) -> httpx2.Response:
-    return httpx2.Response(status, json=payload, headers=headers or {})
-
-
-def error(status: int, message: str, code: str | None = None) -> httpx2.Response:
-    headers = {"X-Error-Message": message}
-    if code:
-        headers["X-Error-Code"] = code
-    return _json(status, {"error": message}, headers)
-
-
-class FakeHub:
+class FakeHub(Uploads):
     """Repos, tokens and a request log; ``handle`` answers one request."""
 
     def __init__(self, tokens: dict[str, dict] | None = None):
@@ -202,7 +133,7 @@ class FakeHub:
         routes = [
             ("GET", r"^/api/whoami-v2$", self._whoami),
             ("POST", r"^/api/repos/create$", self._create),
-            ("POST", r"^/api/validate-yaml$", lambda r: _json(200, {"errors": [], "warnings": []})),
+            ("POST", r"^/api/validate-yaml$", lambda r: json_reply(200, {"errors": [], "warnings": []})),
             ("GET", r"^/api/(?P<t>dataset|space|model)s/(?P<id>[^/]+/[^/]+)(/revision/(?P<rev>.+))?$", self._info),
             ("GET", r"^/api/(?P<t>dataset|space|model)s/(?P<id>[^/]+/[^/]+)/auth-check/write$", self._auth_check),
             ("GET", r"^/api/(?P<t>dataset|space|model)s/(?P<id>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?P<sub>/.*)?$", self._tree),
@@ -252,19 +183,19 @@ class FakeHub:
 
     def _whoami(self, request):
         token = self._token(request)
-        return _json(200, token) if token else error(401, "Invalid credentials in Authorization header")
+        return json_reply(200, token) if token else error(401, "Invalid credentials in Authorization header")
 
     def _create(self, request):
         payload = json.loads(request.content)
         repo_id = f"{payload.get('organization') or self._token(request)['name']}/{payload['name']}"
         repo_type = payload.get("type", "model")
         if (repo_type, repo_id) in self.repos:  # the Hub names the existing repo's url in its 409
-            return _json(409, {"error": "You already created this repo", "url": f"{ENDPOINT}/{repo_type}s/{repo_id}"},
+            return json_reply(409, {"error": "You already created this repo", "url": f"{ENDPOINT}/{repo_type}s/{repo_id}"},
                          {"X-Error-Message": "You already created this repo"})
         if not self._can_write(request, repo_id):
             return error(403, "You don't have the rights to create a repo under this namespace")
         self.repo(repo_id, repo_type)
-        return _json(200, {"url": f"{ENDPOINT}/{repo_type}s/{repo_id}"})
+        return json_reply(200, {"url": f"{ENDPOINT}/{repo_type}s/{repo_id}"})
 
     def _missing(self, t, repo_id):
         return error(404, f"Repository {repo_id} not found", "RepoNotFound")
@@ -277,14 +208,14 @@ class FakeHub:
         if sha is None:
             return error(404, f"Invalid rev id: {rev}", "RevisionNotFound")
         siblings = [{"rfilename": p} for p in sorted(repo.commits[sha])]
-        return _json(200, {"id": id, "sha": sha, "siblings": siblings, "private": False, "tags": [], "downloads": 0})
+        return json_reply(200, {"id": id, "sha": sha, "siblings": siblings, "private": False, "tags": [], "downloads": 0})
 
     def _auth_check(self, request, t, id):
         if self._repo(t, id) is None:
             return self._missing(t, id)
         if not self._can_write(request, id):
             return error(403, f"You don't have write access to {id}")
-        return _json(200, {})
+        return json_reply(200, {})
 
     def _tree(self, request, t, id, rev, sub=None):
         repo = self._repo(t, id)
@@ -313,100 +244,12 @@ class FakeHub:
                 if blob.lfs:
                     entry["lfs"] = {"oid": blob.sha256, "size": blob.size, "pointerSize": 134}
                 entries.append(entry)
-        return _json(200, entries)
-
-    def _preupload(self, request, t, id, rev):
-        repo = self._repo(t, id)
-        if repo is None:
-            return self._missing(t, id)
-        if not self._can_write(request, id):
-            return error(403, f"You don't have write access to {id}")
-        tree = repo.commits[repo.resolve(rev) or repo.branches["main"]]
-        files = []
-        for item in json.loads(request.content)["files"]:
-            path = item["path"]
-            lfs = item["size"] >= LFS_MIN_BYTES or path.endswith(LFS_SUFFIXES)
-            remote = tree.get(path)
-            oid = None if remote is None else (remote.sha256 if remote.lfs else git_blob_oid(remote.read()))
-            files.append({"path": path, "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False, "oid": oid})
-        return _json(200, {"files": files})
-
-    def _lfs_batch(self, request, t, id):
-        if not self._can_write(request, id):
-            return error(403, f"You don't have write access to {id}")
-        objects = []
-        for item in json.loads(request.content)["objects"]:
-            entry = {"oid": item["oid"], "size": item["size"]}
-            if item["oid"] not in self.lfs:  # already stored: no upload action, the library skips it
-                entry["actions"] = {"upload": {"href": f"{ENDPOINT}/lfs-upload/{item['oid']}"}}
-            objects.append(entry)
-        return _json(200, {"transfer": "basic", "objects": objects})
-
-    def _lfs_put(self, request, oid):
-        data = request.content
-        if hashlib.sha256(data).hexdigest() != oid:
-            return error(400, "sha256 mismatch")
-        self.lfs[oid] = data
-        return httpx2.Response(200)
-
-    def _commit(self, repo: Repo, tree: dict[str, Blob]) -> str:
-        oid = next(self._oids)
-        repo.commits[oid] = tree
-        repo.branches["main"] = oid
-        return oid
-
-    def _commit_request(self, request, t, id, rev):
-        repo = self._repo(t, id)
-        if repo is None:
-            return self._missing(t, id)
-        if not self._can_write(request, id):
-            return error(403, f"You don't have write access to {id}")
-        lines = [json.loads(line) for line in request.content.splitlines() if line.strip()]
-        header = lines[0]["value"]
-        head = repo.branches["main"]
-        parent = header.get("parentCommit")
-        if parent and parent != head:
-            return error(412, "A commit has happened since. Please refresh and try again.")
-        tree = dict(repo.commits[head])
-        for line in lines[1:]:
-            key, value = line["key"], line["value"]
-            if key == "file":
-                data = base64.b64decode(value["content"])
-                tree[value["path"]] = Blob(data, len(data), hashlib.sha256(data).hexdigest(), False)
-            elif key == "lfsFile":
-                if value["oid"] not in self.lfs:
-                    return error(422, f"LFS object {value['oid']} was never uploaded")
-                data = self.lfs[value["oid"]]
-                tree[value["path"]] = Blob(data, len(data), value["oid"], True)
-            elif key == "deletedFile":
-                if value["path"] not in tree:
-                    return error(404, "A file with this name doesn't exist", "EntryNotFound")
-                del tree[value["path"]]
-            elif key == "deletedFolder":
-                folder = value["path"].rstrip("/") + "/"
-                for path in [p for p in tree if p.startswith(folder)]:
-                    del tree[path]
-        oid = self._commit(repo, tree)
-        return _json(200, {"commitUrl": f"{ENDPOINT}/{t}s/{id}/commit/{oid}", "commitOid": oid})
-
-    def _create_tag(self, request, t, id, rev):
-        repo = self._repo(t, id)
-        tag = json.loads(request.content)["tag"]
-        if tag in repo.tags:
-            return error(409, f"Tag {tag} already exists")
-        repo.tags[tag] = repo.resolve(rev)
-        return _json(200, {})
-
-    def _delete_tag(self, request, t, id, tag):
-        repo = self._repo(t, id)
-        if repo.tags.pop(unquote(tag), None) is None:
-            return error(404, f"Tag {tag} not found", "RevisionNotFound")
-        return _json(200, {})
+        return json_reply(200, entries)
 
     def _variable(self, request, id):
         payload = json.loads(request.content)
         self._repo("space", id).variables[payload["key"]] = payload["value"]
-        return _json(200, {})
+        return json_reply(200, {})
 
     def _resolve(self, request, t, id, rev, file):
         repo = self._repo(t, id)
@@ -437,42 +280,3 @@ class FakeHub:
         if isinstance(blob.data, Path):  # a benchmark's snapshot: streamed, never held whole in memory
             return httpx2.Response(200, headers=headers, stream=_FileStream(blob.data))
         return httpx2.Response(200, headers=headers, content=blob.read())
-
-
-def whoami(name: str, role: str, write_to: tuple[str, ...] = ()) -> dict:
-    """A /api/whoami-v2 answer; ``role`` fineGrained with ``write_to`` the repos or owners it may write."""
-    access: dict = {"displayName": "token", "role": role}
-    if role == "fineGrained":
-        access["fineGrained"] = {"canReadGatedRepos": False, "global": [],
-                                 "scoped": [{"entity": {"type": "user" if "/" not in w else "dataset", "name": w},
-                                             "permissions": ["repo.content.read", "repo.write"]} for w in write_to]}
-    return {"type": "user", "name": name, "auth": {"type": "access_token", "accessToken": access}}
-
-
-class _FileStream(httpx2.SyncByteStream):
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __iter__(self):
-        with open(self.path, "rb") as handle:
-            yield from iter(lambda: handle.read(1 << 20), b"")
-
-
-class _DiesHalfWay(httpx2.SyncByteStream):
-    def __init__(self, data: bytes, request: httpx2.Request):
-        self.data, self.request = data, request
-
-    def __iter__(self):
-        yield self.data[: len(self.data) // 2]
-        raise httpx2.RemoteProtocolError("peer closed connection without sending complete message body", request=self.request)
-
-
-def dies_half_way(hub: FakeHub) -> Callable[[httpx2.Request], httpx2.Response]:
-    """A GET answer whose headers promise the whole file and whose body breaks off at half."""
-
-    def respond(request: httpx2.Request) -> httpx2.Response:
-        match = re.match(r"^/datasets/(?P<id>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$", request.url.path)
-        data = hub.files(match["id"], match["rev"])[unquote(match["file"])].read()
-        return httpx2.Response(200, headers={"Content-Length": str(len(data))}, stream=_DiesHalfWay(data, request))
-
-    return respond

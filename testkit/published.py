@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from build.publish import PublishConfig, run_publish
 from build.publishing.plan import Limits
-from testkit.fake_hub import FakeHub, whoami
+from testkit.fake_hub import FakeHub
+from testkit.hub_replies import whoami
 from testkit.paths import DEMO_ARTIFACTS
 
 REPO_ID = "alice/caption-search-data"

@@ -102,3 +102,17 @@ def test_caption_compare_prints_the_issues_json_last_with_every_runtime_against_
                                                                               row.startswith("| openvino-")}
     assert result["speedup"] == pytest.approx(result["baseline"]["s_per_image"] / result["best"]["s_per_image"], rel=0.02)
     assert any(line.startswith("layouts: 1 process x 2 threads") for line in out)
+
+
+@pytest.mark.slow
+def test_cluster_benchmark_prints_the_issues_json_last_with_one_rate_per_worker_count(capsys):
+    pytest.importorskip("ray")
+    from benchmarks.cluster import main as cluster_main
+
+    assert cluster_main(["--images", "6", "--workers", "1,2", "--new-tokens", "8"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    result = json.loads(out[-1])
+    assert list(result) == ["workers", "images_per_s", "identical"]
+    assert result["workers"] == [1, 2] and len(result["images_per_s"]) == 2 and all(r > 0 for r in result["images_per_s"])
+    assert result["identical"] is True  # every Ray run wrote the local engine's description.csv
+    assert sum(line.startswith("tiny-florence2: ") for line in out) == 3  # the two Ray runs and the local one

@@ -5,7 +5,7 @@ import pytest
 
 from build.deploy import DeployConfig, run_deploy
 from imagesearch.errors import ArtifactError
-from testkit.fake_hub import error
+from testkit.hub_replies import error
 from testkit.published import REPO_ID
 
 

@@ -14,7 +14,7 @@ from imagesearch.hub.download import COMPLETE, local_folder
 from imagesearch.serve.config import DEMO_ARTIFACTS, AppConfig
 from imagesearch.store import manifest as mf
 from imagesearch.store.fileio import sha256_file
-from testkit.fake_hub import dies_half_way
+from testkit.hub_replies import dies_half_way
 from testkit.paths import REPO
 from testkit.published import REPO_ID, publish, start
 

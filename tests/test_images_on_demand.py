@@ -98,7 +98,7 @@ def test_a_failed_read_is_one_log_line_and_no_image_and_the_next_search_reads_it
     sha = publish()
     engine = start(tmp_path, sha)
     hub.fail(lambda r: r.method == "GET" and r.url.path.endswith(".parquet"),
-             lambda r: __import__("testkit.fake_hub", fromlist=["error"]).error(500, "storage is down"), times=None)
+             lambda r: __import__("testkit.hub_replies", fromlist=["error"]).error(500, "storage is down"), times=None)
     with caplog.at_level(logging.WARNING, logger="imagesearch.hub.remote_images"):
         results = engine.search("a cat with green eyes", 2)
     assert [r.image for r in results] == [None, None] and results[0].source == "chelsea"

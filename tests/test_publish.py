@@ -18,7 +18,7 @@ from imagesearch.errors import ArtifactError
 from imagesearch.serve.config import DEMO_ARTIFACTS
 from imagesearch.store import manifest as mf
 from imagesearch.store.records import read_records, write_records
-from testkit.fake_hub import error
+from testkit.hub_replies import error
 from testkit.paths import REPO
 from testkit.published import REPO_ID, SMALL, publish, start
 

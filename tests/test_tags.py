@@ -8,7 +8,7 @@ from huggingface_hub import HfApi
 
 from build.publishing import tags
 from imagesearch.hub.errors import HubError
-from testkit.fake_hub import error
+from testkit.hub_replies import error
 from testkit.published import REPO_ID, publish, start
 
 

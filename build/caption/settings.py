@@ -95,6 +95,10 @@ def describe_config(args: argparse.Namespace, processes: Processes, env: Env) ->
     datasets = tuple(name.strip() for name in (args.datasets or ",".join(SEED_DATASETS)).split(",") if name.strip())
     if not datasets:
         raise ConfigError("--datasets is empty; name at least one dataset or folder")
+    engine = engine_config(args)
+    if engine.name != "local" and (args.shard or processes.count > 1):
+        raise ConfigError(f"--engine {engine.name} runs from one driver that spreads the work itself; start it without "
+                          "--shard, torchrun or accelerate launch")
     return DescribeConfig(
         artifacts=args.artifacts, datasets=datasets, limit=args.limit, captioner=args.captioner,
         prompts=tuple(args.prompts) if args.prompts else None, caption_batch_size=args.caption_batch_size, max_side=args.max_side,
@@ -103,4 +107,4 @@ def describe_config(args: argparse.Namespace, processes: Processes, env: Env) ->
         shard=Shard(*args.shard) if args.shard else processes.shard(), device=args.device or processes.device,
         allow_missing=tuple(name.strip() for value in args.allow_missing for name in value.split(",") if name.strip()),
         offline=env.offline, dtype=args.dtype, runtime=args.runtime, exports=args.exports, read_text=args.read_text,
-        ids_from=args.ids_from, engine=engine_config(args))
+        ids_from=args.ids_from, engine=engine)

@@ -1,7 +1,7 @@
 """Measure a set's match bands (imagesearch/serve/bands.py): cuts on the cosine, from its own texts and rows.
 
 Exact over every row, in chunks of rows so memory stays flat whatever the set's size: per query length, the best
-cosine of each random query about nothing in the set (build/null_queries.py; the cuts a search's results are
+cosine of each random query about nothing in the set (build/indexing/null_queries.py; the cuts a search's results are
 banded on); the best cosine of each query-like text (kept as the set's single pair of cuts, which a reader
 without the cuts per length falls back to); and the best cosine from each of up to SIMILAR_SAMPLE rows drawn from
 the set to another row (cuts for "more like this").

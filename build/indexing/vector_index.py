@@ -21,7 +21,7 @@
   for comparison.
 - Above ``AUTO_FLAT_MAX``, ``auto`` builds the three approximate kinds on one
   trained set of lists, tunes each, times each on one thread, and keeps the
-  fastest that reaches the target (build/index_choice.py); the manifest
+  fastest that reaches the target (build/indexing/index_choice.py); the manifest
   records every candidate's figures.
 
 Writing and guarded reading: imagesearch.store.index_file; searching: imagesearch.store.searchers.

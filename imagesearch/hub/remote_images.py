@@ -1,6 +1,6 @@
 """The images of a published set, read when a result shows them: one range request per image, checked, cached.
 
-A set published with image_locations.npy (build/shards.py) is served without its thumbnails: startup fetches
+A set published with image_locations.npy (build/publishing/shards.py) is served without its thumbnails: startup fetches
 what search needs, and each result's image is read from its parquet shard by an HTTP range request for exactly
 its bytes. The request is built by huggingface_hub's own helpers (``hf_hub_url``, ``build_hf_headers``,
 ``http_backoff``), the same calls its ``HfFileSystem`` makes for a range, without that file system's extra

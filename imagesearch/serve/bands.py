@@ -5,7 +5,7 @@ The band is cut on the result's cosine, its ``dense_score`` (the card names it b
 whenever the ranking score differs). A cosine means little on its own: a one-word query scores far lower against a
 three-sentence description than a paraphrase does, and each set sits at its own level. So ``index`` measures, for
 each query length of 1 to MAX_LENGTH content words, the best cosine that random queries of that many everyday
-words the set never uses reach on it (build/null_queries.py, build/score_bands.py), and keeps per length:
+words the set never uses reach on it (build/indexing/null_queries.py, build/indexing/score_bands.py), and keeps per length:
 
 - ``weak``: their 95th percentile. Below it a result is weak: as close as a query about nothing here gets.
 - ``strong``: their 99th percentile plus STRONG_MARGIN. At or above it a result is strong.

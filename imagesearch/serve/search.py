@@ -45,7 +45,7 @@ class SearchEngine:
     ``python -m build evaluate``). Candidates are the dense top C and the lexical top C; a row in neither list
     cannot score above (1 - w) * (C-th cosine) + w * (C-th coverage), so when the k-th result is at least that,
     the top k is exactly the top k of the fused score over all rows; otherwise C grows. Exact where the dense
-    search is (a flat index); on IVF the C-th cosine is the probed lists' (build/hybrid_recall.py measures it).
+    search is (a flat index); on IVF the C-th cosine is the probed lists' (build/indexing/hybrid_recall.py measures it).
     """
 
     def __init__(self, artifacts: ArtifactSet, encode: Encode, max_query_chars: int = MAX_QUERY_CHARS,

@@ -1,6 +1,6 @@
 """image_locations.npy: where each row's image lies inside the published parquet shards.
 
-A published set keeps its thumbnails inside ``data/*.parquet`` (build/shards.py), each stored uncompressed, so
+A published set keeps its thumbnails inside ``data/*.parquet`` (build/publishing/shards.py), each stored uncompressed, so
 its bytes sit verbatim in the shard. This table gives, for every row of description.csv in order, the shard
 (an index into the manifest's sorted ``published.shards``), the byte offset, the length and the image's sha256:
 one HTTP range read fetches exactly one image (imagesearch.hub.remote_images), checked against that sha256.

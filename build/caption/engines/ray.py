@@ -9,12 +9,15 @@ journal."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import pickle
+import signal
 import socket
 import sys
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
@@ -118,33 +121,56 @@ def caption(job: Job):
     silent: list[str] = []
     per_worker: Counter = Counter()
     seconds: Counter = Counter()
-    try:
-        if batches:
-            rows = [{"batch": index, "work": pickle.dumps([_work(p) for p in batch])} for index, batch in enumerate(batches)]
-            answers = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-                CaptionWorker, fn_constructor_args=(settings,), batch_size=1,
-                compute=ray.data.ActorPoolStrategy(size=pool.workers), **pool.resources)
-            with tqdm(total=len(job.todo), desc="captioning on ray", unit="img") as progress:
-                for row in answers.iter_rows():
-                    batch, answer = batches[int(row["batch"])], pickle.loads(row["answer"])
-                    config = _record(job, config, batch, answer, silent)
-                    per_worker[answer["worker"]] += len(batch)
-                    seconds[answer["worker"]] += answer["seconds"]
-                    progress.update(len(batch))
-                    progress.set_postfix(workers=ray_session.alive("CaptionWorker"), refresh=False)
-                    refuse_a_silent_captioner(config, silent, job.summary.captioned + len(silent), len(job.todo))
-    except (KeyboardInterrupt, ArtifactError):
-        raise
-    except Exception as exc:
-        if type(exc).__module__.startswith("ray"):
-            raise ArtifactError(ray_session.explain(exc, "captioner")) from None
-        raise
-    finally:
-        ray_session.stop(pool)
+    with _interrupts_seen() as interrupted:
+        try:
+            if batches:
+                rows = [{"batch": index, "work": pickle.dumps([_work(p) for p in batch])}
+                        for index, batch in enumerate(batches)]
+                answers = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+                    CaptionWorker, fn_constructor_args=(settings,), batch_size=1,
+                    compute=ray.data.ActorPoolStrategy(size=pool.workers), **pool.resources)
+                with tqdm(total=len(job.todo), desc="captioning on ray", unit="img") as progress:
+                    for row in answers.iter_rows():
+                        batch, answer = batches[int(row["batch"])], pickle.loads(row["answer"])
+                        config = _record(job, config, batch, answer, silent)
+                        per_worker[answer["worker"]] += len(batch)
+                        seconds[answer["worker"]] += answer["seconds"]
+                        progress.update(len(batch))
+                        progress.set_postfix(workers=ray_session.alive("CaptionWorker"), refresh=False)
+                        refuse_a_silent_captioner(config, silent, job.summary.captioned + len(silent), len(job.todo))
+        except (KeyboardInterrupt, ArtifactError):
+            raise
+        except Exception as exc:
+            if interrupted:  # Ray Data shuts its executor down on Ctrl-C, and may raise from there instead
+                raise KeyboardInterrupt from None
+            if type(exc).__module__.startswith("ray"):
+                raise ArtifactError(ray_session.explain(exc, "captioner")) from None
+            raise
+        finally:
+            ray_session.stop(pool)
     for worker, count in sorted(per_worker.items()):
         print(f"worker {worker}: {count:,} images in {seconds[worker]:.1f} s "
               f"({count / max(seconds[worker], 1e-9):.2f} images/s)", file=sys.stderr)
     return config
+
+
+@contextlib.contextmanager
+def _interrupts_seen():
+    """A list that holds an entry once Ctrl-C has been pressed; Ctrl-C still raises KeyboardInterrupt at once."""
+    seen: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+
+    def on_interrupt(signum, frame):
+        seen.append(True)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _record(job: Job, config, batch, answer: dict[str, Any], silent: list[str]):
