@@ -72,6 +72,21 @@ def test_two_ray_workers_write_the_local_engines_description_csv_byte_for_byte(f
     assert _worker_shares(capsys.readouterr().err) == 8
 
 
+def test_all_on_ray_captions_embeds_and_indexes_the_set_the_local_engine_would(cluster, tiny_captioners, photo_folder,
+                                                                              tmp_path):
+    from build.cli import main
+    from imagesearch.store.artifacts import load_artifact_set
+
+    run_describe(_config(tmp_path / "local", photo_folder, tiny_captioners["florence2"]))
+    assert main(["all", "--artifacts", str(tmp_path / "ray"), "--datasets", str(photo_folder), "--captioner",
+                 str(tiny_captioners["florence2"]), "--caption-batch-size", "2", "--max-new-tokens", "16", "--device",
+                 "cpu", "--runtime", "torch", "--dtype", "float32", "--engine", "ray", "--workers", "2",
+                 "--embedder", "sentence-transformers/all-MiniLM-L6-v2"]) == 0
+    assert (tmp_path / "ray" / mf.DESCRIPTIONS).read_bytes() == (tmp_path / "local" / mf.DESCRIPTIONS).read_bytes()
+    served = load_artifact_set(tmp_path / "ray")  # embedded on the actor pool, indexed, checked as the app checks
+    assert served.count == 8 and served.vectors_of(np.arange(8)).shape == (8, 384)
+
+
 def _worker_shares(stderr):
     """The images in the closing summary's line per worker ("worker HOST:PID: N images in S s ..."), summed."""
     lines = [line for line in stderr.splitlines() if line.startswith("worker ")]
