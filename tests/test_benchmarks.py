@@ -109,7 +109,7 @@ def test_cluster_benchmark_prints_the_issues_json_last_with_one_rate_per_worker_
     pytest.importorskip("ray")
     from benchmarks.cluster import main as cluster_main
 
-    assert cluster_main(["--images", "6", "--workers", "1,2", "--new-tokens", "8"]) == 0
+    assert cluster_main(["--images", "4", "--workers", "1,2", "--new-tokens", "8"]) == 0
     out = capsys.readouterr().out.splitlines()
     result = json.loads(out[-1])
     assert list(result) == ["workers", "images_per_s", "identical"]

@@ -134,37 +134,47 @@ def _stop_midway(folder, args, stop):
     return process.returncode, err, journal
 
 
-def _resumed(folder, args, journal, whole):
+def _main(args, capfd):
+    """The same command run again, in this process (a driver of the same cluster): exit code, stdout, stderr."""
+    from build.cli import main
+
+    capfd.readouterr()
+    code = main(args[3:])  # without `python -m build`
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def _resumed(folder, args, journal, whole, capfd):
     kept = len(_lines(journal))
-    done = subprocess.run(args, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    code, out, err = _main(args, capfd)
+    assert code == 0, err[-2000:]
     assert (folder / mf.DESCRIPTIONS).read_bytes() == whole
     keys = [json.loads(line)["key"] for line in _lines(journal)]
     assert len(keys) == len(set(keys)) == 24  # nothing journalled twice, nothing lost
-    return kept, done
+    return kept, out, err
 
 
 def test_ctrl_c_to_the_driver_is_one_line_and_the_rerun_ends_identical(cluster, whole, many_photos, tiny_captioners,
-                                                                      tmp_path):
+                                                                      tmp_path, capfd):
     folder = tmp_path / "set"
     args = _cli(folder, many_photos, tiny_captioners["florence2"], cluster)
     code, err, journal = _stop_midway(folder, args, lambda p: p.send_signal(signal.SIGINT))
     assert code == 130 and "Traceback" not in err, err[-3000:]
     assert err.strip().splitlines()[-1].startswith("stopped after ")
-    kept, rerun = _resumed(folder, args, journal, whole)
+    kept, out, err = _resumed(folder, args, journal, whole, capfd)
     assert 2 <= kept < 24, kept
-    assert f"captioned {24 - kept}, from cache {kept}," in rerun.stdout  # only what the journal lacked
-    assert "captioning on ray" in rerun.stderr and "workers=" in rerun.stderr  # the driver's progress
-    assert _worker_shares(rerun.stderr) == 24 - kept
+    assert f"captioned {24 - kept}, from cache {kept}," in out  # only what the journal lacked
+    assert "captioning on ray" in err and "workers=" in err  # the driver's progress
+    assert _worker_shares(err) == 24 - kept
 
 
 def test_a_killed_driver_resumes_from_the_journal_and_ends_identical(cluster, whole, many_photos, tiny_captioners,
-                                                                     tmp_path):
+                                                                     tmp_path, capfd):
     folder = tmp_path / "set"
     args = _cli(folder, many_photos, tiny_captioners["florence2"], cluster)
     code, _, journal = _stop_midway(folder, args, lambda p: p.kill())
     assert code == -signal.SIGKILL
-    kept, _ = _resumed(folder, args, journal, whole)
+    kept, _, _ = _resumed(folder, args, journal, whole, capfd)
     assert 2 <= kept < 24, kept
 
 
@@ -174,7 +184,7 @@ def _workers():
 
 
 def test_a_worker_killed_by_pid_is_replaced_and_the_run_ends_identical(cluster, whole, many_photos, tiny_captioners,
-                                                                       tmp_path):
+                                                                       tmp_path, capfd):
     folder = tmp_path / "set"
     args = _cli(folder, many_photos, tiny_captioners["florence2"], cluster)
     killed = []
@@ -191,24 +201,25 @@ def test_a_worker_killed_by_pid_is_replaced_and_the_run_ends_identical(cluster, 
     assert killed
     if code == 0:  # Ray restarted the actor and retried its batch: the run itself ended whole
         assert (folder / mf.DESCRIPTIONS).read_bytes() == whole
+        keys = [json.loads(line)["key"] for line in _lines(journal)]
+        assert len(keys) == len(set(keys)) == 24  # the retried batch journalled once
     else:  # or it stopped with one line, and the same command finishes it
         assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("error: a captioner worker")
-    _resumed(folder, args, journal, whole)
+        _resumed(folder, args, journal, whole, capfd)
 
 
 def test_a_worker_that_cannot_load_the_captioner_stops_the_run_in_one_line(cluster, many_photos, tiny_captioners,
-                                                                           tmp_path):
+                                                                           tmp_path, capfd):
     import shutil
 
     model = tmp_path / "broken"
     shutil.copytree(tiny_captioners["florence2"], model)
     (model / "model.safetensors").write_bytes(b"not a safetensors file")
-    done = subprocess.run(_cli(tmp_path / "set", many_photos, model, cluster), cwd=REPO, env=_env(),
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2
-    last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: a captioner worker could not load its model: "), done.stderr[-1500:]
-    assert "Traceback" not in done.stderr
+    code, _, err = _main(_cli(tmp_path / "set", many_photos, model, cluster), capfd)
+    assert code == 2
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: a captioner worker could not load its model: "), err[-1500:]
+    assert "Traceback" not in err
 
 
 def test_embedding_on_two_ray_workers_equals_the_local_engines_within_float32_rounding(cluster, tmp_path, monkeypatch):
