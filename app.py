@@ -20,6 +20,7 @@ from imagesearch.serve.cards import CSS
 from imagesearch.serve.config import AppConfig
 from imagesearch.serve.image_query import MAX_UPLOAD_BYTES, image_describer
 from imagesearch.serve.memory import limit_malloc_arenas
+from imagesearch.serve.model_thread import on_model_thread
 from imagesearch.serve.page import build_blocks
 from imagesearch.serve.search import SearchEngine
 from imagesearch.serve.startup import open_served_set
@@ -31,15 +32,15 @@ log = logging.getLogger("app")
 def build_app(config: AppConfig):
     """Load and validate everything, then return (blocks, engine). Raises ArtifactError."""
     limit_malloc_arenas(config.malloc_arenas)  # before the server's worker threads exist
-    torch.set_num_threads(config.encoder_thread_count())
-    artifacts, encoder = open_served_set(config)
+    on_model_thread(torch.set_num_threads, config.encoder_thread_count())  # torch runs on that one thread only
+    artifacts, encoder = on_model_thread(open_served_set, config)
     threads = config.search_threads or threads_that_pay(artifacts.manifest["index"], config.encoder_thread_count())
     faiss.omp_set_num_threads(threads)
     log.info("search: %d FAISS thread(s) per query", threads)
 
     @spaces.GPU
     def encode_query(text: str):
-        return encoder.encode([text])[0]
+        return on_model_thread(encoder.encode, [text])[0]
 
     engine = SearchEngine(artifacts, encode_query, max_query_chars=config.max_query_chars)
     describer = image_describer(artifacts.manifest, config.captioner, config.captioner_prompts, config.hub_offline,
@@ -47,7 +48,7 @@ def build_app(config: AppConfig):
 
     @spaces.GPU(duration=describer.gpu_seconds)  # asks for what this set's captioner needs, loading included once
     def describe_image(path: str) -> str:  # the captioner runs (and is loaded, once) on the GPU
-        return describer.describe(path)
+        return on_model_thread(describer.describe, path)
 
     blocks = build_blocks(engine, describe_image, describer, image_concurrency=config.image_concurrency)
     blocks.queue(max_size=config.queue_size, default_concurrency_limit=config.concurrency)
