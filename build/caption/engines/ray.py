@@ -71,6 +71,8 @@ class CaptionWorker:
                                         settings.runtime, Path(settings.exports))
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        # pickle here carries messages between this run's own driver and actors, inside a cluster that already runs
+        # their code (Ray ships it pickled); never an artifact or a download, which go through store/safe_pickle
         answers = [pickle.dumps(self.caption(pickle.loads(work))) for work in rows["work"]]
         return {"batch": rows["batch"], "answer": np.array(answers, dtype=object)}
 
