@@ -144,6 +144,12 @@ MUTATIONS = (
     Mutation("bf16-without-the-instructions", "imagesearch/models/runtime.py",
              'dtype = "bfloat16" if bf16 else "float32"', 'dtype = "bfloat16"',
              ("tests/test_runtime.py",)),
+    Mutation("auto-plain-cpu-all-float", "imagesearch/models/runtime.py",
+             'if dtype == "auto" and runtime == "openvino" and not bf16:', 'if False:',
+             ("tests/test_runtime.py",)),
+    Mutation("int8-one-scale-per-matrix", "imagesearch/models/int8_linears.py",
+             "scales = (weight.abs().amax(dim=1) / 127.0)", "scales = (weight.abs().amax().expand(weight.shape[0]) / 127.0)",
+             ("tests/test_int8_linears.py",)),
 )
 
 IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", "output", ".bench", ".whl", ".gl",

@@ -102,7 +102,8 @@ def test_the_manifest_records_the_runtime_and_a_new_runtime_recaptions_nothing(t
 
 
 @pytest.mark.parametrize("flags, words", [(["--runtime", "onnx"], "slower than OpenVINO"),
-                                          (["--runtime", "openvino", "--dtype", "int8"], "bfloat16 or float32")])
+                                          (["--runtime", "openvino", "--dtype", "float16"],
+                                           "bfloat16, float32 or int8")])
 def test_the_command_line_refuses_a_runtime_in_one_line_before_any_image_is_read(flags, words, tmp_path,
                                                                                 photo_folder, tiny_captioners):
     done = subprocess.run([sys.executable, "-m", "build", "describe", "--artifacts", str(tmp_path / "set"),

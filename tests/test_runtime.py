@@ -14,15 +14,20 @@ PLAIN = frozenset({"avx2"})
 
 @pytest.mark.parametrize("flags, openvino, exportable, expected", [
     (BF16, True, True, "openvino-bf16"),
-    (PLAIN, True, True, "openvino-fp32"),
+    (PLAIN, True, True, "openvino-fp32+int8"),
     (BF16, True, False, "torch-bf16"),
     (BF16, False, True, "torch-bf16"),
     (PLAIN, False, True, "torch-fp32"),
     (frozenset({"amx_bf16"}), True, True, "openvino-bf16"),
 ])
-def test_auto_on_a_cpu_takes_openvino_where_it_can_and_bfloat16_where_the_cpu_multiplies_it(flags, openvino,
-                                                                                              exportable, expected):
+def test_auto_on_a_cpu_takes_openvino_where_it_can_in_bfloat16_where_native_else_with_an_int8_text_side(
+        flags, openvino, exportable, expected):
     assert resolve("auto", "auto", False, flags, openvino, exportable).label == expected
+
+
+def test_openvino_asked_by_name_takes_the_same_format_auto_would():
+    assert resolve("openvino", "auto", False, PLAIN, True, True).label == "openvino-fp32+int8"
+    assert resolve("openvino", "auto", False, BF16, True, True).label == "openvino-bf16"
 
 
 def test_a_gpu_keeps_torch_in_bfloat16_whatever_the_cpu_has():
@@ -30,17 +35,24 @@ def test_a_gpu_keeps_torch_in_bfloat16_whatever_the_cpu_has():
     assert resolve("torch", "float16", True, PLAIN, True, True).label == "torch-fp16"
 
 
-def test_an_explicit_choice_is_kept_and_int8_stays_on_torch():
+def test_an_explicit_choice_is_kept_and_int8_under_auto_stays_on_torch():
     assert resolve("torch", "float32", False, BF16, True, True).label == "torch-fp32"
     assert resolve("auto", "int8", False, BF16, True, True).label == "torch-int8"
     assert resolve("openvino", "float32", False, BF16, True, True).label == "openvino-fp32"
+
+
+@pytest.mark.parametrize("flags, label, encoder", [(BF16, "openvino-bf16+int8", "bfloat16"),
+                                                   (PLAIN, "openvino-fp32+int8", "float32")])
+def test_openvino_int8_runs_the_encoder_in_the_cpus_best_float_and_names_both(flags, label, encoder):
+    choice = resolve("openvino", "int8", False, flags, True, True)
+    assert (choice.label, choice.encoder_dtype, choice.dtype) == (label, encoder, "int8")
 
 
 @pytest.mark.parametrize("runtime, dtype, cuda, openvino, exportable, words", [
     ("onnx", "auto", False, True, True, "slower than OpenVINO"),
     ("openvino", "auto", False, False, True, "pip install openvino"),
     ("openvino", "auto", False, True, False, "use --runtime torch"),
-    ("openvino", "int8", False, True, True, "bfloat16 or float32"),
+    ("openvino", "float16", False, True, True, "bfloat16, float32 or int8"),
     ("openvino", "auto", True, True, True, "on a GPU"),
     ("tensorrt", "auto", False, True, True, "choose one of auto, torch, openvino, onnx"),
 ])

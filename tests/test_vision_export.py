@@ -1,5 +1,6 @@
-"""The fast captioning paths on the tiny model of every family: OpenVINO's exported vision encoder and torch's
-bfloat16 / int8, each against float32 torch; the export cache reused, rebuilt when damaged, never used stale."""
+"""The fast captioning paths on the tiny model of every family: OpenVINO's exported vision encoder (alone, and beside
+int8 text-side layers) and torch's bfloat16 / int8, each against float32 torch;
+the export cache reused, rebuilt when damaged, never used stale."""
 
 from __future__ import annotations
 
@@ -58,6 +59,20 @@ def test_openvino_in_bfloat16_keeps_the_vision_features_and_the_first_logits(fam
     # hundredths), so a bfloat16 rounding can flip a greedy token with nothing wrong: the texts may differ, and
     # what is asserted is that the first step's logits stay within a few percent of their spread.
     assert found["logits_max_rel_error"] < 0.1
+
+
+@pytest.mark.parametrize("family", EXPORTABLE)
+def test_openvino_int8_keeps_the_features_and_the_first_logits_with_no_float_linear_left(family, tiny_captioners,
+                                                                                       reference, photos, tmp_path):
+    import torch
+
+    captioner = load(tiny_captioners[family], tmp_path, "openvino", "int8")
+    assert captioner.runtime.label.endswith("+int8") and captioner.export.feature_cosine >= MIN_COSINE
+    assert not any(isinstance(module, torch.nn.Linear) for module in captioner.model.modules())
+    found = agreement(reference[family][1], outputs(captioner, photos, TOKENS))
+    # measured on the tiny models: errors 0.008-0.03 of the logits' spread, the same descriptions as float32
+    # torch on an AVX2 machine; a token can flip where the spread is a few hundredths, so the bound is on logits
+    assert found["feature_cosine"] >= MIN_COSINE and found["logits_max_rel_error"] < 0.1
 
 
 @pytest.mark.parametrize("family, dtype", [("idefics3", "bfloat16"), ("idefics3", "int8"), ("blip", "int8"),

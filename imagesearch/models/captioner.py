@@ -148,8 +148,8 @@ class Captioner:
     def use_runtime(self, choice: RuntimeChoice, export_cache: Path) -> None:
         """Put a float32 torch captioner into ``choice``'s runtime and format: for OpenVINO, the vision encoder is
         exported (or a sound export found), the torch encoder dropped, the rest converted, and only then the
-        export compiled, so memory never holds both encoders and float32 weights at once; for torch, the
-        weights converted or quantized. Raises runtime.ExportMismatch when the export disagrees."""
+        export compiled, so memory never holds both encoders and float32 weights at once (with int8, the text
+        side's Linear layers quantized per output channel); for torch, the weights converted or quantized. Raises runtime.ExportMismatch when the export disagrees."""
         import torch
 
         if choice.runtime == "openvino":
@@ -158,9 +158,15 @@ class Captioner:
             probe = self.family.inputs(self.processor, [probe_image()], (self.family.default_prompts or (None,))[0])
             path = self.family.vision_tower
             prepared = vision_export.prepare(vision_export.tower_of(self.model, path), self.family.model_type,
-                                             probe["pixel_values"], export_cache, half=choice.dtype == "bfloat16")
-            vision_export.install(self.model, path, None, getattr(torch, choice.dtype))  # the torch encoder freed
-        if choice.dtype == "int8":
+                                             probe["pixel_values"], export_cache,
+                                             half=choice.encoder_dtype == "bfloat16")
+            vision_export.install(self.model, path, None, self._text_dtype(choice))  # the torch encoder freed
+        if choice.dtype == "int8" and choice.runtime == "openvino":
+            from imagesearch.models.int8_linears import quantize_linears
+
+            log.info("text side: %d Linear layers in int8", quantize_linears(self.model))
+            self.dtype = torch.float32
+        elif choice.dtype == "int8":
             from torch.ao.quantization import quantize_dynamic
 
             self.model = quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
@@ -169,9 +175,17 @@ class Captioner:
             self.dtype = getattr(torch, choice.dtype)
             self.model = self.model.to(self.dtype)
         if choice.runtime == "openvino":
-            compiled, self.export = vision_export.compile_checked(prepared, choice.dtype, torch.get_num_threads())
-            vision_export.install(self.model, path, compiled, getattr(torch, choice.dtype))
+            compiled, self.export = vision_export.compile_checked(prepared, choice.encoder_dtype,
+                                                                  torch.get_num_threads())
+            vision_export.install(self.model, path, compiled, self._text_dtype(choice))
         self.runtime = choice
+
+    @staticmethod
+    def _text_dtype(choice: RuntimeChoice) -> Any:
+        """The dtype of the tensors the text side takes (int8 layers take and give float32)."""
+        import torch
+
+        return torch.float32 if choice.dtype == "int8" else getattr(torch, choice.dtype)
 
     def answer(self, images: Sequence[Image.Image], prompt: str | None) -> list[str]:
         """One cleaned answer per image for ``prompt`` (None: a caption-only family's caption)."""

@@ -7,11 +7,16 @@ decoder's steps; how fast those go depends on the number format and the runtime 
 - ``torch``: the model as transformers runs it, in float32, bfloat16 (weights converted), float16, or int8
   (dynamic int8 quantization of every Linear layer, CPU only).
 - ``openvino``: the family's vision encoder exported once to OpenVINO (imagesearch.models.vision_export) and run
-  in bfloat16 or float32; the text side stays in torch at the same format.
+  in bfloat16 or float32; the text side stays in torch at the same format. With ``int8`` the encoder runs in the
+  CPU's best float format (bfloat16 where it multiplies it natively, else float32) and every Linear layer torch
+  still runs (the decoder's, mostly: one-token steps that read every weight) holds int8 weights per output
+  channel (imagesearch.models.int8_linears).
 - ``onnx``: refused in one line: ONNX Runtime was measured slower than OpenVINO on every model here.
 
 ``auto`` keeps a GPU as it was (torch, bfloat16). On a CPU it takes OpenVINO where it is installed and the family's
-encoder exports, torch otherwise; bfloat16 where the CPU multiplies it natively (avx512_bf16 or AMX), else float32.
+encoder exports, torch otherwise. Where the CPU multiplies bfloat16 natively (avx512_bf16 or AMX) it computes in
+bfloat16; elsewhere OpenVINO's float32 encoder was no faster than torch's (docs/captioning.md), and the gain is the
+text side in int8 (openvino-fp32+int8: the vision features unchanged), while torch runs in float32.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from imagesearch.errors import ArtifactError
 RUNTIMES = ("auto", "torch", "openvino", "onnx")
 DTYPES = ("auto", "bfloat16", "float16", "float32", "int8")
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+SHORT = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "int8": "int8"}
 ONNX_REFUSED = ("--runtime onnx: not offered; ONNX Runtime measured slower than OpenVINO here for every captioner "
                 "(docs/captioning.md#cpu-runtimes); use --runtime openvino, or auto")
 
@@ -36,12 +42,20 @@ class ExportMismatch(RuntimeError):
 class RuntimeChoice:
     runtime: str  # torch | openvino
     dtype: str  # float32 | bfloat16 | float16 | int8
+    vision: str = ""  # openvino int8 only: the exported vision encoder's format (bfloat16 | float32)
 
     @property
     def label(self) -> str:
-        """How figures and manifests name it: torch-fp32, torch-bf16, openvino-bf16, torch-int8..."""
-        short = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "int8": "int8"}[self.dtype]
-        return f"{self.runtime}-{short}"
+        """How figures and manifests name it: torch-fp32, torch-bf16, openvino-bf16, torch-int8, openvino-fp32+int8
+        (the vision encoder in OpenVINO float32, the text side's Linear layers int8)..."""
+        if self.vision:
+            return f"{self.runtime}-{SHORT[self.vision]}+{SHORT[self.dtype]}"
+        return f"{self.runtime}-{SHORT[self.dtype]}"
+
+    @property
+    def encoder_dtype(self) -> str:
+        """The format the vision encoder computes in."""
+        return self.vision or self.dtype
 
 
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
@@ -89,9 +103,13 @@ def resolve(runtime: str, dtype: str, cuda: bool, flags: frozenset[str], openvin
         if not exportable:
             raise ArtifactError("--runtime openvino: this captioner family's vision encoder is not exported "
                                 "(florence2, blip and instructblip are); use --runtime torch, or auto")
-        if dtype in ("float16", "int8"):
-            raise ArtifactError(f"--runtime openvino --dtype {dtype}: OpenVINO runs here in bfloat16 or float32; "
-                                "choose one of those, or auto")
+        if dtype == "float16":
+            raise ArtifactError("--runtime openvino --dtype float16: OpenVINO runs here in bfloat16, float32 or int8 "
+                                "(int8 text side); choose one of those, or auto")
+        if dtype == "int8":
+            return RuntimeChoice(runtime, dtype, "bfloat16" if bf16 else "float32")
+    if dtype == "auto" and runtime == "openvino" and not bf16:
+        return RuntimeChoice(runtime, "int8", "float32")
     if dtype == "auto":
         dtype = "bfloat16" if bf16 else "float32"
     return RuntimeChoice(runtime, dtype)

@@ -1,0 +1,57 @@
+"""The Linear layers torch still runs beside an exported vision encoder, in int8 weights per output channel.
+
+A greedy caption is ~50 decode steps of one token per image; each step reads every decoder weight once to
+multiply it by a single row, so a step's time is the bytes of its weights, not its arithmetic. Int8 weights are a
+quarter of float32's bytes (and bfloat16's one-row products are slow on this CPU besides; see
+docs/captioning.md#the-text-side-in-int8). Each layer's weights get one scale per output channel (the largest
+magnitude of the row maps to 127), so a row of small weights is not crushed by another row's large ones; the
+activations are quantized per call from their own range (dynamic int8), and the product is computed by FBGEMM.
+
+``reduce_range`` keeps activations to 7 bits, as torch's own dynamic int8 does on x86: without VNNI the int8
+products are summed in pairs into saturating 16-bit lanes, and a full 8-bit range can overflow them (measured here
+on an AVX2 machine: 3x the first-step logits error of 7 bits).
+
+The packed layer takes and returns the model's own dtype, so the modules around it are untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+
+class Int8Linear(torch.nn.Module):
+    """A Linear layer with int8 weights (one scale per output channel); computes through FBGEMM, returns the input's
+    dtype."""
+
+    def __init__(self, linear: torch.nn.Linear, reduce_range: bool = True):
+        super().__init__()
+        weight = linear.weight.detach().to(torch.float32)
+        bias = None if linear.bias is None else linear.bias.detach().to(torch.float32)
+        self.out_features = weight.shape[0]
+        self.reduce_range = reduce_range
+        scales = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-12).to(torch.float64)
+        zeros = torch.zeros(weight.shape[0], dtype=torch.int64)
+        quantized = torch.quantize_per_channel(weight, scales, zeros, 0, torch.qint8)
+        self.packed = torch.ops.quantized.linear_prepack(quantized, bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, x.shape[-1]).to(torch.float32)
+        out = torch.ops.quantized.linear_dynamic(rows, self.packed, self.reduce_range)
+        return out.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f"out_features={self.out_features}, int8 per channel"
+
+
+def quantize_linears(module: Any, reduce_range: bool = True) -> int:
+    """Replace every torch.nn.Linear inside ``module`` by an Int8Linear; returns how many were replaced."""
+    count = 0
+    for name, child in list(module.named_children()):
+        if isinstance(child, torch.nn.Linear):
+            setattr(module, name, Int8Linear(child, reduce_range))
+            count += 1
+        else:
+            count += quantize_linears(child, reduce_range)
+    return count
