@@ -173,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", action="store_true",
                         help="CPU runtimes side by side against torch float32 at the first batch size "
                              "(benchmarks.caption_compare): speed, memory, agreement, what auto picks")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="with --compare: turns every candidate takes, interleaved; its time is the median (default 3)")
     parser.add_argument("--json", action="store_true", help="with --compare: the comparison's JSON as the last line")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -186,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import caption_compare
 
         for name in shapes:
-            result = caption_compare.compare(name, batches[0], args.calls, args.new_tokens, args.vocab)
+            result = caption_compare.compare(name, batches[0], args.calls, args.new_tokens, args.vocab,
+                                             args.rounds)
             print(f"{name}: batch {batches[0]}, {args.new_tokens} new tokens per answer, random weights at the real shape")
             print("\n".join(caption_compare.table(result)))
             print(f"layouts: 1 process x 2 threads {result['layouts']['1x2']} s/image, 2 processes x 1 thread "

@@ -3,11 +3,13 @@
     python -m benchmarks.caption --shape florence-2-base --batches 4 --compare --json
 
 Every candidate (torch float32 as the baseline, torch bfloat16, torch dynamic int8, and OpenVINO's exported vision
-encoder in float32 and bfloat16 where the family exports) runs in a fresh process on the same random weights
-(seed 0) and the same photographs: one warm-up call, then --calls timed calls of --batches images, every answer
-forced to --new-tokens tokens. An OpenVINO candidate's export is made first, in a process of its own whose time and
+encoder in float32 and bfloat16, and beside int8 Linear layers for the text side, where the family exports; the
+bfloat16 ones only on a CPU that multiplies bfloat16 natively, since emulated it is several times slower) runs in
+a fresh process on the same random weights (seed 0) and the same photographs: one warm-up call, then --calls timed
+calls of --batches images, every answer forced to --new-tokens tokens. The candidates take turns, --rounds times
+(default 3), so that whatever else the machine does falls on all of them; a candidate's time is its median. An OpenVINO candidate's export is made first, in a process of its own whose time and
 peak memory are reported apart; the measured run reuses it, as every run after the first does. Each candidate then
-writes what the agreement is measured on (testkit/caption_agreement.py, which defines the three figures): the
+writes, in the first round, what the agreement is measured on (testkit/caption_agreement.py, which defines the three figures): the
 vision encoder's features, the first decode step's logits and the greedy tokens of every step, for the same batch.
 
 With random weights the logits are nearly flat, so a greedy token can flip with nothing wrong (see
@@ -30,12 +32,12 @@ import numpy as np
 
 log = logging.getLogger("benchmarks.caption_compare")
 CANDIDATES = (("torch", "float32"), ("torch", "bfloat16"), ("torch", "int8"), ("openvino", "float32"),
-              ("openvino", "bfloat16"))
+              ("openvino", "bfloat16"), ("openvino", "int8"))
 
 
 def child(shape_name: str, runtime: str, dtype: str, batch: int, calls: int, new_tokens: int, threads: int,
-          exports: Path, out: Path) -> dict:
-    """One candidate in this process: its timing, peak memory and what agreement is measured on (saved to out)."""
+          exports: Path, out: Path | None) -> dict:
+    """One candidate in this process: its timing, peak memory and, with out, what agreement is measured on."""
     import torch
     import transformers
 
@@ -43,7 +45,7 @@ def child(shape_name: str, runtime: str, dtype: str, batch: int, calls: int, new
     from benchmarks.caption_shapes import SHAPES
     from imagesearch.models.captioner import Captioner, GenerationSettings
     from imagesearch.models.families import FAMILIES
-    from imagesearch.models.runtime import RuntimeChoice
+    from imagesearch.models.runtime import cpu_flags, resolve
     from testkit.caption_agreement import outputs
 
     if threads:
@@ -56,7 +58,7 @@ def child(shape_name: str, runtime: str, dtype: str, batch: int, calls: int, new
     captioner = Captioner(model, processor, "cpu", torch.float32, GenerationSettings(max_new_tokens=new_tokens),
                           FAMILIES[shape.model_type])
     started = time.perf_counter()
-    captioner.use_runtime(RuntimeChoice(runtime, dtype), exports)
+    captioner.use_runtime(resolve(runtime, dtype, False, cpu_flags(), True, True), exports)
     prepare_s = time.perf_counter() - started
     if not calls:  # only make the export, so that the measured run starts as every later run does: reusing it
         return {"export_s": captioner.export.seconds if captioner.export else None, "peak_rss_mb": round(peak_rss_mb())}
@@ -66,7 +68,8 @@ def child(shape_name: str, runtime: str, dtype: str, batch: int, calls: int, new
     for _ in range(calls):
         captioner.describe(images)
     seconds = (time.perf_counter() - started) / (calls * batch)
-    np.savez(out, **outputs(captioner, images, new_tokens))
+    if out is not None:
+        np.savez(out, **outputs(captioner, images, new_tokens))
     export = captioner.export
     return {"runtime": captioner.runtime.runtime, "dtype": captioner.runtime.dtype, "label": captioner.runtime.label,
             "s_per_image": round(seconds, 3), "peak_rss_mb": round(peak_rss_mb()), "prepare_s": round(prepare_s, 1),
@@ -76,7 +79,7 @@ def child(shape_name: str, runtime: str, dtype: str, batch: int, calls: int, new
 def _command(shape, runtime, dtype, batch, calls, new_tokens, threads, exports, out, vocab):
     return [sys.executable, "-m", "benchmarks.caption_compare", "--shape", shape, "--runtime", runtime, "--dtype", dtype,
             "--batch", str(batch), "--calls", str(calls), "--new-tokens", str(new_tokens), "--threads", str(threads),
-            "--exports", str(exports), "--out", str(out), *(["--vocab", vocab] if vocab else [])]
+            "--exports", str(exports), *(["--out", str(out)] if out else []), *(["--vocab", vocab] if vocab else [])]
 
 
 def _finish(process: subprocess.Popen, what: str) -> dict:
@@ -86,32 +89,44 @@ def _finish(process: subprocess.Popen, what: str) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
-def compare(shape: str, batch: int, calls: int, new_tokens: int, vocab: str | None) -> dict:
+def compare(shape: str, batch: int, calls: int, new_tokens: int, vocab: str | None, rounds: int = 3) -> dict:
     """Every candidate against torch float32, the best kept one, what auto picks, and the best's layouts."""
     from benchmarks.caption_shapes import SHAPES
     from imagesearch.models.families import FAMILIES
-    from imagesearch.models.runtime import cpu_flags, openvino_installed, resolve
+    from imagesearch.models.runtime import BF16_FLAGS, cpu_flags, openvino_installed, resolve
     from testkit.caption_agreement import MIN_COSINE, agreement
 
     exportable = FAMILIES[SHAPES[shape].model_type].vision_tower is not None
+    native_bf16 = any(flag in cpu_flags() for flag in BF16_FLAGS)
+    candidates = [(runtime, dtype) for runtime, dtype in CANDIDATES
+                  if not (runtime == "openvino" and not (exportable and openvino_installed()))
+                  and not (dtype == "bfloat16" and not native_bf16)]  # emulated bfloat16: several times slower
     with tempfile.TemporaryDirectory(prefix="caption-compare-") as work:
         work = Path(work)
-        rows = []
-        for runtime, dtype in CANDIDATES:
-            if runtime == "openvino" and not (exportable and openvino_installed()):
-                continue
-            out = work / f"{runtime}-{dtype}.npz"
-            log.info("%s: %s %s", shape, runtime, dtype)
-            export = {}
+        exports = {}
+        for runtime, dtype in candidates:
             if runtime == "openvino":  # exported once, in its own process: its time and memory reported apart
-                export = _finish(subprocess.Popen(_command(shape, runtime, dtype, batch, 0, new_tokens, 0,
-                                                           work / "exports", out, vocab), stdout=subprocess.PIPE,
-                                                  text=True), f"{shape} {runtime} {dtype} export")
-            process = subprocess.Popen(_command(shape, runtime, dtype, batch, calls, new_tokens, 0, work / "exports", out,
-                                                vocab), stdout=subprocess.PIPE, text=True)
-            row = _finish(process, f"{shape} {runtime} {dtype}")
+                log.info("%s: exporting for %s %s", shape, runtime, dtype)
+                exports[runtime, dtype] = _finish(subprocess.Popen(
+                    _command(shape, runtime, dtype, batch, 0, new_tokens, 0, work / "exports", None, vocab),
+                    stdout=subprocess.PIPE, text=True), f"{shape} {runtime} {dtype} export")
+        runs = {candidate: [] for candidate in candidates}
+        for round_ in range(max(1, rounds)):
+            for runtime, dtype in candidates:
+                log.info("%s: %s %s, round %d of %d", shape, runtime, dtype, round_ + 1, rounds)
+                out = work / f"{runtime}-{dtype}.npz" if round_ == 0 else None
+                runs[runtime, dtype].append(_finish(subprocess.Popen(
+                    _command(shape, runtime, dtype, batch, calls, new_tokens, 0, work / "exports", out, vocab),
+                    stdout=subprocess.PIPE, text=True), f"{shape} {runtime} {dtype}"))
+        rows = []
+        for (runtime, dtype), done in runs.items():
+            row = dict(done[0])
+            row["rounds_s_per_image"] = [run["s_per_image"] for run in done]
+            row["s_per_image"] = round(float(np.median(row["rounds_s_per_image"])), 3)
+            row["peak_rss_mb"] = max(run["peak_rss_mb"] for run in done)
+            export = exports.get((runtime, dtype), {})
             row.update(export_s=export.get("export_s"), export_peak_rss_mb=export.get("peak_rss_mb"))
-            row["arrays"] = dict(np.load(out))
+            row["arrays"] = dict(np.load(work / f"{runtime}-{dtype}.npz"))
             rows.append(row)
         baseline, reference = rows[0], rows[0]["arrays"]
         for row in rows:
@@ -120,7 +135,7 @@ def compare(shape: str, batch: int, calls: int, new_tokens: int, vocab: str | No
         best = min(kept, key=lambda row: row["s_per_image"]) if kept else baseline
         layouts = {"1x2": best["s_per_image"]}
         pair = [subprocess.Popen(_command(shape, best["runtime"], best["dtype"], batch, calls, new_tokens, 1,
-                                          work / "exports", work / f"layout{i}.npz", vocab), stdout=subprocess.PIPE,
+                                          work / "exports", None, vocab), stdout=subprocess.PIPE,
                                  text=True) for i in range(2)]
         done = [_finish(process, f"{shape} {best['label']} 2x1") for process in pair]
         # both timed their calls at once, after loading: together they caption two images in one's time per image
@@ -137,11 +152,12 @@ def compare(shape: str, batch: int, calls: int, new_tokens: int, vocab: str | No
 
 
 def table(result: dict) -> list[str]:
-    lines = ["| runtime | s/image | peak RSS MB | feature cosine | logits max rel. error | token agreement | "
+    lines = ["| runtime | s/image, median (rounds) | peak RSS MB | feature cosine | logits max rel. error | token agreement | "
              "export s (peak RSS MB) |", "|---|---|---|---|---|---|---|"]
     for row in result["candidates"]:
         export = f"{row['export_s']} ({row['export_peak_rss_mb']:,})" if row.get("export_s") is not None else "-"
-        lines.append(f"| {row['label']} | {row['s_per_image']:.2f} | {row['peak_rss_mb']:,} | {row['feature_cosine']:.5f} | "
+        rounds = ", ".join(f"{s:.2f}" for s in row["rounds_s_per_image"])
+        lines.append(f"| {row['label']} | {row['s_per_image']:.2f} ({rounds}) | {row['peak_rss_mb']:,} | {row['feature_cosine']:.5f} | "
                      f"{row['logits_max_rel_error']:.4f} | {row['token_agreement']:.2f} | {export} |")
     return lines
 
@@ -160,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     caption_shapes.VOCAB[0] = args.vocab
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     row = child(args.shape, args.runtime, args.dtype, args.batch, args.calls, args.new_tokens, args.threads,
-                Path(args.exports), Path(args.out))
+                Path(args.exports), Path(args.out) if args.out else None)
     print(json.dumps(row))
     return 0
 

@@ -90,7 +90,7 @@ def test_ann_benchmark_refuses_an_unknown_candidate_in_one_line(capsys):
 
 @pytest.mark.slow
 def test_caption_compare_prints_the_issues_json_last_with_every_runtime_against_float32(capsys):
-    assert caption_main(["--batches", "2", "--new-tokens", "3", "--compare", "--json"]) == 0
+    assert caption_main(["--batches", "2", "--new-tokens", "3", "--compare", "--rounds", "2", "--json"]) == 0
     out = capsys.readouterr().out.splitlines()
     result = json.loads(out[-1])
     assert set(result) == {"shape", "batch", "baseline", "best", "auto", "speedup"}
@@ -102,6 +102,10 @@ def test_caption_compare_prints_the_issues_json_last_with_every_runtime_against_
                                                                               row.startswith("| openvino-")}
     assert result["speedup"] == pytest.approx(result["baseline"]["s_per_image"] / result["best"]["s_per_image"], rel=0.02)
     assert any(line.startswith("layouts: 1 process x 2 threads") for line in out)
+    rows = [line.split("|")[2].strip() for line in out if line.startswith("| torch-") or line.startswith("| openvino-")]
+    for cell in rows:  # "median (round 1, round 2)": every candidate took both turns, its time their median
+        median, turns = cell.rstrip(")").split(" (")
+        assert float(median) == pytest.approx(sum(map(float, turns.split(", "))) / 2, abs=0.011)
 
 
 @pytest.mark.slow
