@@ -31,7 +31,8 @@ class AppConfig:
     captioner: str | None = None
     captioner_prompts: tuple[str, ...] = ()
     # CAPTIONER_RUNTIME / CAPTIONER_DTYPE: how uploads are captioned (imagesearch.models.runtime; auto: OpenVINO's
-    # exported vision encoder in bfloat16 on a CPU that has it, torch bfloat16 on a GPU)
+    # exported vision encoder in bfloat16 on a CPU that has it, else float32 beside an int8 text side; torch
+    # bfloat16 on a GPU)
     captioner_runtime: str = "auto"
     captioner_dtype: str = "auto"
     mcp_server: bool = True  # also serve the public endpoints as MCP tools at /gradio_api/mcp/
