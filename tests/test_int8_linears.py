@@ -16,13 +16,25 @@ def linear(weight, bias=None):
     return layer
 
 
+def rounding_bound(weight, x):
+    """The most that rounding can move each output: a weight by half its row's step (largest / 127), an input by
+    half its row's step (largest / 63: 7 bits)."""
+    weight, x = torch.tensor(weight), torch.as_tensor(x)
+    weight_step = weight.abs().amax(dim=1) / 127 / 2
+    input_step = x.abs().amax(dim=1, keepdim=True) / 63 / 2
+    return x.abs().sum(dim=1, keepdim=True) * weight_step + input_step * weight.abs().sum(dim=1) + 1e-6
+
+
 def test_a_row_of_small_weights_keeps_its_precision_beside_a_row_of_large_ones():
-    # one scale for the whole matrix (100/127) would round the second row to zero; one per row keeps it
-    layer = linear([[100.0, -100.0, 50.0], [0.01, 0.02, -0.03]], bias=[1.0, 0.5])
+    # one scale for the whole matrix (100/127) would round the second row to zero (an error of 0.46); one per row
+    # keeps it within its own rounding
+    weight = [[100.0, -100.0, 50.0], [0.01, 0.02, -0.03]]
+    layer = linear(weight, bias=[1.0, 0.5])
     x = torch.tensor([[1.0, 2.0, 3.0], [0.5, -1.0, 0.25]])
     got, expected = Int8Linear(layer)(x), layer(x)
-    assert torch.allclose(got[:, 1], expected[:, 1], rtol=0.02, atol=0.002)
-    assert torch.allclose(got[:, 0], expected[:, 0], rtol=0.02, atol=1.0)
+    bound = rounding_bound(weight, x)
+    assert bound[:, 1].max() < 0.01
+    assert ((got - expected).abs() <= bound).all()
 
 
 def test_it_takes_and_gives_the_models_dtype_and_keeps_leading_dimensions():
@@ -42,3 +54,19 @@ def test_every_linear_inside_a_module_is_replaced_and_nothing_else():
     assert not any(isinstance(m, torch.nn.Linear) for m in model.modules())
     assert isinstance(model[1], torch.nn.LayerNorm)
     assert torch.allclose(model(x), expected, atol=0.05)
+
+
+def test_a_rows_output_does_not_depend_on_the_other_rows_of_its_batch():
+    # one quantization range for the whole call would give the small row coarse steps beside the large one
+    torch.manual_seed(0)
+    layer = Int8Linear(torch.nn.Linear(64, 32))
+    # the small row reaches +1 once scaled, never -1; the large row reaches -1: together they span a wider range
+    small, large = torch.linspace(-0.002, 0.01, 64)[None], torch.linspace(-50.0, 10.0, 64)[None]
+    alone = layer(small)
+    assert torch.equal(layer(torch.cat([small, large]))[:1], alone)
+    assert torch.equal(layer(torch.cat([large, small, large]))[1:2], alone)
+
+
+def test_a_zero_row_gives_the_bias():
+    layer = linear([[1.0, 2.0], [3.0, 4.0]], bias=[0.5, -0.5])
+    assert torch.equal(Int8Linear(layer)(torch.zeros(2, 2)), torch.tensor([[0.5, -0.5], [0.5, -0.5]]))

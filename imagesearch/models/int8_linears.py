@@ -5,7 +5,15 @@ multiply it by a single row, so a step's time is the bytes of its weights, not i
 quarter of float32's bytes (and bfloat16's one-row products are slow on this CPU besides; see
 docs/captioning.md#the-text-side-in-int8). Each layer's weights get one scale per output channel (the largest
 magnitude of the row maps to 127), so a row of small weights is not crushed by another row's large ones; the
-activations are quantized per call from their own range (dynamic int8), and the product is computed by FBGEMM.
+activations are quantized per call (dynamic int8), and the product is computed by FBGEMM.
+
+Each activation row (one token of one image) is quantized at its own scale, so that a caption never depends on
+the other images of its batch: FBGEMM takes one range for the whole call, so every row is first divided by its
+largest magnitude, and a fence row holding +1 and -1 is appended, which pins that range to [-1, 1] whatever the
+batch holds; the row's scale multiplies its output back. Without it an image captioned beside a photo of larger
+activations got coarser steps, and its greedy text changed with its batch-mates (seen on the tiny Florence-2:
+the same photo, two different captions alone and in a batch of four), which would make a resumed or
+differently batched run write different captions.
 
 ``reduce_range`` keeps activations to 7 bits, as torch's own dynamic int8 does on x86: without VNNI the int8
 products are summed in pairs into saturating 16-bit lanes, and a full 8-bit range can overflow them (measured here
@@ -34,11 +42,19 @@ class Int8Linear(torch.nn.Module):
         scales = (weight.abs().amax(dim=1) / 127.0).clamp(min=1e-12).to(torch.float64)
         zeros = torch.zeros(weight.shape[0], dtype=torch.int64)
         quantized = torch.quantize_per_channel(weight, scales, zeros, 0, torch.qint8)
-        self.packed = torch.ops.quantized.linear_prepack(quantized, bias)
+        self.packed = torch.ops.quantized.linear_prepack(quantized, None)
+        self.bias = bias
+        self.fence = torch.zeros(1, weight.shape[1])
+        self.fence[0, 0] = 1.0
+        self.fence[0, -1] = -1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, x.shape[-1]).to(torch.float32)
-        out = torch.ops.quantized.linear_dynamic(rows, self.packed, self.reduce_range)
+        scale = rows.abs().amax(dim=1, keepdim=True).clamp(min=1e-30)
+        fenced = torch.cat([rows / scale, self.fence])  # the call's range is [-1, 1] whatever the batch holds
+        out = torch.ops.quantized.linear_dynamic(fenced, self.packed, self.reduce_range)[:-1] * scale
+        if self.bias is not None:
+            out = out + self.bias
         return out.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
 
     def extra_repr(self) -> str:
