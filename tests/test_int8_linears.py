@@ -70,3 +70,9 @@ def test_a_rows_output_does_not_depend_on_the_other_rows_of_its_batch():
 def test_a_zero_row_gives_the_bias():
     layer = linear([[1.0, 2.0], [3.0, 4.0]], bias=[0.5, -0.5])
     assert torch.equal(Int8Linear(layer)(torch.zeros(2, 2)), torch.tensor([[0.5, -0.5], [0.5, -0.5]]))
+
+
+def test_a_layer_of_one_input_stays_in_float():
+    model = torch.nn.Sequential(torch.nn.Linear(1, 3), torch.nn.Linear(3, 2))
+    assert quantize_linears(model) == 1
+    assert isinstance(model[0], torch.nn.Linear) and isinstance(model[1], Int8Linear)

@@ -62,10 +62,11 @@ class Int8Linear(torch.nn.Module):
 
 
 def quantize_linears(module: Any, reduce_range: bool = True) -> int:
-    """Replace every torch.nn.Linear inside ``module`` by an Int8Linear; returns how many were replaced."""
+    """Replace every torch.nn.Linear inside ``module`` (of more than one input) by an Int8Linear; returns how many
+    were replaced."""
     count = 0
     for name, child in list(module.named_children()):
-        if isinstance(child, torch.nn.Linear):
+        if isinstance(child, torch.nn.Linear) and child.in_features > 1:  # the fence needs two inputs
             setattr(module, name, Int8Linear(child, reduce_range))
             count += 1
         else:
