@@ -7,13 +7,15 @@ docs/captioning.md#the-text-side-in-int8). Each layer's weights get one scale pe
 magnitude of the row maps to 127), so a row of small weights is not crushed by another row's large ones; the
 activations are quantized per call (dynamic int8), and the product is computed by FBGEMM.
 
-Each activation row (one token of one image) is quantized at its own scale, so that a caption never depends on
-the other images of its batch: FBGEMM takes one range for the whole call, so every row is first divided by its
-largest magnitude, and a fence row holding +1 and -1 is appended, which pins that range to [-1, 1] whatever the
-batch holds; the row's scale multiplies its output back. Without it an image captioned beside a photo of larger
-activations got coarser steps, and its greedy text changed with its batch-mates (seen on the tiny Florence-2:
-the same photo, two different captions alone and in a batch of four), which would make a resumed or
-differently batched run write different captions.
+Each activation row (one token of one image) is quantized over its own range, so that a caption never depends on
+the other images of its batch: FBGEMM takes one range for the whole call, so every row is first mapped onto
+[0, 1] (its smallest value to 0, its largest to 1), a fence row holding 0 and 1 pins the call's range to exactly
+that, and the row's own span and offset are put back after the product (W x = span * W x' + min * W 1, with W 1
+the row sums of the int8 weights). Without it an image captioned beside a photo of larger activations got
+coarser steps, and its greedy text changed with its batch-mates (seen on the tiny Florence-2: the same photo,
+two different captions alone and in a batch of four), which would make a resumed or differently batched run
+write different captions. Mapping onto [0, 1] rather than [-1, 1] keeps every step of the range for rows that
+are mostly of one sign (after a GELU).
 
 ``reduce_range`` keeps activations to 7 bits, as torch's own dynamic int8 does on x86: without VNNI the int8
 products are summed in pairs into saturating 16-bit lanes, and a full 8-bit range can overflow them (measured here
@@ -43,16 +45,18 @@ class Int8Linear(torch.nn.Module):
         zeros = torch.zeros(weight.shape[0], dtype=torch.int64)
         quantized = torch.quantize_per_channel(weight, scales, zeros, 0, torch.qint8)
         self.packed = torch.ops.quantized.linear_prepack(quantized, None)
+        self.row_sums = quantized.dequantize().sum(dim=1)  # W 1: what a row's offset adds to each output
         self.bias = bias
         self.fence = torch.zeros(1, weight.shape[1])
-        self.fence[0, 0] = 1.0
-        self.fence[0, -1] = -1.0
+        self.fence[0, -1] = 1.0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.reshape(-1, x.shape[-1]).to(torch.float32)
-        scale = rows.abs().amax(dim=1, keepdim=True).clamp(min=1e-30)
-        fenced = torch.cat([rows / scale, self.fence])  # the call's range is [-1, 1] whatever the batch holds
-        out = torch.ops.quantized.linear_dynamic(fenced, self.packed, self.reduce_range)[:-1] * scale
+        low = rows.amin(dim=1, keepdim=True)
+        span = (rows.amax(dim=1, keepdim=True) - low).clamp(min=1e-30)
+        fenced = torch.cat([(rows - low) / span, self.fence])  # the call's range is [0, 1] whatever the batch holds
+        out = torch.ops.quantized.linear_dynamic(fenced, self.packed, self.reduce_range)[:-1] * span
+        out = out + low * self.row_sums
         if self.bias is not None:
             out = out + self.bias
         return out.reshape(*x.shape[:-1], self.out_features).to(x.dtype)
@@ -62,11 +66,10 @@ class Int8Linear(torch.nn.Module):
 
 
 def quantize_linears(module: Any, reduce_range: bool = True) -> int:
-    """Replace every torch.nn.Linear inside ``module`` (of more than one input) by an Int8Linear; returns how many
-    were replaced."""
+    """Replace every torch.nn.Linear inside ``module`` by an Int8Linear; returns how many were replaced."""
     count = 0
     for name, child in list(module.named_children()):
-        if isinstance(child, torch.nn.Linear) and child.in_features > 1:  # the fence needs two inputs
+        if isinstance(child, torch.nn.Linear):
             setattr(module, name, Int8Linear(child, reduce_range))
             count += 1
         else:
