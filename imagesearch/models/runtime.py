@@ -107,10 +107,8 @@ def resolve(runtime: str, dtype: str, cuda: bool, flags: frozenset[str], openvin
         if dtype == "float16":
             raise ArtifactError("--runtime openvino --dtype float16: OpenVINO runs here in bfloat16, float32 or int8 "
                                 "(int8 text side); choose one of those, or auto")
-        if dtype == "int8":
-            return RuntimeChoice(runtime, dtype, "bfloat16" if bf16 else "float32")
-    if dtype == "auto" and runtime == "openvino":
-        return RuntimeChoice(runtime, "int8", "bfloat16" if bf16 else "float32")
+        if dtype in ("auto", "int8"):  # the int8 text side beside the encoder in the CPU's best float
+            return RuntimeChoice(runtime, "int8", "bfloat16" if bf16 else "float32")
     if dtype == "auto":
         dtype = "bfloat16" if bf16 else "float32"
     return RuntimeChoice(runtime, dtype)
