@@ -145,7 +145,7 @@ MUTATIONS = (
              'dtype = "bfloat16" if bf16 else "float32"', 'dtype = "bfloat16"',
              ("tests/test_runtime.py",)),
     Mutation("auto-cpu-all-float", "imagesearch/models/runtime.py",
-             'if dtype in ("auto", "int8"):', 'if dtype == "int8":',
+             'if dtype == "int8" or (dtype == "auto" and not bf16):', 'if dtype == "int8":',
              ("tests/test_runtime.py",)),
     Mutation("int8-range-from-the-batch", "imagesearch/models/int8_linears.py",
              "low = rows.amin(dim=1, keepdim=True)", "low = rows.amin().expand(rows.shape[0], 1)",

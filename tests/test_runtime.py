@@ -13,21 +13,21 @@ PLAIN = frozenset({"avx2"})
 
 
 @pytest.mark.parametrize("flags, openvino, exportable, expected", [
-    (BF16, True, True, "openvino-bf16+int8"),
+    (BF16, True, True, "openvino-bf16"),
     (PLAIN, True, True, "openvino-fp32+int8"),
     (BF16, True, False, "torch-bf16"),
     (BF16, False, True, "torch-bf16"),
     (PLAIN, False, True, "torch-fp32"),
-    (frozenset({"amx_bf16"}), True, True, "openvino-bf16+int8"),
+    (frozenset({"amx_bf16"}), True, True, "openvino-bf16"),
 ])
-def test_auto_on_a_cpu_takes_openvino_with_an_int8_text_side_where_it_can_the_encoder_in_bfloat16_where_native(
+def test_auto_on_a_cpu_takes_openvino_where_it_can_in_bfloat16_where_native_else_with_an_int8_text_side(
         flags, openvino, exportable, expected):
     assert resolve("auto", "auto", False, flags, openvino, exportable).label == expected
 
 
 def test_openvino_asked_by_name_takes_the_same_format_auto_would():
     assert resolve("openvino", "auto", False, PLAIN, True, True).label == "openvino-fp32+int8"
-    assert resolve("openvino", "auto", False, BF16, True, True).label == "openvino-bf16+int8"
+    assert resolve("openvino", "auto", False, BF16, True, True).label == "openvino-bf16"
 
 
 def test_a_float_format_asked_by_name_keeps_the_text_side_in_that_format():

@@ -99,7 +99,7 @@ class Captioner:
     def load(cls, model_id: str, settings: GenerationSettings, device: str | None = None,
              dtype_name: str = "auto", runtime: str = "auto", export_cache: Path | None = None) -> "Captioner":
         """``dtype_name`` and ``runtime``: see imagesearch.models.runtime (auto: bfloat16 torch on CUDA; on a CPU,
-        OpenVINO's vision encoder where the family exports, in bfloat16 where the CPU has it, and an int8 text side)."""
+        OpenVINO's vision encoder where the family exports, in bfloat16 where the CPU has it, else float32 beside an int8 text side)."""
         import torch
 
         family = family_of(model_id)

@@ -14,10 +14,10 @@ decoder's steps; how fast those go depends on the number format and the runtime 
 - ``onnx``: refused in one line: ONNX Runtime was measured slower than OpenVINO on every model here.
 
 ``auto`` keeps a GPU as it was (torch, bfloat16). On a CPU it takes OpenVINO where it is installed and the family's
-encoder exports, with the text side in int8: the encoder in bfloat16 where the CPU multiplies it natively
-(avx512_bf16 or AMX: openvino-bf16+int8), in float32 elsewhere (openvino-fp32+int8); the vision features are the
-float-format encoder's either way. Torch otherwise, in bfloat16 or float32 (docs/captioning.md has the runs behind
-this: the int8 text side was 10 % faster than a bfloat16 one at batch 4 and 26 % at batch 1 on a bfloat16 CPU).
+encoder exports: everything in bfloat16 where the CPU multiplies it natively (avx512_bf16 or AMX: openvino-bf16),
+elsewhere the encoder in float32 beside the int8 text side (openvino-fp32+int8). Torch otherwise, in bfloat16 or
+float32. docs/captioning.md has the runs behind this (on a bfloat16 CPU the batch-independent int8 text side was
+no faster than the bfloat16 one at batch 4: Florence 2.05 against 2.05 s/image, BLIP 1.88 against 1.71).
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def resolve(runtime: str, dtype: str, cuda: bool, flags: frozenset[str], openvin
         if dtype == "float16":
             raise ArtifactError("--runtime openvino --dtype float16: OpenVINO runs here in bfloat16, float32 or int8 "
                                 "(int8 text side); choose one of those, or auto")
-        if dtype in ("auto", "int8"):  # the int8 text side beside the encoder in the CPU's best float
+        if dtype == "int8" or (dtype == "auto" and not bf16):  # the int8 text side beside the encoder's best float
             return RuntimeChoice(runtime, "int8", "bfloat16" if bf16 else "float32")
     if dtype == "auto":
         dtype = "bfloat16" if bf16 else "float32"

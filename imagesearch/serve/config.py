@@ -31,7 +31,7 @@ class AppConfig:
     captioner: str | None = None
     captioner_prompts: tuple[str, ...] = ()
     # CAPTIONER_RUNTIME / CAPTIONER_DTYPE: how uploads are captioned (imagesearch.models.runtime; auto: OpenVINO's
-    # exported vision encoder in bfloat16 on a CPU that has it, else float32, beside an int8 text side; torch
+    # exported vision encoder in bfloat16 on a CPU that has it, else float32 beside an int8 text side; torch
     # bfloat16 on a GPU)
     captioner_runtime: str = "auto"
     captioner_dtype: str = "auto"
