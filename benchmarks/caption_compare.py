@@ -58,7 +58,7 @@ def child(shape_name: str, runtime: str, dtype: str, batch: int, calls: int, new
     captioner = Captioner(model, processor, "cpu", torch.float32, GenerationSettings(max_new_tokens=new_tokens),
                           FAMILIES[shape.model_type])
     started = time.perf_counter()
-    captioner.use_runtime(resolve(runtime, dtype, False, cpu_flags(), True, True), exports)
+    captioner.use_runtime(resolve(runtime, dtype, False, cpu_flags(), True, True, batch=batch), exports)
     prepare_s = time.perf_counter() - started
     if not calls:  # only make the export, so that the measured run starts as every later run does: reusing it
         return {"export_s": captioner.export.seconds if captioner.export else None, "peak_rss_mb": round(peak_rss_mb())}
@@ -141,7 +141,7 @@ def compare(shape: str, batch: int, calls: int, new_tokens: int, vocab: str | No
         # both timed their calls at once, after loading: together they caption two images in one's time per image
         layouts["2x1"] = round(sum(row["s_per_image"] for row in done) / 2 / 2, 3)
         layouts["2x1_peak_rss_mb"] = sum(row["peak_rss_mb"] for row in done)
-    choice = resolve("auto", "auto", False, cpu_flags(), openvino_installed(), exportable)
+    choice = resolve("auto", "auto", False, cpu_flags(), openvino_installed(), exportable, batch=batch)
     summary = {key: best[key] for key in ("runtime", "dtype", "s_per_image", "peak_rss_mb", "feature_cosine",
                                           "token_agreement", "logits_max_rel_error")}
     return {"shape": shape, "batch": batch,

@@ -124,3 +124,17 @@ def test_the_space_reads_its_captioner_runtime_once_and_refuses_an_unknown_one()
     with pytest.raises(ConfigError, match="CAPTIONER_RUNTIME='tensorrt'"):
         AppConfig.from_env({"CAPTIONER_RUNTIME": "tensorrt"})
 
+
+
+def test_on_a_bfloat16_cpu_auto_gives_one_image_calls_the_int8_text_side_and_batches_bfloat16(
+        tmp_path, photo_folder, tiny_captioners, monkeypatch):
+    from imagesearch.models import captioner as captioner_module
+    from imagesearch.serve.image_query import load_query_captioner
+
+    monkeypatch.setattr(captioner_module, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    model = tiny_captioners["florence2"]
+    assert load_query_captioner(str(model), SETTINGS, True).runtime.label == "openvino-bf16+int8"  # an upload
+    for batch, label in ((1, "openvino-bf16+int8"), (2, "openvino-bf16")):
+        folder = tmp_path / f"batch-{batch}"
+        done = _describe(folder, photo_folder, model, caption_batch_size=batch)
+        assert mf.read_manifest(folder)["captioner"]["made_with"] == {label: done.captioned}

@@ -12,7 +12,7 @@ BF16 = frozenset({"avx512f", "avx512_bf16"})
 PLAIN = frozenset({"avx2"})
 
 
-@pytest.mark.parametrize("flags, openvino, exportable, expected", [
+@pytest.mark.parametrize("flags, openvino, exportable, expected", [  # batches of 4
     (BF16, True, True, "openvino-bf16"),
     (PLAIN, True, True, "openvino-fp32+int8"),
     (BF16, True, False, "torch-bf16"),
@@ -22,34 +22,48 @@ PLAIN = frozenset({"avx2"})
 ])
 def test_auto_on_a_cpu_takes_openvino_where_it_can_in_bfloat16_where_native_else_with_an_int8_text_side(
         flags, openvino, exportable, expected):
-    assert resolve("auto", "auto", False, flags, openvino, exportable).label == expected
+    assert resolve("auto", "auto", False, flags, openvino, exportable, batch=4).label == expected
+
+
+@pytest.mark.parametrize("flags, openvino, exportable, expected", [
+    (BF16, True, True, "openvino-bf16+int8"),
+    (PLAIN, True, True, "openvino-fp32+int8"),
+    (BF16, True, False, "torch-bf16"),
+    (PLAIN, False, True, "torch-fp32"),
+])
+def test_one_image_a_call_on_a_bfloat16_cpu_takes_the_int8_text_side_auto_keeps_for_batches_elsewhere(
+        flags, openvino, exportable, expected):
+    # one token a decode step reads every weight: int8 halves what bfloat16 reads (docs/captioning.md)
+    assert resolve("auto", "auto", False, flags, openvino, exportable, batch=1).label == expected
+    assert resolve("openvino", "auto", False, flags, True, True, batch=1).label.endswith("+int8")
+    assert resolve("auto", "bfloat16", False, BF16, True, True, batch=1).label == "openvino-bf16"  # asked by name
 
 
 def test_openvino_asked_by_name_takes_the_same_format_auto_would():
-    assert resolve("openvino", "auto", False, PLAIN, True, True).label == "openvino-fp32+int8"
-    assert resolve("openvino", "auto", False, BF16, True, True).label == "openvino-bf16"
+    assert resolve("openvino", "auto", False, PLAIN, True, True, batch=4).label == "openvino-fp32+int8"
+    assert resolve("openvino", "auto", False, BF16, True, True, batch=4).label == "openvino-bf16"
 
 
 def test_a_float_format_asked_by_name_keeps_the_text_side_in_that_format():
-    assert resolve("auto", "bfloat16", False, BF16, True, True).label == "openvino-bf16"
-    assert resolve("openvino", "float32", False, PLAIN, True, True).label == "openvino-fp32"
+    assert resolve("auto", "bfloat16", False, BF16, True, True, batch=4).label == "openvino-bf16"
+    assert resolve("openvino", "float32", False, PLAIN, True, True, batch=4).label == "openvino-fp32"
 
 
 def test_a_gpu_keeps_torch_in_bfloat16_whatever_the_cpu_has():
-    assert resolve("auto", "auto", True, BF16, True, True) == RuntimeChoice("torch", "bfloat16")
-    assert resolve("torch", "float16", True, PLAIN, True, True).label == "torch-fp16"
+    assert resolve("auto", "auto", True, BF16, True, True, batch=4) == RuntimeChoice("torch", "bfloat16")
+    assert resolve("torch", "float16", True, PLAIN, True, True, batch=4).label == "torch-fp16"
 
 
 def test_an_explicit_choice_is_kept_and_int8_under_auto_stays_on_torch():
-    assert resolve("torch", "float32", False, BF16, True, True).label == "torch-fp32"
-    assert resolve("auto", "int8", False, BF16, True, True).label == "torch-int8"
-    assert resolve("openvino", "float32", False, BF16, True, True).label == "openvino-fp32"
+    assert resolve("torch", "float32", False, BF16, True, True, batch=4).label == "torch-fp32"
+    assert resolve("auto", "int8", False, BF16, True, True, batch=4).label == "torch-int8"
+    assert resolve("openvino", "float32", False, BF16, True, True, batch=4).label == "openvino-fp32"
 
 
 @pytest.mark.parametrize("flags, label, encoder", [(BF16, "openvino-bf16+int8", "bfloat16"),
                                                    (PLAIN, "openvino-fp32+int8", "float32")])
 def test_openvino_int8_runs_the_encoder_in_the_cpus_best_float_and_names_both(flags, label, encoder):
-    choice = resolve("openvino", "int8", False, flags, True, True)
+    choice = resolve("openvino", "int8", False, flags, True, True, batch=4)
     assert (choice.label, choice.encoder_dtype, choice.dtype) == (label, encoder, "int8")
 
 
@@ -64,7 +78,7 @@ def test_openvino_int8_runs_the_encoder_in_the_cpus_best_float_and_names_both(fl
 def test_a_runtime_that_cannot_run_here_is_refused_in_one_line_with_the_fix(runtime, dtype, cuda, openvino,
                                                                           exportable, words):
     with pytest.raises(ArtifactError) as refused:
-        resolve(runtime, dtype, cuda, BF16, openvino, exportable)
+        resolve(runtime, dtype, cuda, BF16, openvino, exportable, batch=4)
     assert words in str(refused.value) and "\n" not in str(refused.value)
 
 

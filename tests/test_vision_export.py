@@ -23,9 +23,9 @@ def photos():
     return shipped(3)
 
 
-def load(folder, tmp_path, runtime, dtype):
+def load(folder, tmp_path, runtime, dtype, batch=4):
     return Captioner.load(str(folder), GenerationSettings(max_new_tokens=TOKENS), runtime=runtime, dtype_name=dtype,
-                          export_cache=tmp_path / "exports")
+                          export_cache=tmp_path / "exports", batch=batch)
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +126,6 @@ def test_an_export_that_disagrees_with_torch_is_refused_or_left_for_torch_under_
     with caplog.at_level(logging.WARNING):
         captioner = load(tiny_captioners["blip"], tmp_path, "auto", "float32")
     assert captioner.runtime.label == "torch-fp32" and "captioning with torch instead" in caplog.text
+    # auto at batch 1 asks for an int8 text side: the fallback is torch in a float format, not torch's per-call int8
+    fallback = load(tiny_captioners["blip"], tmp_path, "auto", "auto", batch=1)
+    assert fallback.runtime.runtime == "torch" and fallback.runtime.dtype in ("bfloat16", "float32")

@@ -60,13 +60,14 @@ def probe_image() -> Image.Image:
     return Image.fromarray(pixels.astype(np.uint8), "RGB")
 
 
-def choose_runtime(family: Family, device: str | None, dtype_name: str, runtime: str) -> RuntimeChoice:
-    """What ``runtime`` and ``dtype_name`` come to for this family on this machine (refused in one line when they
-    cannot run here); cheap, so a run checks it before any work."""
+def choose_runtime(family: Family, device: str | None, dtype_name: str, runtime: str, batch: int) -> RuntimeChoice:
+    """What ``runtime`` and ``dtype_name`` come to for this family on this machine at ``batch`` images a call
+    (refused in one line when they cannot run here); cheap, so a run checks it before any work."""
     import torch
 
     cuda = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
-    return resolve(runtime, dtype_name, cuda, cpu_flags(), openvino_installed(), family.vision_tower is not None)
+    return resolve(runtime, dtype_name, cuda, cpu_flags(), openvino_installed(), family.vision_tower is not None,
+                   batch=batch)
 
 
 def default_export_cache() -> Path:
@@ -97,16 +98,18 @@ class Captioner:
 
     @classmethod
     def load(cls, model_id: str, settings: GenerationSettings, device: str | None = None,
-             dtype_name: str = "auto", runtime: str = "auto", export_cache: Path | None = None) -> "Captioner":
+             dtype_name: str = "auto", runtime: str = "auto", export_cache: Path | None = None,
+             batch: int = 4) -> "Captioner":
         """``dtype_name`` and ``runtime``: see imagesearch.models.runtime (auto: bfloat16 torch on CUDA; on a CPU,
-        OpenVINO's vision encoder where the family exports, in bfloat16 where the CPU has it, else float32 beside an int8 text side)."""
+        OpenVINO's vision encoder where the family exports, in bfloat16 where the CPU has it, beside an int8 text
+        side where it has not or where ``batch``, the images a call describes, is 1)."""
         import torch
 
         family = family_of(model_id)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if settings.quantization != "none" and runtime == "auto":
             runtime = "torch"  # bitsandbytes quantizes torch's Linear layers
-        choice = choose_runtime(family, device, dtype_name, runtime)
+        choice = choose_runtime(family, device, dtype_name, runtime, batch)
         if settings.quantization != "none" and (choice.runtime != "torch" or choice.dtype == "int8"):
             raise ArtifactError(f"--quantization {settings.quantization} loads through bitsandbytes; use it with "
                                 "--runtime torch and a float --dtype")
@@ -141,8 +144,8 @@ class Captioner:
         except ExportMismatch as exc:
             if runtime != "auto":
                 raise ArtifactError(f"--runtime openvino: {exc}; use --runtime torch") from None
-            log.warning("%s; captioning with torch instead", exc)
-            return cls.load(model_id, settings, device, choice.dtype, "torch", export_cache)
+            log.warning("%s; captioning with torch instead", exc)  # in the format asked (auto: torch's float)
+            return cls.load(model_id, settings, device, dtype_name, "torch", export_cache, batch)
         return captioner
 
     def use_runtime(self, choice: RuntimeChoice, export_cache: Path) -> None:

@@ -14,10 +14,12 @@ decoder's steps; how fast those go depends on the number format and the runtime 
 - ``onnx``: refused in one line: ONNX Runtime was measured slower than OpenVINO on every model here.
 
 ``auto`` keeps a GPU as it was (torch, bfloat16). On a CPU it takes OpenVINO where it is installed and the family's
-encoder exports: everything in bfloat16 where the CPU multiplies it natively (avx512_bf16 or AMX: openvino-bf16),
-elsewhere the encoder in float32 beside the int8 text side (openvino-fp32+int8). Torch otherwise, in bfloat16 or
-float32. docs/captioning.md has the runs behind this (on a bfloat16 CPU the batch-independent int8 text side was
-no faster than the bfloat16 one at batch 4: Florence 2.05 against 2.05 s/image, BLIP 1.88 against 1.71).
+encoder exports: the encoder in bfloat16 where the CPU multiplies it natively (avx512_bf16 or AMX), else float32;
+the text side in int8 (openvino-fp32+int8) without bfloat16, and with it in int8 only for one image a call
+(openvino-bf16+int8: the Space's uploads, --caption-batch-size 1), in bfloat16 for batches (openvino-bf16).
+Torch otherwise, in bfloat16 or float32. docs/captioning.md has the runs behind this: on a bfloat16 CPU the int8
+text side was no faster than the bfloat16 one at batch 4 (Florence 2.05 against 2.05 s/image, BLIP 1.88 against
+1.71) and faster at batch 1, where each decode step reads every weight for one token (Florence 1.97 against 2.37).
 """
 
 from __future__ import annotations
@@ -79,10 +81,11 @@ def openvino_installed() -> bool:
 
 
 def resolve(runtime: str, dtype: str, cuda: bool, flags: frozenset[str], openvino_ok: bool,
-            exportable: bool) -> RuntimeChoice:
+            exportable: bool, *, batch: int) -> RuntimeChoice:
     """The runtime and format to run in: what was asked, with ``auto`` decided for this machine.
 
-    ``exportable``: the captioner's family has a vision encoder the OpenVINO path can export."""
+    ``exportable``: the captioner's family has a vision encoder the OpenVINO path can export. ``batch``: images a
+    call describes (the caption step's --caption-batch-size; 1 for the Space's uploads)."""
     if runtime not in RUNTIMES:
         raise ArtifactError(f"--runtime {runtime}: choose one of {', '.join(RUNTIMES)}")
     if dtype not in DTYPES:
@@ -107,7 +110,7 @@ def resolve(runtime: str, dtype: str, cuda: bool, flags: frozenset[str], openvin
         if dtype == "float16":
             raise ArtifactError("--runtime openvino --dtype float16: OpenVINO runs here in bfloat16, float32 or int8 "
                                 "(int8 text side); choose one of those, or auto")
-        if dtype == "int8" or (dtype == "auto" and not bf16):  # the int8 text side beside the encoder's best float
+        if dtype == "int8" or (dtype == "auto" and (not bf16 or batch == 1)):  # int8 text side, encoder's best float
             return RuntimeChoice(runtime, "int8", "bfloat16" if bf16 else "float32")
     if dtype == "auto":
         dtype = "bfloat16" if bf16 else "float32"

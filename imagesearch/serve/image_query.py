@@ -163,7 +163,7 @@ def load_query_captioner(model: str, generation: GenerationSettings, offline: bo
     require_model(model, "CAPTIONER", offline, "set CAPTIONER to a local captioner folder")
     local = local_copy(model)
     check_space_fits(model, local, torch.cuda.is_available(), memory_bytes())
-    return Captioner.load(str(local or model), generation, dtype_name=dtype, runtime=runtime)
+    return Captioner.load(str(local or model), generation, dtype_name=dtype, runtime=runtime, batch=1)  # one upload
 
 
 def image_describer(manifest: dict[str, Any], model_override: str | None, prompts_override: Sequence[str],

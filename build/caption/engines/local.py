@@ -31,7 +31,8 @@ def caption(job: Job):
             if captioner is None:
                 with warnings_once():  # loading runs the processor once (the export's probe image)
                     captioner = Captioner.load(config.captioner, config.generation, config.device, config.dtype,
-                                               config.runtime, config.exports or default_export_cache())
+                                               config.runtime, config.exports or default_export_cache(),
+                                               config.caption_batch_size)
             if (captioner.runtime.runtime, captioner.runtime.dtype) != (config.runtime, config.dtype):
                 config = replace(config, runtime=captioner.runtime.runtime, dtype=captioner.runtime.dtype)  # as it ran
             with warnings_once():

@@ -55,6 +55,7 @@ class WorkerSettings:
     read_text: bool
     max_side: int
     threads: int
+    batch: int  # images a call describes (--caption-batch-size): auto's choice depends on it
 
 
 class CaptionWorker:
@@ -68,7 +69,7 @@ class CaptionWorker:
         self.settings = settings
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.captioner = Captioner.load(settings.captioner, settings.generation, settings.device, settings.dtype,
-                                        settings.runtime, Path(settings.exports))
+                                        settings.runtime, Path(settings.exports), settings.batch)
 
     def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         # pickle here carries messages between this run's own driver and actors, inside a cluster that already runs
@@ -117,7 +118,7 @@ def caption(job: Job):
     batches = batches_of(job.todo, config.caption_batch_size)
     settings = WorkerSettings(config.captioner, config.generation, config.device, config.dtype, config.runtime,
                               str(config.exports or default_export_cache()), tuple(config.prompts or ()),
-                              config.read_text, config.max_side, pool.threads)
+                              config.read_text, config.max_side, pool.threads, config.caption_batch_size)
     log.info("captioning %d images in %d batches on %d Ray workers (%s each)", len(job.todo), len(batches),
              pool.workers, ", ".join(f"{k.removeprefix('num_')} {v:g}" for k, v in pool.resources.items()))
     silent: list[str] = []
