@@ -13,8 +13,9 @@ from imagesearch.models.runtime import DTYPES, RUNTIMES
 
 def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", choices=DTYPES, default="auto",
-                        help="the captioner's number format (auto: bfloat16 on a GPU and on a CPU that has it; "
-                             "elsewhere int8 as below with OpenVINO, else float32; int8, CPU only: "
+                        help="the captioner's number format (auto: bfloat16 on a GPU and on a CPU that has it, "
+                             "there int8 as below for --caption-batch-size 1; elsewhere int8 as below with "
+                             "OpenVINO, else float32; int8, CPU only: "
                              "with --runtime openvino the encoder in the CPU's best float and the text side's Linear "
                              "layers in int8, with torch every Linear layer in dynamic int8)")
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto",

@@ -30,9 +30,9 @@ class AppConfig:
     # Search by image: the captioner and prompts uploads are described with (default: the manifest's).
     captioner: str | None = None
     captioner_prompts: tuple[str, ...] = ()
-    # CAPTIONER_RUNTIME / CAPTIONER_DTYPE: how uploads are captioned (imagesearch.models.runtime; auto: OpenVINO's
-    # exported vision encoder in bfloat16 on a CPU that has it, else float32 beside an int8 text side; torch
-    # bfloat16 on a GPU)
+    # CAPTIONER_RUNTIME / CAPTIONER_DTYPE: how uploads are captioned, one at a time (imagesearch.models.runtime;
+    # auto: OpenVINO's exported vision encoder, in bfloat16 on a CPU that has it, else float32, beside an int8 text
+    # side; torch bfloat16 on a GPU)
     captioner_runtime: str = "auto"
     captioner_dtype: str = "auto"
     mcp_server: bool = True  # also serve the public endpoints as MCP tools at /gradio_api/mcp/
