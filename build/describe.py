@@ -53,7 +53,8 @@ def _describe(config: DescribeConfig, folder: Path, captioner: Captioner | None)
         check_captioner_fits(config.captioner, config.device, config.offline)  # in seconds, before any loading
     family = captioner.family if captioner is not None else family_of(config.captioner)
     if captioner is None:
-        choose_runtime(family, config.device, config.dtype, config.runtime, config.caption_batch_size)  # refused now, not after the hashing pass
+        # refused now, not after the hashing pass
+        choose_runtime(family, config.device, config.dtype, config.runtime, config.caption_batch_size)
     preflight.writable(folder)
     preflight.disk_room(folder, preflight.images_expected(config.datasets, config.limit), config.max_side)
     config = replace(config, prompts=family.prompts(config.prompts), family=family.model_type)
