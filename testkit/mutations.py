@@ -92,7 +92,7 @@ MUTATIONS = (
              "if len(phrases) + len(excluded) > MAX_FILTERS:", "if False:",
              ("tests/test_query_cost.py::test_the_hostile_query_of_seventy_stop_word_phrases_is_refused_in_one_line",)),
     Mutation("dense-ties-cut-at-k", "imagesearch/serve/search.py",
-             "c = min(n + 1, self.artifacts.count)", "c = n",
+             "if len(rows) < c or c >= self.artifacts.count or scores[-1] < scores[n - 1]:", "if True:",
              ("tests/test_pages.py",)),
     Mutation("lexical-ties-cut-at-k", "imagesearch/serve/search.py",
              "rows = np.flatnonzero(lex >= cut) if cut > 0 else np.flatnonzero(lex > 0)", "rows = top[lex[top] > 0]",
