@@ -61,7 +61,6 @@ def test_a_rows_output_does_not_depend_on_the_other_rows_of_its_batch():
     # one quantization range for the whole call would give the small row coarse steps beside the large one
     torch.manual_seed(0)
     layer = Int8Linear(torch.nn.Linear(64, 32))
-    # with one range for the call, the small row would get the large row's steps
     small, large = torch.linspace(-0.002, 0.01, 64)[None], torch.linspace(-50.0, 10.0, 64)[None]
     alone = layer(small)
     assert torch.equal(layer(torch.cat([small, large]))[:1], alone)

@@ -31,7 +31,7 @@ def test_auto_on_a_cpu_takes_openvino_where_it_can_in_bfloat16_where_native_else
     (BF16, True, False, "torch-bf16"),
     (PLAIN, False, True, "torch-fp32"),
 ])
-def test_one_image_a_call_on_a_bfloat16_cpu_takes_the_int8_text_side_auto_keeps_for_batches_elsewhere(
+def test_auto_gives_one_image_a_call_the_int8_text_side_wherever_openvino_runs_the_encoder(
         flags, openvino, exportable, expected):
     # one token a decode step reads every weight: int8 halves what bfloat16 reads (docs/captioning.md)
     assert resolve("auto", "auto", False, flags, openvino, exportable, batch=1).label == expected

@@ -5,7 +5,8 @@ multiply it by a single row, so a step's time is the bytes of its weights, not i
 quarter of float32's bytes (and bfloat16's one-row products are slow on this CPU besides; see
 docs/captioning.md#the-text-side-in-int8). Each layer's weights get one scale per output channel (the largest
 magnitude of the row maps to 127), so a row of small weights is not crushed by another row's large ones; the
-activations are quantized per call (dynamic int8), and the product is computed by FBGEMM.
+activations are quantized at run time (dynamic int8), each row over its own range (below), and the product is
+computed by FBGEMM.
 
 Each activation row (one token of one image) is quantized over its own range, so that a caption never depends on
 the other images of its batch: FBGEMM takes one range for the whole call, so every row is first mapped onto
