@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 
@@ -166,6 +167,35 @@ def test_ctrl_c_to_the_driver_is_one_line_and_the_rerun_ends_identical(cluster, 
     assert f"captioned {24 - kept}, from cache {kept}," in out  # only what the journal lacked
     assert "captioning on ray" in err and "workers=" in err  # the driver's progress
     assert _worker_shares(err) == 24 - kept
+
+
+def test_a_ctrl_c_while_the_driver_journals_a_batch_ends_ray_datas_executor_before_ray_is_left(
+        cluster, many_photos, tiny_captioners, tmp_path, monkeypatch):
+    # A Ctrl-C that lands in the driver's own loop, not in its wait for Ray: Ray Data's executor thread kept running
+    # past the disconnect, and Ray ended the process with exit code 1 instead of 130 (seen once in CI).
+    from build.caption.engines import ray as engine
+    from build.step import Stopped
+
+    batches = []
+
+    def ctrl_c_on_the_second_batch(*args):
+        batches.append(args)
+        if len(batches) == 2:
+            raise KeyboardInterrupt
+        return refuse(*args)
+
+    running_when_left = []
+
+    def stop(pool):  # this test's process owns the cluster, so the real stop() leaves it up: look at the moment
+        running_when_left.extend(t.name for t in threading.enumerate() if t.name.startswith("StreamingExecutor"))
+        leave(pool)
+
+    refuse, leave = engine.refuse_a_silent_captioner, engine.ray_session.stop
+    monkeypatch.setattr(engine, "refuse_a_silent_captioner", ctrl_c_on_the_second_batch)
+    monkeypatch.setattr(engine.ray_session, "stop", stop)
+    with pytest.raises(Stopped, match="stopped after 2 of 24 images"):
+        run_describe(_config(tmp_path / "set", many_photos, tiny_captioners["florence2"], RAY, batch=1))
+    assert len(batches) == 2 and running_when_left == []
 
 
 def test_a_killed_driver_resumes_from_the_journal_and_ends_identical(cluster, whole, many_photos, tiny_captioners,

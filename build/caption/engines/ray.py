@@ -124,6 +124,7 @@ def caption(job: Job):
     silent: list[str] = []
     per_worker: Counter = Counter()
     seconds: Counter = Counter()
+    rows_out = None  # the stream of answers, closed before Ray is left, however the loop ends
     with _interrupts_seen() as interrupted:
         try:
             if batches:
@@ -133,7 +134,8 @@ def caption(job: Job):
                     CaptionWorker, fn_constructor_args=(settings,), batch_size=1,
                     compute=ray.data.ActorPoolStrategy(size=pool.workers), **pool.resources)
                 with tqdm(total=len(job.todo), desc="captioning on ray", unit="img") as progress:
-                    for row in answers.iter_rows():
+                    rows_out = iter(answers.iter_rows())
+                    for row in rows_out:
                         batch, answer = batches[int(row["batch"])], pickle.loads(row["answer"])
                         config = _record(job, config, batch, answer, silent)
                         per_worker[answer["worker"]] += len(batch)
@@ -150,6 +152,7 @@ def caption(job: Job):
                 raise ArtifactError(ray_session.explain(exc, "captioner")) from None
             raise
         finally:
+            ray_session.close_stream(rows_out)
             ray_session.stop(pool)
     for worker, count in sorted(per_worker.items()):
         print(f"worker {worker}: {count:,} images in {seconds[worker]:.1f} s "
