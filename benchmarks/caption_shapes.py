@@ -98,8 +98,12 @@ def blip_large():
                               tokenizer=tokenizer)
     ids = dict(bos_token_id=tokenizer.cls_token_id, sep_token_id=tokenizer.sep_token_id,
                eos_token_id=tokenizer.sep_token_id, pad_token_id=tokenizer.pad_token_id)
+    # initializer_range: transformers' BLIP vision default is 1e-10, random weights so small that float16 flushes
+    # them to zero, so OpenVINO's export kept them float32: twice the file and the memory a trained checkpoint's
+    # export takes (its weights are of the text side's 0.02 scale, and compress to float16)
     config = BlipConfig(vision_config=dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
-                                           num_attention_heads=16, image_size=384, patch_size=16),
+                                           num_attention_heads=16, image_size=384, patch_size=16,
+                                           initializer_range=0.02),
                         text_config=dict(vocab_size=30524, encoder_hidden_size=1024, **ids))
     return processor, config
 
