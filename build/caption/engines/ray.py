@@ -1,7 +1,8 @@
 """The Ray engine: the batches of a run captioned by a pool of captioner actors on a Ray cluster (Ray Data's
 batch inference: a stateful class per worker, map_batches over an actor pool, one actor per GPU or per CPU
 slot). The driver stays the only writer: it plans, sends each batch (a folder's images as their paths, which
-every node must reach at the same place; others as their bytes), and writes each answer's thumbnails and
+every node must reach at the same place; others as their bytes; typed Arrow columns both ways, so nothing
+that crosses the cluster is unpickled by this code), and writes each answer's thumbnails and
 journal entries the moment it arrives. So the journal, its resume and the caption cache are the local
 engine's, and a batch holds the same images as there: greedy captions, and the description.csv, are the same.
 A worker that dies is restarted by Ray and its batch retried; a driver stopped at any point resumes from the
@@ -13,7 +14,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import pickle
 import signal
 import socket
 import sys
@@ -24,7 +24,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
 from imagesearch.errors import ArtifactError, first_line
@@ -71,11 +70,10 @@ class CaptionWorker:
         self.captioner = Captioner.load(settings.captioner, settings.generation, settings.device, settings.dtype,
                                         settings.runtime, Path(settings.exports), settings.batch)
 
-    def __call__(self, rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        # pickle here carries messages between this run's own driver and actors, inside a cluster that already runs
-        # their code (Ray ships it pickled); never an artifact or a download, which go through store/safe_pickle
-        answers = [pickle.dumps(self.caption(pickle.loads(work))) for work in rows["work"]]
-        return {"batch": rows["batch"], "answer": np.array(answers, dtype=object)}
+    def __call__(self, table):
+        """Batches in (WORK's columns), answers out (ANSWER's): typed Arrow columns both ways, no Python objects."""
+        return _answer_table([(row["batch"], self.caption(list(zip(row["sha"], row["path"], row["data"]))))
+                              for row in table.to_pylist()])
 
     def caption(self, work: list[tuple[str, str | None, bytes | None]]) -> dict[str, Any]:
         started = time.perf_counter()
@@ -109,6 +107,39 @@ def _work(planned) -> tuple[str, str | None, bytes | None]:
     return (planned.sha, str(path), None) if path is not None else (planned.sha, None, planned.item.read())
 
 
+def _schemas():
+    import pyarrow as pa
+
+    strings = pa.list_(pa.string())
+    work = pa.schema([("batch", pa.int64()), ("sha", strings), ("path", strings), ("data", pa.list_(pa.binary()))])
+    answer = pa.schema([("batch", pa.int64()), ("kind", strings), ("text", strings), ("thumb", pa.list_(pa.binary())),
+                        ("worker", pa.string()), ("seconds", pa.float64()), ("runtime", strings)])
+    return work, answer
+
+
+def _work_table(index: int, batch) -> Any:
+    """One batch of the run as a one-row Arrow table: each image's sha256 and its path (or its bytes)."""
+    import pyarrow as pa
+
+    sha, path, data = zip(*(_work(planned) for planned in batch))
+    return pa.Table.from_pylist([{"batch": index, "sha": sha, "path": path, "data": data}], schema=_schemas()[0])
+
+
+def _answer_table(answers: list[tuple[int, dict[str, Any]]]) -> Any:
+    import pyarrow as pa
+
+    rows = [{"batch": index, "kind": [o[0] for o in a["outcomes"]], "text": [o[1] for o in a["outcomes"]],
+             "thumb": [o[2] for o in a["outcomes"]], "worker": a["worker"], "seconds": a["seconds"],
+             "runtime": list(a["runtime"])} for index, a in answers]
+    return pa.Table.from_pylist(rows, schema=_schemas()[1])
+
+
+def _answer(row: dict[str, Any]) -> dict[str, Any]:
+    """An answer row back into what the worker's caption() returned."""
+    return {"outcomes": list(zip(row["kind"], row["text"], row["thumb"])), "worker": row["worker"],
+            "seconds": row["seconds"], "runtime": tuple(row["runtime"])}
+
+
 def caption(job: Job):
     """Caption ``job.todo`` on a Ray actor pool, journalling each batch as it comes back; the config as it ran."""
     import ray
@@ -128,15 +159,14 @@ def caption(job: Job):
     with _interrupts_seen() as interrupted:
         try:
             if batches:
-                rows = [{"batch": index, "work": pickle.dumps([_work(p) for p in batch])}
-                        for index, batch in enumerate(batches)]
-                answers = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-                    CaptionWorker, fn_constructor_args=(settings,), batch_size=1,
+                work = [_work_table(index, batch) for index, batch in enumerate(batches)]  # a block each
+                answers = ray.data.from_arrow(work).map_batches(
+                    CaptionWorker, fn_constructor_args=(settings,), batch_size=1, batch_format="pyarrow",
                     compute=ray.data.ActorPoolStrategy(size=pool.workers), **pool.resources)
                 with tqdm(total=len(job.todo), desc="captioning on ray", unit="img") as progress:
-                    rows_out = iter(answers.iter_rows())
-                    for row in rows_out:
-                        batch, answer = batches[int(row["batch"])], pickle.loads(row["answer"])
+                    rows_out = iter(answers.iter_batches(batch_size=None, batch_format="pyarrow"))
+                    for row in (row for table in rows_out for row in table.to_pylist()):
+                        batch, answer = batches[row["batch"]], _answer(row)
                         config = _record(job, config, batch, answer, silent)
                         per_worker[answer["worker"]] += len(batch)
                         seconds[answer["worker"]] += answer["seconds"]
