@@ -29,6 +29,7 @@ import openvino
 import torch
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
+from imagesearch.models import transposes
 from imagesearch.models.runtime import ExportMismatch
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class ExportInfo:
     seconds: float  # 0.0 when an earlier export was reused
     reused: bool
     feature_cosine: float
+    transposes_rewritten: int = 0  # imagesearch.models.transposes, when compiled
 
 
 def tower_of(model: Any, path: str) -> Any:
@@ -146,7 +148,11 @@ def prepare(tower: Any, family: str, probe: Any, cache: Path, half: bool = False
 
 
 def compile_checked(prepared: Prepared, precision: str, threads: int) -> tuple[Any, ExportInfo]:
-    """The prepared export compiled for ``precision``, refused (ExportMismatch) below MIN_COSINE to torch."""
+    """The prepared export compiled for ``precision`` (its slow transposes rewritten first: imagesearch.models.
+    transposes), refused (ExportMismatch) below MIN_COSINE to torch."""
+    rewritten = transposes.rewrite(prepared.graph)
+    if rewritten:
+        log.info("vision encoder: %d transposes rewritten as reorders", rewritten)
     compiled = openvino.Core().compile_model(prepared.graph, "CPU", {
         "INFERENCE_PRECISION_HINT": "bf16" if precision == "bfloat16" else "f32",
         "INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1})
@@ -157,7 +163,7 @@ def compile_checked(prepared: Prepared, precision: str, threads: int) -> tuple[A
     info = prepared.info
     log.info("vision encoder: OpenVINO %s %s (%s, cosine %.5f to torch float32)", openvino.__version__, precision,
              "reused" if info.reused else f"exported in {info.seconds:.1f} s", agreement)
-    return compiled, ExportInfo(info.folder, info.seconds, info.reused, agreement)
+    return compiled, ExportInfo(info.folder, info.seconds, info.reused, agreement, rewritten)
 
 
 def _export(tower: Any, probe: Any, folder: Path, key: str, half: bool) -> None:
