@@ -12,7 +12,7 @@ from imagesearch.errors import ArtifactError
 from imagesearch.models.captioner import Captioner, GenerationSettings
 from testkit.caption_agreement import MIN_COSINE, agreement, outputs
 
-EXPORTABLE = ("florence2", "blip", "instructblip")
+EXPORTABLE = ("florence2", "blip", "instructblip", "idefics3")
 TOKENS = 8
 
 
@@ -131,3 +131,23 @@ def test_an_export_that_disagrees_with_torch_is_refused_or_left_for_torch_under_
     # auto at batch 1 asks for an int8 text side: the fallback is torch in a float format, not torch's per-call int8
     fallback = load(tiny_captioners["blip"], tmp_path, "auto", "auto", batch=1)
     assert fallback.runtime.runtime == "torch" and fallback.runtime.dtype in ("bfloat16", "float32")
+
+
+def test_idefics3_tiles_go_through_the_export_and_a_padded_tile_is_refused_in_one_line(tiny_captioners, photos,
+                                                                                      tmp_path):
+    import torch
+
+    from imagesearch.models.vision_export import encoder_batch, tower_of
+
+    captioner = load(tiny_captioners["idefics3"], tmp_path, "openvino", "float32")
+    tower = tower_of(captioner.model, captioner.family.vision_tower)
+    assert type(tower).__name__ == "OpenVinoTower"
+    pixels = captioner.family.inputs(captioner.processor, photos[:2], "describe")["pixel_values"]
+    tiles = encoder_batch(pixels, most=100)
+    assert pixels.dim() == 5 and len(tiles) > 2 and bool(tiles.flatten(1).ne(0).any(dim=1).all())
+    side = tiles.shape[-1] // captioner.model.config.vision_config.patch_size
+    whole = torch.ones(len(tiles), side, side, dtype=torch.bool)
+    assert tower(tiles, patch_attention_mask=whole).last_hidden_state.shape[0] == len(tiles)
+    whole[0, -1] = False  # a tile its processor padded: the export never saw a mask
+    with pytest.raises(ArtifactError, match="whole tiles.*--runtime torch"):
+        tower(tiles, patch_attention_mask=whole)

@@ -161,7 +161,7 @@ class Captioner:
             probe = self.family.inputs(self.processor, [probe_image()], (self.family.default_prompts or (None,))[0])
             path = self.family.vision_tower
             prepared = vision_export.prepare(vision_export.tower_of(self.model, path), self.family.model_type,
-                                             probe["pixel_values"], export_cache,
+                                             vision_export.encoder_batch(probe["pixel_values"]), export_cache,
                                              half=choice.encoder_dtype == "bfloat16")
             vision_export.install(self.model, path, None, self._text_dtype(choice))  # the torch encoder freed
         if choice.dtype == "int8" and choice.runtime == "openvino":

@@ -45,7 +45,8 @@ class Family:
     nest_images: bool = False  # the processor takes one list of images per prompt ([[a], [b]])
     tasks: tuple[str, ...] = ()  # the only prompts the family understands (Florence-2's task tokens); (): any text
     # the vision encoder, as an attribute path from the generate() model, where the OpenVINO runtime can stand in
-    # for it (imagesearch.models.vision_export): called with pixel_values, its first output is all that is read
+    # for it (imagesearch.models.vision_export): called with pixel_values (idefics3: every image's tiles as one
+    # batch, and a patch mask that must be whole), its first output is all that is read
     vision_tower: str | None = None
 
     def reading_prompt(self, flag: str = "--read-text") -> str:
@@ -98,7 +99,7 @@ FAMILIES = {family.model_type: family for family in (
     Family("florence2", ("<MORE_DETAILED_CAPTION>",), "AutoProcessor", "AutoModelForImageTextToText", False,
            read_prompt="<OCR>", tasks=FLORENCE_TASKS, vision_tower="model.vision_tower"),
     Family("idefics3", SEED_PROMPTS, "AutoProcessor", "AutoModelForImageTextToText", True, read_prompt=READ_PROMPT,
-           chat=True, nest_images=True),
+           chat=True, nest_images=True, vision_tower="model.vision_model"),
     *(Family(name, SEED_PROMPTS, "AutoProcessor", "AutoModelForImageTextToText", True, read_prompt=READ_PROMPT,
              chat=True) for name in ("qwen2_vl", "qwen2_5_vl")),
 )}

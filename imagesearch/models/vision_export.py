@@ -29,6 +29,7 @@ import openvino
 import torch
 from transformers.modeling_outputs import BaseModelOutputWithPooling
 
+from imagesearch.errors import ArtifactError
 from imagesearch.models import transposes
 from imagesearch.models.runtime import ExportMismatch
 
@@ -81,6 +82,16 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def encoder_batch(pixel_values: Any, most: int = 2) -> Any:
+    """What a family's processor gave as pixel_values, as the encoder takes them: a batch of images, or for
+    idefics3 ((images, tiles, 3, H, W)) a batch of tiles, its all-zero padding tiles left out; the first ``most``
+    (a probe need not be a whole photo's 17 tiles)."""
+    if pixel_values.dim() == 5:
+        pixel_values = pixel_values.reshape(-1, *pixel_values.shape[2:])
+        pixel_values = pixel_values[pixel_values.flatten(1).ne(0).any(dim=1)]
+    return pixel_values[:most]
 
 
 def _features(tower: Any):
@@ -193,9 +204,13 @@ class OpenVinoTower(torch.nn.Module):
         self.compiled, self.out_dtype = compiled, dtype
         self.request = compiled.create_infer_request() if compiled is not None else None
 
-    def forward(self, pixel_values=None, *args, **kwargs):
+    def forward(self, pixel_values=None, *args, patch_attention_mask=None, **kwargs):
         if self.request is None:
             raise RuntimeError("the OpenVINO vision encoder is not compiled yet")
+        if patch_attention_mask is not None and not bool(patch_attention_mask.all()):
+            # idefics3 pads a tile only when its processor does not split images: the export knows whole tiles
+            raise ArtifactError("the OpenVINO vision encoder takes whole tiles, and this captioner's processor "
+                                "padded one (image splitting off?); caption with --runtime torch")
         pixels = pixel_values if pixel_values is not None else args[0]
         self.request.infer([pixels.detach().to(torch.float32).contiguous().numpy()])
         hidden = torch.from_numpy(self.request.get_output_tensor(0).data.copy()).to(self.out_dtype)
