@@ -134,9 +134,10 @@ def test_an_export_that_disagrees_with_torch_is_refused_or_left_for_torch_under_
 
 
 def test_idefics3_tiles_go_through_the_export_and_a_padded_tile_is_refused_in_one_line(tiny_captioners, photos,
-                                                                                      tmp_path):
+                                                                                      tmp_path, monkeypatch):
     import torch
 
+    from imagesearch.models import vision_export
     from imagesearch.models.vision_export import encoder_batch, tower_of
 
     captioner = load(tiny_captioners["idefics3"], tmp_path, "openvino", "float32")
@@ -147,7 +148,11 @@ def test_idefics3_tiles_go_through_the_export_and_a_padded_tile_is_refused_in_on
     assert pixels.dim() == 5 and len(tiles) > 2 and bool(tiles.flatten(1).ne(0).any(dim=1).all())
     side = tiles.shape[-1] // captioner.model.config.vision_config.patch_size
     whole = torch.ones(len(tiles), side, side, dtype=torch.bool)
-    assert tower(tiles, patch_attention_mask=whole).last_hidden_state.shape[0] == len(tiles)
+    features = tower(tiles, patch_attention_mask=whole).last_hidden_state
+    assert features.shape[0] == len(tiles)
+    for chunk in (1, 3):  # the encoder is called on a few tiles at a time (memory): the same features whatever the cut
+        monkeypatch.setattr(vision_export, "CHUNK", chunk)
+        assert torch.equal(tower(tiles).last_hidden_state, features)
     whole[0, -1] = False  # a tile its processor padded: the export never saw a mask
     with pytest.raises(ArtifactError, match="whole tiles.*--runtime torch"):
         tower(tiles, patch_attention_mask=whole)

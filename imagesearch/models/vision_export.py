@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 MIN_COSINE = 0.99
 EXPORT_VERSION = 1
 FILES = ("vision.xml", "vision.bin")
+CHUNK = 8  # images (idefics3: tiles) per call of the compiled encoder: bounds its activations, as fast per image
 
 
 @dataclass(frozen=True)
@@ -211,10 +212,12 @@ class OpenVinoTower(torch.nn.Module):
             # idefics3 pads a tile only when its processor does not split images: the export knows whole tiles
             raise ArtifactError("the OpenVINO vision encoder takes whole tiles, and this captioner's processor "
                                 "padded one (image splitting off?); caption with --runtime torch")
-        pixels = pixel_values if pixel_values is not None else args[0]
-        self.request.infer([pixels.detach().to(torch.float32).contiguous().numpy()])
-        hidden = torch.from_numpy(self.request.get_output_tensor(0).data.copy()).to(self.out_dtype)
-        return BaseModelOutputWithPooling(last_hidden_state=hidden)
+        pixels = (pixel_values if pixel_values is not None else args[0]).detach().to(torch.float32)
+        parts = []
+        for part in pixels.split(CHUNK):  # a batch of SmolVLM photos is ~68 tiles: their attention at once peaked
+            self.request.infer([part.contiguous().numpy()])  # above float32 torch's whole run
+            parts.append(torch.from_numpy(self.request.get_output_tensor(0).data.copy()))
+        return BaseModelOutputWithPooling(last_hidden_state=torch.cat(parts).to(self.out_dtype))
 
 
 def install(model: Any, path: str, compiled: Any, dtype: Any) -> None:
