@@ -32,26 +32,9 @@ def _lines(path):
     return path.read_bytes().splitlines() if path.exists() else []
 
 
-@pytest.fixture
-def many_photos(photo_folder, tmp_path):
-    """The 8 photos at four sizes each (32 images): a run long enough that the Ctrl-C below lands mid-run. With 8,
-    a fast CPU finished the last 6 tiny captions before the test's signal arrived (exit 0, once in a full run)."""
-    from PIL import Image
-
-    root = tmp_path / "many"
-    for path in sorted(photo_folder.rglob("*.*")):
-        (root / path.parent.name).mkdir(parents=True, exist_ok=True)
-        with Image.open(path) as image:
-            for scale in (100, 90, 80, 70):
-                size = (max(1, image.width * scale // 100), max(1, image.height * scale // 100))
-                image.convert("RGB").resize(size).save(root / path.parent.name / f"{path.stem}-{scale}.png")
-    return root
-
-
 @pytest.mark.slow
-def test_ctrl_c_prints_one_line_exits_130_and_the_same_command_finishes_the_job(tmp_path, many_photos,
+def test_ctrl_c_prints_one_line_exits_130_and_the_same_command_finishes_the_job(tmp_path, photo_folder,
                                                                               tiny_captioner_path):
-    photo_folder, total = many_photos, len(list(many_photos.rglob("*.png")))
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     subprocess.run(_cli(tmp_path / "whole", photo_folder, tiny_captioner_path), cwd=REPO, env=env, check=True,
                    capture_output=True, timeout=300)
@@ -70,11 +53,11 @@ def test_ctrl_c_prints_one_line_exits_130_and_the_same_command_finishes_the_job(
                                                                "made so far is kept)")
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     kept = _lines(journal)
-    assert 2 <= len(kept) < total and all(json.loads(line)["description"] for line in kept)  # every line whole
+    assert 2 <= len(kept) < 8 and all(json.loads(line)["description"] for line in kept)  # every line whole
     subprocess.run(_cli(folder, photo_folder, tiny_captioner_path), cwd=REPO, env=env, check=True,
                    capture_output=True, timeout=300)
     assert (folder / mf.DESCRIPTIONS).read_bytes() == (tmp_path / "whole" / mf.DESCRIPTIONS).read_bytes()
-    assert total == 32 and len(_lines(journal)) == total  # nothing captioned twice
+    assert len(_lines(journal)) == 8  # nothing captioned twice
 
 
 class _Blanking(Captioner):
