@@ -150,9 +150,24 @@ def test_idefics3_tiles_go_through_the_export_and_a_padded_tile_is_refused_in_on
     whole = torch.ones(len(tiles), side, side, dtype=torch.bool)
     features = tower(tiles, patch_attention_mask=whole).last_hidden_state
     assert features.shape[0] == len(tiles)
+    area = tiles.shape[-1] * tiles.shape[-2]
+    request, calls = tower.request, []
+
+    class Counted:  # the compiled encoder's request, each call's tiles counted
+        def infer(self, inputs):
+            calls.append(len(inputs[0]))
+            return request.infer(inputs)
+
+        def get_output_tensor(self, index):
+            return request.get_output_tensor(index)
+
+    tower.request = Counted()
     for chunk in (1, 3):  # the encoder is called on a few tiles at a time (memory): the same features whatever the cut
-        monkeypatch.setattr(vision_export, "CHUNK", chunk)
+        monkeypatch.setattr(vision_export, "CHUNK_PIXELS", area * chunk + area // 2)
+        calls.clear()
         assert torch.equal(tower(tiles).last_hidden_state, features)
+        assert max(calls) == chunk and sum(calls) == len(tiles) and len(calls) == -(-len(tiles) // chunk)
+    tower.request = request
     whole[0, -1] = False  # a tile its processor padded: the export never saw a mask
     with pytest.raises(ArtifactError, match="whole tiles.*--runtime torch"):
         tower(tiles, patch_attention_mask=whole)

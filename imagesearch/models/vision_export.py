@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 MIN_COSINE = 0.99
 EXPORT_VERSION = 1
 FILES = ("vision.xml", "vision.bin")
-CHUNK = 8  # images (idefics3: tiles) per call of the compiled encoder: bounds its activations, as fast per image
+CHUNK_PIXELS = 1 << 20  # pixels per call of the compiled encoder (whole images, at least one): chunk_size()
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,17 @@ def encoder_batch(pixel_values: Any, most: int = 2) -> Any:
         pixel_values = pixel_values.reshape(-1, *pixel_values.shape[2:])
         pixel_values = pixel_values[pixel_values.flatten(1).ne(0).any(dim=1)]
     return pixel_values[:most]
+
+
+def chunk_size(pixel_values: Any) -> int:
+    """Images (idefics3: tiles) per call of the compiled encoder: as many as fit CHUNK_PIXELS, at least one.
+
+    The encoder's activations grow with the pixels of a call, and cutting a batch costs no speed once an image is
+    a few hundred tokens: Florence-2-base's 768 px photo goes one at a time (float32 on an AVX2 CPU, batch 4: peak
+    2.2 GB instead of 2.9, under float32 torch's 2.3-2.4, at the same s/image), SmolVLM's 512 px tiles four at a
+    time (4 and 8 a call equally fast; all 68 tiles of four photos at once peaked above float32 torch),
+    BLIP-large's 384 px images seven at a time (docs/captioning.md#the-encoder-s-memory)."""
+    return max(1, CHUNK_PIXELS // (int(pixel_values.shape[-1]) * int(pixel_values.shape[-2])))
 
 
 def _features(tower: Any):
@@ -214,8 +225,8 @@ class OpenVinoTower(torch.nn.Module):
                                 "padded one (image splitting off?); caption with --runtime torch")
         pixels = (pixel_values if pixel_values is not None else args[0]).detach().to(torch.float32)
         parts = []
-        for part in pixels.split(CHUNK):  # a batch of SmolVLM photos is ~68 tiles: their attention at once peaked
-            self.request.infer([part.contiguous().numpy()])  # above float32 torch's whole run
+        for part in pixels.split(chunk_size(pixels)):  # a few images at a time: bounds the encoder's activations
+            self.request.infer([part.contiguous().numpy()])
             parts.append(torch.from_numpy(self.request.get_output_tensor(0).data.copy()))
         return BaseModelOutputWithPooling(last_hidden_state=torch.cat(parts).to(self.out_dtype))
 

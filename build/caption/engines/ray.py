@@ -11,6 +11,7 @@ journal."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -107,6 +108,7 @@ def _work(planned) -> tuple[str, str | None, bytes | None]:
     return (planned.sha, str(path), None) if path is not None else (planned.sha, None, planned.item.read())
 
 
+@functools.cache  # one pair of schemas per process, not one per batch
 def _schemas():
     import pyarrow as pa
 
