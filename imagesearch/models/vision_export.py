@@ -100,8 +100,8 @@ def chunk_size(pixel_values: Any) -> int:
 
     The encoder's activations grow with the pixels of a call, and cutting a batch costs no speed once an image is
     a few hundred tokens: Florence-2-base's 768 px photo goes one at a time (float32 on an AVX2 CPU, batch 4: peak
-    2.2 GB instead of 2.9, under float32 torch's 2.3-2.4, at the same s/image), SmolVLM's 512 px tiles four at a
-    time (4 and 8 a call equally fast; all 68 tiles of four photos at once peaked above float32 torch),
+    2.2 GB instead of 2.9, under float32 torch's 2.3-2.6, at the same s/image), SmolVLM's 512 px tiles four at a
+    time (4 and 8 a call equally fast in float32 there; all 68 tiles of four photos at once peaked above float32 torch),
     BLIP-large's 384 px images seven at a time (docs/captioning.md, "Again without bfloat16")."""
     return max(1, CHUNK_PIXELS // (int(pixel_values.shape[-1]) * int(pixel_values.shape[-2])))
 
