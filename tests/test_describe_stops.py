@@ -32,13 +32,12 @@ def _lines(path):
     return path.read_bytes().splitlines() if path.exists() else []
 
 
-def _as_from_a_terminal(command):
-    """``command`` started with SIGINT at its default, as a terminal's shell starts it. A child inherits an ignored
-    SIGINT, and pytest launched in the background of a non-interactive shell (``cmd &``) has it ignored: the Ctrl-C
-    below then never arrived and the run ended with 0."""
-    reset = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-             "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT}); os.execv(sys.argv[1], sys.argv[1:])")
-    return [sys.executable, "-c", reset, *command]
+def _sigint_as_from_a_terminal():
+    """Run in the child before it starts: SIGINT at its default and unblocked, as a terminal's shell starts a
+    command. A child inherits an ignored SIGINT, and pytest launched in the background of a non-interactive shell
+    (``cmd &``) has it ignored: the Ctrl-C below then never arrived and the run ended with 0."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 @pytest.mark.slow
@@ -49,8 +48,8 @@ def test_ctrl_c_prints_one_line_exits_130_and_the_same_command_finishes_the_job(
                    capture_output=True, timeout=300)
     folder = tmp_path / "stopped"
     journal = folder / CACHE_DIR / "captions.jsonl"
-    process = subprocess.Popen(_as_from_a_terminal(_cli(folder, photo_folder, tiny_captioner_path)), cwd=REPO,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(_cli(folder, photo_folder, tiny_captioner_path), cwd=REPO, env=env, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_sigint_as_from_a_terminal)
     deadline = time.monotonic() + 120
     while len(_lines(journal)) < 2 and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)

@@ -161,13 +161,12 @@ def test_idefics3_tiles_go_through_the_export_and_a_padded_tile_is_refused_in_on
         def get_output_tensor(self, index):
             return request.get_output_tensor(index)
 
-    tower.request = Counted()
+    monkeypatch.setattr(tower, "request", Counted())
     for chunk in (1, 3):  # the encoder is called on a few tiles at a time (memory): the same features whatever the cut
         monkeypatch.setattr(vision_export, "CHUNK_PIXELS", area * chunk + area // 2)
         calls.clear()
         assert torch.equal(tower(tiles).last_hidden_state, features)
         assert max(calls) == chunk and sum(calls) == len(tiles) and len(calls) == -(-len(tiles) // chunk)
-    tower.request = request
     whole[0, -1] = False  # a tile its processor padded: the export never saw a mask
     with pytest.raises(ArtifactError, match="whole tiles.*--runtime torch"):
         tower(tiles, patch_attention_mask=whole)
