@@ -30,6 +30,8 @@ class Mutation:
     tests: tuple[str, ...]
 
 
+CAUGHT = (1, 2)  # pytest's exit codes for "a test failed" and "collection failed" (the mutant does not import)
+
 MUTATIONS = (
     Mutation("hybrid-candidate-bound", "imagesearch/serve/search.py",
              "complete = len(dense_top.rows) >= pool or c >= pool", "complete = True",
@@ -191,10 +193,14 @@ def run(mutation: Mutation) -> dict:
         if text.count(mutation.old) != 1:
             return {"mutation": mutation.name, "caught": False, "error": f"{mutation.file}: the line to mutate is gone"}
         target.write_text(text.replace(mutation.old, mutation.new), encoding="utf-8")
-        done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-x", "-q", *mutation.tests],
-                              cwd=copy, capture_output=True, text=True)
+        # -m "" runs the named tests whatever their tier (pytest.ini leaves the slow ones out by default)
+        done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-x", "-q", "-m", "",
+                               *mutation.tests], cwd=copy, capture_output=True, text=True)
         tail = [line for line in done.stdout.splitlines() if line.strip()][-1:] or [""]
-        return {"mutation": mutation.name, "caught": done.returncode != 0, "tests": list(mutation.tests),
+        if done.returncode not in (0, *CAUGHT):  # no test ran, or the command itself was wrong: nothing was tried
+            return {"mutation": mutation.name, "caught": False, "tests": list(mutation.tests),
+                    "error": f"pytest exited {done.returncode}: {tail[0]}"}
+        return {"mutation": mutation.name, "caught": done.returncode in CAUGHT, "tests": list(mutation.tests),
                 "summary": tail[0]}
 
 

@@ -45,6 +45,7 @@ def test_caption_benchmark_prints_a_row_per_batch_size_and_the_json_last(capsys)
     assert all(b["images_per_minute"] > 0 and b["peak_rss_mb"] > 0 for b in figures["shapes"][0]["batches"])
 
 
+@pytest.mark.slow
 def test_hub_start_benchmark_reads_no_image_before_the_first_answer_and_prints_the_json_last(tmp_path, capsys):
     from benchmarks.hub_start import main as hub_start_main
 

@@ -93,6 +93,7 @@ def test_fashion_queries_find_matching_seed_descriptions(seed_set, minilm, query
     assert all(word in results[0].description.lower() for word in words), results[0].description
 
 
+@pytest.mark.slow
 def test_seed_index_design_loses_results_on_the_real_seed_captions_dense_and_hybrid(seed_set, tmp_path):
     copy = tmp_path / "ivf"
     subprocess.run(["cp", "-r", str(seed_set), str(copy)], check=True)

@@ -25,7 +25,7 @@ from imagesearch.store import manifest as mf
 from testkit.paths import REPO
 
 ray = pytest.importorskip("ray")
-pytestmark = pytest.mark.slow
+slow = pytest.mark.slow  # the default run keeps one family's byte-for-byte run and the flag check
 
 SETTINGS = GenerationSettings(max_new_tokens=16)
 RAY = EngineConfig("ray", workers=2)
@@ -60,7 +60,8 @@ def _config(folder, source, model, engine=EngineConfig(), batch=2):
                           engine=engine)
 
 
-@pytest.mark.parametrize("family", ["instructblip", "blip", "florence2", "idefics3"])
+@pytest.mark.parametrize("family", [pytest.param("instructblip", marks=slow), pytest.param("blip", marks=slow),
+                                    "florence2", pytest.param("idefics3", marks=slow)])
 def test_two_ray_workers_write_the_local_engines_description_csv_byte_for_byte(family, cluster, tiny_captioners,
                                                                              photo_folder, tmp_path, capsys):
     local, on_ray = tmp_path / "local", tmp_path / "ray"
@@ -73,6 +74,7 @@ def test_two_ray_workers_write_the_local_engines_description_csv_byte_for_byte(f
     assert _worker_shares(capsys.readouterr().err) == 8
 
 
+@slow
 def test_all_on_ray_captions_embeds_and_indexes_the_set_the_local_engine_would(cluster, tiny_captioners, photo_folder,
                                                                               tmp_path):
     from build.cli import main
@@ -155,6 +157,7 @@ def _resumed(folder, args, journal, whole, capfd):
     return kept, out, err
 
 
+@slow
 def test_ctrl_c_to_the_driver_is_one_line_and_the_rerun_ends_identical(cluster, whole, many_photos, tiny_captioners,
                                                                       tmp_path, capfd):
     folder = tmp_path / "set"
@@ -169,6 +172,7 @@ def test_ctrl_c_to_the_driver_is_one_line_and_the_rerun_ends_identical(cluster, 
     assert _worker_shares(err) == 24 - kept
 
 
+@slow
 def test_a_ctrl_c_while_the_driver_journals_a_batch_ends_ray_datas_executor_before_ray_is_left(
         cluster, many_photos, tiny_captioners, tmp_path, monkeypatch):
     # A Ctrl-C that lands in the driver's own loop, not in its wait for Ray: Ray Data's executor thread kept running
@@ -198,6 +202,7 @@ def test_a_ctrl_c_while_the_driver_journals_a_batch_ends_ray_datas_executor_befo
     assert len(batches) == 2 and running_when_left == []
 
 
+@slow
 def test_a_killed_driver_resumes_from_the_journal_and_ends_identical(cluster, whole, many_photos, tiny_captioners,
                                                                      tmp_path, capfd):
     folder = tmp_path / "set"
@@ -213,6 +218,7 @@ def _workers():
             if "CaptionWorker" in " ".join(p.cmdline() if p.is_running() else [])]
 
 
+@slow
 def test_a_worker_killed_by_pid_is_replaced_and_the_run_ends_identical(cluster, whole, many_photos, tiny_captioners,
                                                                        tmp_path, capfd):
     folder = tmp_path / "set"
@@ -238,6 +244,7 @@ def test_a_worker_killed_by_pid_is_replaced_and_the_run_ends_identical(cluster, 
         _resumed(folder, args, journal, whole, capfd)
 
 
+@slow
 def test_a_worker_that_cannot_load_the_captioner_stops_the_run_in_one_line(cluster, many_photos, tiny_captioners,
                                                                            tmp_path, capfd):
     import shutil
@@ -252,6 +259,7 @@ def test_a_worker_that_cannot_load_the_captioner_stops_the_run_in_one_line(clust
     assert "Traceback" not in err
 
 
+@slow
 def test_embedding_on_two_ray_workers_equals_the_local_engines_within_float32_rounding(cluster, tmp_path, monkeypatch):
     import shutil
 
