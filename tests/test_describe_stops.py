@@ -40,7 +40,6 @@ def _sigint_as_from_a_terminal():
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
-@pytest.mark.slow
 def test_ctrl_c_prints_one_line_exits_130_and_the_same_command_finishes_the_job(tmp_path, photo_folder,
                                                                               tiny_captioner_path):
     env = dict(os.environ, HF_HUB_OFFLINE="1")
