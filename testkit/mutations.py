@@ -5,7 +5,7 @@
 
 Each mutation edits one line of a copy of the repository (never this checkout) and runs the tests that guard
 that line; a mutation is caught when they fail. The last stdout line is the JSON of every outcome; the exit
-status is 1 if any mutation survived.
+status is 1 if any mutation survived or could not be tried (NOT RUN: its line is gone or its tests did not run).
 """
 
 from __future__ import annotations
@@ -210,8 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = []
     for mutation in chosen:
         outcome = run(mutation)
-        print(f"{'caught  ' if outcome['caught'] else 'SURVIVED'} {mutation.name}: {outcome.get('summary') or outcome.get('error')}",
-              flush=True)
+        label = "caught  " if outcome["caught"] else "NOT RUN " if "error" in outcome else "SURVIVED"
+        print(f"{label} {mutation.name}: {outcome.get('summary') or outcome.get('error')}", flush=True)
         outcomes.append(outcome)
     print(json.dumps({"mutations": outcomes, "caught": sum(o["caught"] for o in outcomes), "of": len(outcomes)}))
     return 0 if all(o["caught"] for o in outcomes) else 1
