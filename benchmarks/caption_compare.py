@@ -2,12 +2,13 @@
 
     python -m benchmarks.caption --shape florence-2-base --batches 4 --compare --json
 
-Every candidate (torch float32 as the baseline, torch bfloat16, torch dynamic int8, and OpenVINO's exported vision
-encoder in float32 and bfloat16, and beside int8 Linear layers for the text side, where the family exports; the
+Every candidate (torch float32 as the baseline, torch bfloat16, torch dynamic int8, OpenVINO's exported vision
+encoder in float32 and bfloat16, and beside int8 Linear layers for the text side, and ONNX Runtime's int8 encoder
+beside them, where the family exports; the
 bfloat16 ones only on a CPU that multiplies bfloat16 natively, since emulated it is several times slower) runs in
 a fresh process on the same random weights (seed 0) and the same photographs: one warm-up call, then --calls timed
 calls of --batches images, every answer forced to --new-tokens tokens. The candidates take turns, --rounds times
-(default 3), so that whatever else the machine does falls on all of them; a candidate's time is its median. An OpenVINO candidate's export is made first, in a process of its own whose time and
+(default 3), so that whatever else the machine does falls on all of them; a candidate's time is its median. An exported candidate's export (OpenVINO, ONNX) is made first, in a process of its own whose time and
 peak memory are reported apart; the measured run reuses it, as every run after the first does. Each candidate then
 writes, in the first round, what the agreement is measured on (testkit/caption_agreement.py, which defines the three figures): the
 vision encoder's features, the first decode step's logits and the greedy tokens of every step, for the same batch.
@@ -32,7 +33,7 @@ import numpy as np
 
 log = logging.getLogger("benchmarks.caption_compare")
 CANDIDATES = (("torch", "float32"), ("torch", "bfloat16"), ("torch", "int8"), ("openvino", "float32"),
-              ("openvino", "bfloat16"), ("openvino", "int8"))
+              ("openvino", "bfloat16"), ("openvino", "int8"), ("onnx", "int8"))
 
 
 def child(shape_name: str, runtime: str, dtype: str, batch: int, calls: int, new_tokens: int, threads: int,
@@ -58,7 +59,7 @@ def child(shape_name: str, runtime: str, dtype: str, batch: int, calls: int, new
     captioner = Captioner(model, processor, "cpu", torch.float32, GenerationSettings(max_new_tokens=new_tokens),
                           FAMILIES[shape.model_type])
     started = time.perf_counter()
-    captioner.use_runtime(resolve(runtime, dtype, False, cpu_flags(), True, True, batch=batch), exports)
+    captioner.use_runtime(resolve(runtime, dtype, False, cpu_flags(), True, True, batch=batch, onnx_ok=True), exports)
     prepare_s = time.perf_counter() - started
     if not calls:  # only make the export, so that the measured run starts as every later run does: reusing it
         return {"export_s": captioner.export.seconds if captioner.export else None, "peak_rss_mb": round(peak_rss_mb())}
@@ -93,19 +94,19 @@ def compare(shape: str, batch: int, calls: int, new_tokens: int, vocab: str | No
     """Every candidate against torch float32, the best kept one, what auto picks, and the best's layouts."""
     from benchmarks.caption_shapes import SHAPES
     from imagesearch.models.families import FAMILIES
-    from imagesearch.models.runtime import BF16_FLAGS, cpu_flags, openvino_installed, resolve
+    from imagesearch.models.runtime import BF16_FLAGS, cpu_flags, onnxruntime_installed, openvino_installed, resolve
     from testkit.caption_agreement import MIN_COSINE, agreement
 
     exportable = FAMILIES[SHAPES[shape].model_type].vision_tower is not None
     native_bf16 = any(flag in cpu_flags() for flag in BF16_FLAGS)
-    candidates = [(runtime, dtype) for runtime, dtype in CANDIDATES
-                  if not (runtime == "openvino" and not (exportable and openvino_installed()))
+    installed = {"torch": True, "openvino": openvino_installed(), "onnx": onnxruntime_installed()}
+    candidates = [(runtime, dtype) for runtime, dtype in CANDIDATES if runtime == "torch" or (exportable and installed[runtime])
                   and not (dtype == "bfloat16" and not native_bf16)]  # emulated bfloat16: several times slower
     with tempfile.TemporaryDirectory(prefix="caption-compare-") as work:
         work = Path(work)
         exports = {}
         for runtime, dtype in candidates:
-            if runtime == "openvino":  # exported once, in its own process: its time and memory reported apart
+            if runtime != "torch":  # exported once, in its own process: its time and memory reported apart
                 log.info("%s: exporting for %s %s", shape, runtime, dtype)
                 exports[runtime, dtype] = _finish(subprocess.Popen(
                     _command(shape, runtime, dtype, batch, 0, new_tokens, 0, work / "exports", None, vocab),
@@ -141,7 +142,8 @@ def compare(shape: str, batch: int, calls: int, new_tokens: int, vocab: str | No
         # both timed their calls at once, after loading: together they caption two images in one's time per image
         layouts["2x1"] = round(sum(row["s_per_image"] for row in done) / 2 / 2, 3)
         layouts["2x1_peak_rss_mb"] = sum(row["peak_rss_mb"] for row in done)
-    choice = resolve("auto", "auto", False, cpu_flags(), openvino_installed(), exportable, batch=batch)
+    choice = resolve("auto", "auto", False, cpu_flags(), installed["openvino"], exportable, batch=batch,
+                     onnx_ok=installed["onnx"])
     summary = {key: best[key] for key in ("runtime", "dtype", "s_per_image", "peak_rss_mb", "feature_cosine",
                                           "token_agreement", "logits_max_rel_error")}
     return {"shape": shape, "batch": batch,

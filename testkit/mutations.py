@@ -178,6 +178,16 @@ MUTATIONS = (
     Mutation("int8-one-scale-per-matrix", "imagesearch/models/int8_linears.py",
              "scales = (weight.abs().amax(dim=1) / 127.0)", "scales = (weight.abs().amax().expand(weight.shape[0]) / 127.0)",
              ("tests/test_int8_linears.py",)),
+    Mutation("onnx-batch-shares-a-range", "imagesearch/models/onnx_export.py",
+             "    def per_call(self, pixels: Any) -> int:\n        return 1\n",
+             "    def per_call(self, pixels: Any) -> int:\n        return len(pixels)\n",
+             ("tests/test_onnx_export.py::test_a_photo_gets_the_same_features_alone_or_in_a_batch",)),
+    Mutation("onnx-agreement-unchecked", "imagesearch/models/onnx_export.py", "    if agreement < MIN_COSINE:",
+             "    if False:",
+             ("tests/test_onnx_export.py::test_when_the_onnx_export_disagrees_auto_takes_openvino_and_a_named_runtime_is_refused",)),
+    Mutation("onnx-damaged-export-used", "imagesearch/models/onnx_export.py",
+             "vision_export.valid(folder, key, FILES)", "folder.exists()",
+             ("tests/test_onnx_export.py::test_an_onnx_export_is_reused_then_rebuilt_when_its_file_is_damaged",)),
 )
 
 IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", "output", ".bench", ".whl", ".gl",

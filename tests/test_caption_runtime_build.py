@@ -101,7 +101,7 @@ def test_the_manifest_records_the_runtime_and_a_new_runtime_recaptions_nothing(t
     assert [r.description for r in read_records(reference / mf.DESCRIPTIONS)] == descriptions
 
 
-@pytest.mark.parametrize("flags, words", [(["--runtime", "onnx"], "slower than OpenVINO"),
+@pytest.mark.parametrize("flags, words", [(["--runtime", "onnx", "--dtype", "float32"], "use --dtype int8 or auto"),
                                           (["--runtime", "openvino", "--dtype", "float16"],
                                            "bfloat16, float32 or int8")])
 def test_the_command_line_refuses_a_runtime_in_one_line_before_any_image_is_read(flags, words, tmp_path,

@@ -18,7 +18,8 @@ from PIL import Image
 from imagesearch.errors import ArtifactError, first_line
 from imagesearch.models.caption_text import clean_caption, join_answers, with_text
 from imagesearch.models.families import SEED_PROMPTS, Family, family_of
-from imagesearch.models.runtime import ExportMismatch, RuntimeChoice, cpu_flags, openvino_installed, resolve
+from imagesearch.models.runtime import (ExportMismatch, RuntimeChoice, cpu_flags, onnxruntime_installed,
+                                        openvino_installed, resolve)
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +61,16 @@ def probe_image() -> Image.Image:
     return Image.fromarray(pixels.astype(np.uint8), "RGB")
 
 
-def choose_runtime(family: Family, device: str | None, dtype_name: str, runtime: str, batch: int) -> RuntimeChoice:
+def choose_runtime(family: Family, device: str | None, dtype_name: str, runtime: str, batch: int,
+                   onnx: bool = True) -> RuntimeChoice:
     """What ``runtime`` and ``dtype_name`` come to for this family on this machine at ``batch`` images a call
-    (refused in one line when they cannot run here); cheap, so a run checks it before any work."""
+    (refused in one line when they cannot run here); cheap, so a run checks it before any work. ``onnx``: False
+    once ONNX Runtime's export failed for this model (auto chooses again without it)."""
     import torch
 
     cuda = (device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith("cuda")
     return resolve(runtime, dtype_name, cuda, cpu_flags(), openvino_installed(), family.vision_tower is not None,
-                   batch=batch)
+                   batch=batch, onnx_ok=onnx and onnxruntime_installed())
 
 
 def default_export_cache() -> Path:
@@ -99,7 +102,7 @@ class Captioner:
     @classmethod
     def load(cls, model_id: str, settings: GenerationSettings, device: str | None = None,
              dtype_name: str = "auto", runtime: str = "auto", export_cache: Path | None = None,
-             batch: int = 4) -> "Captioner":
+             batch: int = 4, onnx: bool = True) -> "Captioner":
         """``dtype_name`` and ``runtime``: see imagesearch.models.runtime (auto: bfloat16 torch on CUDA; on a CPU,
         OpenVINO's vision encoder where the family exports, in bfloat16 where the CPU has it, beside an int8 text
         side where it has not or where ``batch``, the images a call describes, is 1)."""
@@ -109,11 +112,11 @@ class Captioner:
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if settings.quantization != "none" and runtime == "auto":
             runtime = "torch"  # bitsandbytes quantizes torch's Linear layers
-        choice = choose_runtime(family, device, dtype_name, runtime, batch)
+        choice = choose_runtime(family, device, dtype_name, runtime, batch, onnx)
         if settings.quantization != "none" and (choice.runtime != "torch" or choice.dtype == "int8"):
             raise ArtifactError(f"--quantization {settings.quantization} loads through bitsandbytes; use it with "
                                 "--runtime torch and a float --dtype")
-        dtype = torch.float32 if choice.runtime == "openvino" or choice.dtype == "int8" else getattr(torch, choice.dtype)
+        dtype = torch.float32 if choice.runtime != "torch" or choice.dtype == "int8" else getattr(torch, choice.dtype)
         kwargs: dict[str, Any] = {"dtype": dtype}
         if settings.quantization != "none":
             try:
@@ -143,28 +146,40 @@ class Captioner:
             captioner.use_runtime(choice, export_cache or default_export_cache())
         except ExportMismatch as exc:
             if runtime != "auto":
-                raise ArtifactError(f"--runtime openvino: {exc}; use --runtime torch") from None
+                fix = "--runtime openvino or torch" if choice.runtime == "onnx" else "--runtime torch"
+                raise ArtifactError(f"--runtime {choice.runtime}: {exc}; use {fix}") from None
+            if choice.runtime == "onnx":  # auto's next choice without ONNX Runtime: OpenVINO's encoder, else torch
+                log.warning("%s; choosing again without ONNX Runtime", exc)
+                return cls.load(model_id, settings, device, dtype_name, "auto", export_cache, batch, onnx=False)
             log.warning("%s; captioning with torch instead", exc)  # in the format asked (auto: torch's float)
             return cls.load(model_id, settings, device, dtype_name, "torch", export_cache, batch)
         return captioner
 
     def use_runtime(self, choice: RuntimeChoice, export_cache: Path) -> None:
-        """Put a float32 torch captioner into ``choice``'s runtime and format: for OpenVINO, the vision encoder is
-        exported (or a sound export found), the torch encoder dropped, the rest converted, and only then the
-        export compiled, so memory never holds both encoders and float32 weights at once (with int8, the text
-        side's Linear layers quantized per output channel); for torch, the weights converted or quantized. Raises runtime.ExportMismatch when the export disagrees."""
+        """Put a float32 torch captioner into ``choice``'s runtime and format: for OpenVINO and ONNX Runtime, the
+        vision encoder is exported (or a sound export found), the torch encoder dropped, the rest converted, and
+        only then the export compiled, so memory never holds both encoders and float32 weights at once (with
+        int8, the text side's Linear layers quantized per output channel); for torch, the weights converted or
+        quantized. Raises runtime.ExportMismatch when the export disagrees."""
         import torch
 
-        if choice.runtime == "openvino":
+        exported = choice.runtime in ("openvino", "onnx")
+        if exported:
             from imagesearch.models import vision_export
 
             probe = self.family.inputs(self.processor, [probe_image()], (self.family.default_prompts or (None,))[0])
             path = self.family.vision_tower
-            prepared = vision_export.prepare(vision_export.tower_of(self.model, path), self.family.model_type,
-                                             vision_export.encoder_batch(probe["pixel_values"]), export_cache,
-                                             half=choice.encoder_dtype == "bfloat16")
+            tower, pixels = vision_export.tower_of(self.model, path), vision_export.encoder_batch(probe["pixel_values"])
+            if choice.runtime == "onnx":
+                from imagesearch.models import onnx_export
+
+                prepared = onnx_export.prepare(tower, self.family.model_type, pixels, export_cache)
+            else:
+                prepared = vision_export.prepare(tower, self.family.model_type, pixels, export_cache,
+                                                 half=choice.encoder_dtype == "bfloat16")
+            del tower
             vision_export.install(self.model, path, None, self._text_dtype(choice))  # the torch encoder freed
-        if choice.dtype == "int8" and choice.runtime == "openvino":
+        if choice.dtype == "int8" and exported:
             from imagesearch.models.int8_linears import quantize_linears
 
             log.info("text side: %d Linear layers in int8", quantize_linears(self.model))
@@ -177,7 +192,11 @@ class Captioner:
         elif self.dtype != getattr(torch, choice.dtype):
             self.dtype = getattr(torch, choice.dtype)
             self.model = self.model.to(self.dtype)
-        if choice.runtime == "openvino":
+        if choice.runtime == "onnx":
+            compiled, self.export = onnx_export.compile_checked(prepared, torch.get_num_threads(),
+                                                                self._text_dtype(choice))
+            vision_export.install(self.model, path, compiled, self._text_dtype(choice))
+        elif exported:
             compiled, self.export = vision_export.compile_checked(prepared, choice.encoder_dtype,
                                                                   torch.get_num_threads())
             vision_export.install(self.model, path, compiled, self._text_dtype(choice))

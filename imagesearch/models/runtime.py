@@ -11,13 +11,17 @@ decoder's steps; how fast those go depends on the number format and the runtime 
   CPU's best float format (bfloat16 where it multiplies it natively, else float32) and every Linear layer torch
   still runs (the decoder's, mostly: one-token steps that read every weight) holds int8 weights per output
   channel (imagesearch.models.int8_linears).
-- ``onnx``: refused in one line: ONNX Runtime was measured slower than OpenVINO on every model here.
+- ``onnx``: int8 only (label ``onnx-int8``): the family's vision encoder exported once to ONNX with its matrix
+  products in dynamic int8 and run in ONNX Runtime (imagesearch.models.onnx_export), the text side's Linear layers
+  in int8 as above. ONNX Runtime's float32 encoder was no faster than OpenVINO's, so it is not offered.
 
-``auto`` keeps a GPU as it was (torch, bfloat16). On a CPU it takes OpenVINO where it is installed and the family's
-encoder exports: the encoder in bfloat16 where the CPU multiplies it natively (avx512_bf16 or AMX), else float32;
-the text side in int8 (openvino-fp32+int8) without bfloat16, and with it in int8 only for one image a call
-(openvino-bf16+int8: the Space's uploads, --caption-batch-size 1), in bfloat16 for batches (openvino-bf16).
-Torch otherwise, in bfloat16 or float32. docs/captioning.md has the runs behind this: on a bfloat16 CPU the int8
+``auto`` keeps a GPU as it was (torch, bfloat16). On a CPU that multiplies bfloat16 natively (avx512_bf16 or AMX)
+it takes OpenVINO where it is installed and the family's encoder exports, the encoder in bfloat16, the text side
+in bfloat16 for batches (openvino-bf16) and in int8 for one image a call (openvino-bf16+int8: the Space's
+uploads, --caption-batch-size 1). Without bfloat16 it takes ONNX Runtime's int8 encoder beside the int8 text side
+(onnx-int8) where onnxruntime is installed, else OpenVINO's float32 encoder beside it (openvino-fp32+int8): on an
+AVX2 CPU the int8 encoder made Florence-2-base's captions 1.44x faster than openvino-fp32+int8 (4.89 -> 3.39
+s/image, batch 4). Torch otherwise, in bfloat16 or float32. docs/captioning.md has the runs behind this: on a bfloat16 CPU the int8
 text side was no faster than the bfloat16 one at batch 4 (Florence 2.05 against 2.05 s/image, BLIP 1.88 against
 1.71) and faster at batch 1, where each decode step reads every weight for one token (Florence 1.97 against 2.37).
 """
@@ -33,8 +37,8 @@ RUNTIMES = ("auto", "torch", "openvino", "onnx")
 DTYPES = ("auto", "bfloat16", "float16", "float32", "int8")
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 SHORT = {"float32": "fp32", "bfloat16": "bf16", "float16": "fp16", "int8": "int8"}
-ONNX_REFUSED = ("--runtime onnx: not offered; ONNX Runtime measured slower than OpenVINO here for every captioner "
-                "(docs/captioning.md#cpu-runtimes); use --runtime openvino, or auto")
+ONNX_FLOAT = ("--runtime onnx runs the vision encoder in int8 (its float32 was no faster than OpenVINO's): use --dtype "
+              "int8 or auto, or --runtime openvino for a float encoder")
 
 
 class ExportMismatch(RuntimeError):
@@ -43,7 +47,7 @@ class ExportMismatch(RuntimeError):
 
 @dataclass(frozen=True)
 class RuntimeChoice:
-    runtime: str  # torch | openvino
+    runtime: str  # torch | openvino | onnx
     dtype: str  # float32 | bfloat16 | float16 | int8
     vision: str = ""  # openvino int8 only: the exported vision encoder's format (bfloat16 | float32)
 
@@ -80,24 +84,44 @@ def openvino_installed() -> bool:
     return True
 
 
+def onnxruntime_installed() -> bool:
+    try:
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def resolve(runtime: str, dtype: str, cuda: bool, flags: frozenset[str], openvino_ok: bool,
-            exportable: bool, *, batch: int) -> RuntimeChoice:
+            exportable: bool, *, batch: int, onnx_ok: bool = False) -> RuntimeChoice:
     """The runtime and format to run in: what was asked, with ``auto`` decided for this machine.
 
-    ``exportable``: the captioner's family has a vision encoder the OpenVINO path can export. ``batch``: images a
-    call describes (the caption step's --caption-batch-size; 1 for the Space's uploads)."""
+    ``exportable``: the captioner's family has a vision encoder the export paths take. ``batch``: images a
+    call describes (the caption step's --caption-batch-size; 1 for the Space's uploads). ``onnx_ok``: onnx and
+    onnxruntime import."""
     if runtime not in RUNTIMES:
         raise ArtifactError(f"--runtime {runtime}: choose one of {', '.join(RUNTIMES)}")
     if dtype not in DTYPES:
         raise ArtifactError(f"--dtype {dtype}: choose one of {', '.join(DTYPES)}")
-    if runtime == "onnx":
-        raise ArtifactError(ONNX_REFUSED)
     bf16 = any(flag in flags for flag in BF16_FLAGS)
     if cuda:
-        if runtime == "openvino" or dtype == "int8":
+        if runtime in ("openvino", "onnx") or dtype == "int8":
             raise ArtifactError(f"--runtime {runtime} --dtype {dtype}: a CPU path; on a GPU use --runtime torch (or auto) "
                                 "with --dtype bfloat16, float16 or float32")
         return RuntimeChoice("torch", "bfloat16" if dtype == "auto" else dtype)
+    if runtime == "auto" and dtype == "auto" and not bf16 and onnx_ok and exportable:
+        runtime = "onnx"
+    if runtime == "onnx":
+        if not onnx_ok:
+            raise ArtifactError("--runtime onnx: the onnxruntime and onnx packages are not installed; pip install "
+                                "onnxruntime==1.32.0 onnx==1.23.2, or use --runtime openvino")
+        if not exportable:
+            raise ArtifactError("--runtime onnx: this captioner family's vision encoder is not exported "
+                                "(florence2, blip, instructblip and idefics3 are); use --runtime torch, or auto")
+        if dtype not in ("auto", "int8"):
+            raise ArtifactError(ONNX_FLOAT)
+        return RuntimeChoice("onnx", "int8")
     if runtime == "auto":
         runtime = "openvino" if openvino_ok and exportable and dtype != "int8" else "torch"
     if runtime == "openvino":
@@ -106,7 +130,7 @@ def resolve(runtime: str, dtype: str, cuda: bool, flags: frozenset[str], openvin
                                 "openvino==2026.4.1, or use --runtime torch")
         if not exportable:
             raise ArtifactError("--runtime openvino: this captioner family's vision encoder is not exported "
-                                "(florence2, blip and instructblip are); use --runtime torch, or auto")
+                                "(florence2, blip, instructblip and idefics3 are); use --runtime torch, or auto")
         if dtype == "float16":
             raise ArtifactError("--runtime openvino --dtype float16: OpenVINO runs here in bfloat16, float32 or int8 "
                                 "(int8 text side); choose one of those, or auto")

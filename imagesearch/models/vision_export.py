@@ -23,7 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import openvino
 import torch
@@ -63,13 +63,16 @@ def _swap(model: Any, path: str, replacement: Any) -> None:
     setattr(tower_of(model, parent) if parent else model, last, replacement)
 
 
-def export_key(tower: Any, family: str, input_shape: tuple[int, ...], half: bool = False) -> str:
-    """A digest of everything the exported graph depends on."""
+def export_key(tower: Any, family: str, input_shape: tuple[int, ...], half: bool = False,
+               runtime: dict[str, str] | None = None) -> str:
+    """A digest of everything the exported graph depends on (``runtime``: another runtime's versions, for an
+    export that is not OpenVINO's: imagesearch.models.onnx_export)."""
     digest = hashlib.sha256()
     config = getattr(tower, "config", None)
-    digest.update(json.dumps({"family": family, "class": type(tower).__name__, "shape": list(input_shape),
-                              "openvino": openvino.__version__, "export": EXPORT_VERSION, "half": half,
-                              "config": config.to_json_string() if config is not None else ""}, sort_keys=True).encode())
+    described = {"family": family, "class": type(tower).__name__, "shape": list(input_shape),
+                 "openvino": openvino.__version__, "export": EXPORT_VERSION, "half": half,
+                 "config": config.to_json_string() if config is not None else ""}
+    digest.update(json.dumps({**described, **runtime} if runtime else described, sort_keys=True).encode())
     with torch.no_grad():
         for name, tensor in sorted(tower.state_dict().items()):
             digest.update(name.encode())
@@ -106,7 +109,7 @@ def chunk_size(pixel_values: Any) -> int:
     return max(1, CHUNK_PIXELS // (int(pixel_values.shape[-1]) * int(pixel_values.shape[-2])))
 
 
-def _features(tower: Any):
+def feature_graph(tower: Any):
     class Features(torch.nn.Module):  # pixels -> the encoder's last hidden state, nothing else traced
         def __init__(self, inner):
             super().__init__()
@@ -128,10 +131,11 @@ def cosine(a: Any, b: Any) -> float:
     return float(dots.min())
 
 
-def _valid(folder: Path, key: str) -> bool:
+def valid(folder: Path, key: str, files: tuple[str, ...] = FILES) -> bool:
+    """Whether ``folder`` holds the export ``key`` names, every file as export.json's sha256 says."""
     try:
         meta = json.loads((folder / "export.json").read_text(encoding="utf-8"))
-        return meta.get("key") == key and all(_sha256(folder / name) == meta["sha256"][name] for name in FILES)
+        return meta.get("key") == key and all(_sha256(folder / name) == meta["sha256"][name] for name in files)
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -152,8 +156,8 @@ def prepare(tower: Any, family: str, probe: Any, cache: Path, half: bool = False
     key = export_key(tower, family, tuple(probe.shape[1:]), half)
     folder = Path(cache) / f"{family}-{'fp16' if half else 'fp32'}-{key[:24]}"
     with torch.no_grad():
-        reference = _features(tower)(probe.to(torch.float32)).to(torch.float32).numpy()
-    started, reused = time.perf_counter(), _valid(folder, key)
+        reference = feature_graph(tower)(probe.to(torch.float32)).to(torch.float32).numpy()
+    started, reused = time.perf_counter(), valid(folder, key)
     if not reused and folder.exists():
         log.warning("vision export %s is damaged or incomplete; exporting it again", folder)
     graph = None
@@ -190,16 +194,24 @@ def compile_checked(prepared: Prepared, precision: str, threads: int) -> tuple[A
 
 
 def _export(tower: Any, probe: Any, folder: Path, key: str, half: bool) -> None:
-    """Convert and save into a temporary folder beside ``folder``, then move it into place."""
+    def convert(stage: Path) -> dict[str, Any]:
+        with torch.no_grad():
+            graph = openvino.convert_model(feature_graph(tower), example_input=probe.to(torch.float32),
+                                           input=[openvino.PartialShape([-1, *probe.shape[1:]])])
+        openvino.save_model(graph, str(stage / FILES[0]), compress_to_fp16=half)
+        return {"openvino": openvino.__version__, "input_shape": list(probe.shape[1:])}
+
+    write(folder, key, FILES, convert)
+
+
+def write(folder: Path, key: str, files: tuple[str, ...], make: Callable[[Path], dict[str, Any]]) -> None:
+    """``make`` writes an export's ``files`` into a temporary folder beside ``folder`` (and says what to record),
+    export.json gets their sha256, and only then is the whole folder moved into place: a run killed while
+    exporting leaves no folder a later run could take for sound."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
-        with torch.no_grad():
-            graph = openvino.convert_model(_features(tower), example_input=probe.to(torch.float32),
-                                           input=[openvino.PartialShape([-1, *probe.shape[1:]])])
-        openvino.save_model(graph, str(stage / FILES[0]), compress_to_fp16=half)
-        meta = {"key": key, "openvino": openvino.__version__, "input_shape": list(probe.shape[1:]),
-                "sha256": {name: _sha256(stage / name) for name in FILES}}
+        meta = {"key": key, **make(stage), "sha256": {name: _sha256(stage / name) for name in files}}
         (stage / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
         if folder.exists():
             shutil.rmtree(folder)
@@ -208,30 +220,50 @@ def _export(tower: Any, probe: Any, folder: Path, key: str, half: bool) -> None:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-class OpenVinoTower(torch.nn.Module):
-    """Stands where the family's vision encoder stood: pixel_values in, an output with last_hidden_state out."""
+class ExportedTower(torch.nn.Module):
+    """Stands where the family's vision encoder stood: pixel_values in, an output with last_hidden_state out; a
+    runtime's tower says how many images (idefics3: tiles) go in a call and runs one call."""
 
-    def __init__(self, compiled: Any, dtype: Any):
+    def __init__(self, dtype: Any):
         super().__init__()
-        self.compiled, self.out_dtype = compiled, dtype
-        self.request = compiled.create_infer_request() if compiled is not None else None
+        self.out_dtype = dtype
+
+    def per_call(self, pixels: Any) -> int:
+        raise NotImplementedError
+
+    def run(self, part: Any) -> Any:
+        """The features of ``part`` (a contiguous float32 numpy batch), as a numpy array the caller may keep."""
+        raise NotImplementedError
 
     def forward(self, pixel_values=None, *args, patch_attention_mask=None, **kwargs):
-        if self.request is None:
-            raise RuntimeError("the OpenVINO vision encoder is not compiled yet")
         if patch_attention_mask is not None and not bool(patch_attention_mask.all()):
             # idefics3 pads a tile only when its processor does not split images: the export knows whole tiles
-            raise ArtifactError("the OpenVINO vision encoder takes whole tiles, and this captioner's processor "
+            raise ArtifactError("the exported vision encoder takes whole tiles, and this captioner's processor "
                                 "padded one (image splitting off?); caption with --runtime torch")
         pixels = (pixel_values if pixel_values is not None else args[0]).detach().to(torch.float32)
-        parts = []
-        for part in pixels.split(chunk_size(pixels)):  # a few images at a time: bounds the encoder's activations
-            self.request.infer([part.contiguous().numpy()])
-            parts.append(torch.from_numpy(self.request.get_output_tensor(0).data.copy()))
+        parts = [torch.from_numpy(self.run(part.contiguous().numpy())) for part in pixels.split(self.per_call(pixels))]
         return BaseModelOutputWithPooling(last_hidden_state=torch.cat(parts).to(self.out_dtype))
+
+
+class OpenVinoTower(ExportedTower):
+    """The compiled OpenVINO encoder, a few images a call (chunk_size: bounds its activations)."""
+
+    def __init__(self, compiled: Any, dtype: Any):
+        super().__init__(dtype)
+        self.compiled = compiled
+        self.request = compiled.create_infer_request() if compiled is not None else None
+
+    def per_call(self, pixels: Any) -> int:
+        return chunk_size(pixels)
+
+    def run(self, part: Any) -> Any:
+        if self.request is None:
+            raise RuntimeError("the OpenVINO vision encoder is not compiled yet")
+        self.request.infer([part])
+        return self.request.get_output_tensor(0).data.copy()
 
 
 def install(model: Any, path: str, compiled: Any, dtype: Any) -> None:
     """Run ``compiled`` where the model's own vision encoder (at ``path``) ran (None: a placeholder, so the torch
-    encoder's weights are freed before the export is compiled)."""
-    _swap(model, path, OpenVinoTower(compiled, dtype))
+    encoder's weights are freed before the export is compiled); an ExportedTower goes in as it is."""
+    _swap(model, path, compiled if isinstance(compiled, ExportedTower) else OpenVinoTower(compiled, dtype))
