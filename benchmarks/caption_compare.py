@@ -100,7 +100,8 @@ def compare(shape: str, batch: int, calls: int, new_tokens: int, vocab: str | No
     exportable = FAMILIES[SHAPES[shape].model_type].vision_tower is not None
     native_bf16 = any(flag in cpu_flags() for flag in BF16_FLAGS)
     installed = {"torch": True, "openvino": openvino_installed(), "onnx": onnxruntime_installed()}
-    candidates = [(runtime, dtype) for runtime, dtype in CANDIDATES if runtime == "torch" or (exportable and installed[runtime])
+    candidates = [(runtime, dtype) for runtime, dtype in CANDIDATES
+                  if (runtime == "torch" or (exportable and installed[runtime]))
                   and not (dtype == "bfloat16" and not native_bf16)]  # emulated bfloat16: several times slower
     with tempfile.TemporaryDirectory(prefix="caption-compare-") as work:
         work = Path(work)
