@@ -90,19 +90,26 @@ def _finish(process: subprocess.Popen, what: str) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
+def runnable(exportable: bool, flags: frozenset[str], installed: dict[str, bool]) -> list[tuple[str, str]]:
+    """The candidates worth timing here: an export runtime only where the family exports and it is installed,
+    bfloat16 only where the CPU multiplies it natively (emulated it is several times slower)."""
+    from imagesearch.models.runtime import BF16_FLAGS
+
+    native_bf16 = any(flag in flags for flag in BF16_FLAGS)
+    return [(runtime, dtype) for runtime, dtype in CANDIDATES
+            if (runtime == "torch" or (exportable and installed[runtime])) and (dtype != "bfloat16" or native_bf16)]
+
+
 def compare(shape: str, batch: int, calls: int, new_tokens: int, vocab: str | None, rounds: int = 3) -> dict:
     """Every candidate against torch float32, the best kept one, what auto picks, and the best's layouts."""
     from benchmarks.caption_shapes import SHAPES
     from imagesearch.models.families import FAMILIES
-    from imagesearch.models.runtime import BF16_FLAGS, cpu_flags, onnxruntime_installed, openvino_installed, resolve
+    from imagesearch.models.runtime import cpu_flags, onnxruntime_installed, openvino_installed, resolve
     from testkit.caption_agreement import MIN_COSINE, agreement
 
     exportable = FAMILIES[SHAPES[shape].model_type].vision_tower is not None
-    native_bf16 = any(flag in cpu_flags() for flag in BF16_FLAGS)
     installed = {"torch": True, "openvino": openvino_installed(), "onnx": onnxruntime_installed()}
-    candidates = [(runtime, dtype) for runtime, dtype in CANDIDATES
-                  if (runtime == "torch" or (exportable and installed[runtime]))
-                  and not (dtype == "bfloat16" and not native_bf16)]  # emulated bfloat16: several times slower
+    candidates = runnable(exportable, cpu_flags(), installed)
     with tempfile.TemporaryDirectory(prefix="caption-compare-") as work:
         work = Path(work)
         exports = {}

@@ -89,6 +89,19 @@ def test_ann_benchmark_refuses_an_unknown_candidate_in_one_line(capsys):
     assert capsys.readouterr().err.strip() == "error: --candidates 'lsh': choose from ivf-flat, ivf-sq8-refine, hnsw32"
 
 
+def test_caption_compare_times_bfloat16_only_where_the_cpu_has_it_and_exports_only_where_they_run():
+    from benchmarks.caption_compare import runnable
+
+    every = {"torch": True, "openvino": True, "onnx": True}
+    assert runnable(True, frozenset({"avx2"}), every) == [("torch", "float32"), ("torch", "int8"),
+                                                          ("openvino", "float32"), ("openvino", "int8"), ("onnx", "int8")]
+    assert ("torch", "bfloat16") in runnable(True, frozenset({"avx512_bf16"}), every)
+    assert ("openvino", "bfloat16") in runnable(True, frozenset({"amx_bf16"}), every)
+    assert runnable(False, frozenset({"avx512_bf16"}), every) == [("torch", "float32"), ("torch", "bfloat16"),
+                                                                   ("torch", "int8")]
+    assert ("onnx", "int8") not in runnable(True, frozenset({"avx2"}), {**every, "onnx": False})
+
+
 @pytest.mark.slow
 def test_caption_compare_prints_the_issues_json_last_with_every_runtime_against_float32(capsys):
     assert caption_main(["--batches", "2", "--new-tokens", "3", "--compare", "--rounds", "2", "--json"]) == 0
