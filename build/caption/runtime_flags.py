@@ -15,12 +15,14 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", choices=DTYPES, default="auto",
                         help="the captioner's number format (auto: bfloat16 on a GPU and on a CPU that has it, "
                              "there int8 as below for --caption-batch-size 1; elsewhere int8 as below with "
-                             "OpenVINO, else float32; int8, CPU only: "
-                             "with --runtime openvino the encoder in the CPU's best float and the text side's Linear "
-                             "layers in int8, with torch every Linear layer in dynamic int8)")
+                             "ONNX Runtime or OpenVINO, else float32; int8, CPU only: with --runtime onnx the "
+                             "encoder's matrix products and the text side's Linear layers in int8, with openvino "
+                             "the encoder in the CPU's best float and the text side in int8, with torch every "
+                             "Linear layer in dynamic int8)")
     parser.add_argument("--runtime", choices=RUNTIMES, default="auto",
-                        help="auto (OpenVINO's exported vision encoder on a CPU where the family exports, else torch), "
-                             "torch, openvino; onnx is refused with the reason")
+                        help="auto (on a CPU where the family exports: OpenVINO's vision encoder in bfloat16 where "
+                             "the CPU has it, else ONNX Runtime's int8 encoder; torch otherwise), torch, openvino, "
+                             "onnx (int8 only)")
     parser.add_argument("--exports", type=Path, default=None,
                         help="folder for exported vision encoders (default: the Hugging Face cache's imagesearch-exports)")
     parser.add_argument("--quantization", choices=("none", "4bit", "8bit"), default="none",
