@@ -71,6 +71,7 @@ def prepare(tower: Any, family: str, probe: Any, cache: Path) -> Prepared:
             log.warning("vision export %s could not be read (%s); exporting it again", folder, exc)
             reused = False
     if not reused:
+        log.info("vision encoder: exporting to ONNX in int8 into %s (once for this model)", folder)
         try:
             vision_export.write(folder, key, FILES, lambda stage: _export(tower, probe, stage))
         except (RuntimeError, ValueError, TypeError, onnx.checker.ValidationError) as exc:  # a graph it cannot write
@@ -100,6 +101,21 @@ def _whole_tile_positions(tower: Any) -> Iterator[None]:
         del embeddings.forward
 
 
+@contextmanager
+def _quantizer_notes_off() -> Iterator[None]:
+    """ONNX Runtime's quantizer logs a line per tensor on the root logger at INFO (96 for Florence-2-base's
+    encoder); its warnings still pass."""
+    def keep(record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or "onnxruntime" not in record.pathname
+
+    root = logging.getLogger()
+    root.addFilter(keep)
+    try:
+        yield
+    finally:
+        root.removeFilter(keep)
+
+
 def _export(tower: Any, probe: Any, stage: Path) -> dict[str, Any]:
     plain, optimized = stage / "float.onnx", stage / "optimized.onnx"
     with torch.no_grad(), warnings.catch_warnings(), _whole_tile_positions(tower):
@@ -107,9 +123,10 @@ def _export(tower: Any, probe: Any, stage: Path) -> dict[str, Any]:
         torch.onnx.export(vision_export.feature_graph(tower), (probe.to(torch.float32),), str(plain), dynamo=False,
                           input_names=["pixel_values"], output_names=["features"], opset_version=17,
                           dynamic_axes={"pixel_values": {0: "batch"}, "features": {0: "batch"}})
-    quant_pre_process(str(plain), str(optimized), skip_symbolic_shape=True)
-    quantize_dynamic(str(optimized), str(stage / FILES[0]), weight_type=QuantType.QInt8, per_channel=True,
-                     reduce_range=True, op_types_to_quantize=["MatMul"])
+    with _quantizer_notes_off():
+        quant_pre_process(str(plain), str(optimized), skip_symbolic_shape=True)
+        quantize_dynamic(str(optimized), str(stage / FILES[0]), weight_type=QuantType.QInt8, per_channel=True,
+                         reduce_range=True, op_types_to_quantize=["MatMul"])
     plain.unlink()
     optimized.unlink()
     return {**versions(), "input_shape": list(probe.shape[1:])}
