@@ -170,3 +170,22 @@ def test_idefics3_tiles_go_through_the_export_and_a_padded_tile_is_refused_in_on
     whole[0, -1] = False  # a tile its processor padded: the export never saw a mask
     with pytest.raises(ArtifactError, match="whole tiles.*--runtime torch"):
         tower(tiles, patch_attention_mask=whole)
+
+
+def test_an_export_another_process_made_meanwhile_is_kept_and_a_damaged_one_replaced(tmp_path):
+    from imagesearch.models import vision_export
+
+    folder = tmp_path / "exports" / "florence2-fp32-abc"
+
+    def make(stage, data=b"graph"):
+        (stage / "vision.xml").write_bytes(data)
+        return {}
+
+    vision_export.write(folder, "key", ("vision.xml",), make)
+    theirs = (folder / "vision.xml").stat().st_ino
+    vision_export.write(folder, "key", ("vision.xml",), make)  # a Ray actor beside it finishing the same export
+    assert (folder / "vision.xml").stat().st_ino == theirs  # not deleted under a reader that may have it open
+    assert [path.name for path in folder.parent.iterdir()] == [folder.name]  # this one's temporary folder gone
+    (folder / "vision.xml").write_bytes(b"grap")  # damaged: replaced by the new export
+    vision_export.write(folder, "key", ("vision.xml",), make)
+    assert (folder / "vision.xml").read_bytes() == b"graph" and vision_export.valid(folder, "key", ("vision.xml",))

@@ -213,9 +213,15 @@ def write(folder: Path, key: str, files: tuple[str, ...], make: Callable[[Path],
     try:
         meta = {"key": key, **make(stage), "sha256": {name: _sha256(stage / name) for name in files}}
         (stage / "export.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        if valid(folder, key, files):  # another process (a Ray actor beside this one) made it meanwhile: keep
+            return  # theirs, which it may be reading now
         if folder.exists():
             shutil.rmtree(folder)
-        stage.rename(folder)
+        try:
+            stage.rename(folder)
+        except OSError:  # made by another process between the check and the rename
+            if not valid(folder, key, files):
+                raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 
