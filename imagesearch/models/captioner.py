@@ -103,9 +103,10 @@ class Captioner:
     def load(cls, model_id: str, settings: GenerationSettings, device: str | None = None,
              dtype_name: str = "auto", runtime: str = "auto", export_cache: Path | None = None,
              batch: int = 4, onnx: bool = True) -> "Captioner":
-        """``dtype_name`` and ``runtime``: see imagesearch.models.runtime (auto: bfloat16 torch on CUDA; on a CPU,
-        OpenVINO's vision encoder where the family exports, in bfloat16 where the CPU has it, beside an int8 text
-        side where it has not or where ``batch``, the images a call describes, is 1)."""
+        """``dtype_name`` and ``runtime``: see imagesearch.models.runtime (auto: bfloat16 torch on CUDA; on a CPU
+        where the family exports, OpenVINO's vision encoder in bfloat16 where the CPU has it, beside an int8 text
+        side where ``batch``, the images a call describes, is 1; where it has not, ONNX Runtime's int8 encoder
+        beside the int8 text side). ``onnx``: False to leave ONNX Runtime out of auto's choice."""
         import torch
 
         family = family_of(model_id)

@@ -20,10 +20,11 @@ it takes OpenVINO where it is installed and the family's encoder exports, the en
 in bfloat16 for batches (openvino-bf16) and in int8 for one image a call (openvino-bf16+int8: the Space's
 uploads, --caption-batch-size 1). Without bfloat16 it takes ONNX Runtime's int8 encoder beside the int8 text side
 (onnx-int8) where onnxruntime is installed, else OpenVINO's float32 encoder beside it (openvino-fp32+int8): on an
-AVX2 CPU the int8 encoder made Florence-2-base's captions 1.44x faster than openvino-fp32+int8 (4.89 -> 3.39
-s/image, batch 4). Torch otherwise, in bfloat16 or float32. docs/captioning.md has the runs behind this: on a bfloat16 CPU the int8
-text side was no faster than the bfloat16 one at batch 4 (Florence 2.05 against 2.05 s/image, BLIP 1.88 against
-1.71) and faster at batch 1, where each decode step reads every weight for one token (Florence 1.97 against 2.37).
+AVX2 CPU at batch 4 onnx-int8 took Florence-2-base 4.18 -> 3.36 s/image and BLIP-large 3.89 -> 2.79 against
+openvino-fp32+int8 (2.2x and 2.45x float32 torch). Torch otherwise, in bfloat16 or float32. docs/captioning.md has
+the runs behind this: on a bfloat16 CPU the int8 text side was no faster than the bfloat16 one at batch 4
+(Florence 2.05 against 2.05 s/image, BLIP 1.88 against 1.71) and faster at batch 1, where each decode step reads
+every weight for one token (Florence 1.97 against 2.37).
 """
 
 from __future__ import annotations
