@@ -188,9 +188,11 @@ MUTATIONS = (
     Mutation("onnx-agreement-unchecked", "imagesearch/models/onnx_export.py", "    if agreement < MIN_COSINE:",
              "    if False:",
              ("tests/test_onnx_export.py::test_when_the_onnx_export_disagrees_auto_takes_openvino_and_a_named_runtime_is_refused",)),
-    Mutation("onnx-damaged-export-used", "imagesearch/models/onnx_export.py",
-             "vision_export.valid(folder, key, FILES)", "folder.exists()",
-             ("tests/test_onnx_export.py::test_an_onnx_export_is_reused_then_rebuilt_when_its_file_is_damaged",)),
+    Mutation("damaged-export-used-by-any-runtime", "imagesearch/models/vision_export.py",
+             "started, reused = time.perf_counter(), valid(folder, key, files)",
+             "started, reused = time.perf_counter(), folder.exists()",
+             ("tests/test_onnx_export.py::test_an_onnx_export_is_reused_then_rebuilt_when_its_file_is_damaged",
+              "tests/test_vision_export.py::test_an_export_is_reused_then_rebuilt_when_its_weights_file_is_damaged")),
 )
 
 IGNORED = shutil.ignore_patterns(".git", ".venv", "venv", "__pycache__", "output", ".bench", ".whl", ".gl",

@@ -21,7 +21,6 @@ export is made again, never used), and the compiled encoder compared with float3
 from __future__ import annotations
 
 import logging
-import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,33 +50,18 @@ def versions() -> dict[str, str]:
 
 
 def prepare(tower: Any, family: str, probe: Any, cache: Path) -> Prepared:
-    """The int8 export of ``tower`` in ``cache`` (made now unless a sound one is there), with float32 torch's
-    features of ``probe``; its ``graph`` is the file's path. After this the torch tower is no longer needed."""
+    """The int8 export of ``tower`` in ``cache`` (made now unless a sound one is there: vision_export.cached), with
+    float32 torch's features of ``probe``; its ``graph`` is the file's path. After this the torch tower is no
+    longer needed."""
     size = sum(p.numel() for p in tower.parameters()) * 4
     if size > MAX_FLOAT_BYTES:
         raise ExportMismatch(f"the vision encoder holds {size / 1e9:.1f} GB of float32 weights, over an ONNX "
                              "file's 2 GB")
     key = vision_export.export_key(tower, family, tuple(probe.shape[1:]), runtime=versions())
     folder = Path(cache) / f"{family}-onnx-int8-{key[:24]}"
-    with torch.no_grad():
-        reference = vision_export.feature_graph(tower)(probe.to(torch.float32)).to(torch.float32).numpy()
-    started, reused = time.perf_counter(), vision_export.valid(folder, key, FILES)
-    if not reused and folder.exists():
-        log.warning("vision export %s is damaged or incomplete; exporting it again", folder)
-    if reused:
-        try:
-            onnx.load(str(folder / FILES[0]), load_external_data=False)
-        except Exception as exc:  # noqa: BLE001 - a file onnx cannot parse is exported again
-            log.warning("vision export %s could not be read (%s); exporting it again", folder, exc)
-            reused = False
-    if not reused:
-        log.info("vision encoder: exporting to ONNX in int8 into %s (once for this model)", folder)
-        try:
-            vision_export.write(folder, key, FILES, lambda stage: _export(tower, probe, stage))
-        except (RuntimeError, ValueError, TypeError, onnx.checker.ValidationError) as exc:  # a graph it cannot write
-            raise ExportMismatch(f"the ONNX export of the vision encoder failed ({first_line(exc)})") from None
-    seconds = 0.0 if reused else time.perf_counter() - started
-    return Prepared(folder / FILES[0], reference, probe, ExportInfo(folder, round(seconds, 1), reused, float("nan")))
+    # the file is read by the session when compiled: one ONNX Runtime cannot load is an ExportMismatch there
+    return vision_export.cached(tower, probe, folder, key, FILES, lambda stage: _export(tower, probe, stage),
+                                lambda found: found / FILES[0])
 
 
 @contextmanager
@@ -117,6 +101,14 @@ def _quantizer_notes_off() -> Iterator[None]:
 
 
 def _export(tower: Any, probe: Any, stage: Path) -> dict[str, Any]:
+    log.info("vision encoder: exporting to ONNX in int8 (once for this model)")
+    try:
+        return _export_int8(tower, probe, stage)
+    except (RuntimeError, ValueError, TypeError, onnx.checker.ValidationError) as exc:  # a graph it cannot write
+        raise ExportMismatch(f"the ONNX export of the vision encoder failed ({first_line(exc)})") from None
+
+
+def _export_int8(tower: Any, probe: Any, stage: Path) -> dict[str, Any]:
     plain, optimized = stage / "float.onnx", stage / "optimized.onnx"
     with torch.no_grad(), warnings.catch_warnings(), _whole_tile_positions(tower):
         warnings.simplefilter("ignore")  # the tracer's notes on shapes it takes as constants: the batch stays free

@@ -94,6 +94,21 @@ def onnxruntime_installed() -> bool:
     return True
 
 
+# an export runtime's packages: what is missing, the pinned install, the other way to go
+PACKAGES = {"openvino": ("the openvino package is", "openvino==2026.4.1", "--runtime torch"),
+            "onnx": ("the onnxruntime and onnx packages are", "onnxruntime==1.32.0 onnx==1.23.2", "--runtime openvino")}
+
+
+def _check_export_runtime(runtime: str, installed: bool, exportable: bool) -> None:
+    """Refuse in one line an export runtime that is not installed, or a family whose encoder does not export."""
+    if not installed:
+        missing, pin, instead = PACKAGES[runtime]
+        raise ArtifactError(f"--runtime {runtime}: {missing} not installed; pip install {pin}, or use {instead}")
+    if not exportable:
+        raise ArtifactError(f"--runtime {runtime}: this captioner family's vision encoder is not exported "
+                            "(florence2, blip, instructblip and idefics3 are); use --runtime torch, or auto")
+
+
 def resolve(runtime: str, dtype: str, cuda: bool, flags: frozenset[str], openvino_ok: bool,
             exportable: bool, *, batch: int, onnx_ok: bool = False) -> RuntimeChoice:
     """The runtime and format to run in: what was asked, with ``auto`` decided for this machine.
@@ -114,24 +129,14 @@ def resolve(runtime: str, dtype: str, cuda: bool, flags: frozenset[str], openvin
     if runtime == "auto" and dtype == "auto" and not bf16 and onnx_ok and exportable:
         runtime = "onnx"
     if runtime == "onnx":
-        if not onnx_ok:
-            raise ArtifactError("--runtime onnx: the onnxruntime and onnx packages are not installed; pip install "
-                                "onnxruntime==1.32.0 onnx==1.23.2, or use --runtime openvino")
-        if not exportable:
-            raise ArtifactError("--runtime onnx: this captioner family's vision encoder is not exported "
-                                "(florence2, blip, instructblip and idefics3 are); use --runtime torch, or auto")
+        _check_export_runtime(runtime, onnx_ok, exportable)
         if dtype not in ("auto", "int8"):
             raise ArtifactError(ONNX_FLOAT)
         return RuntimeChoice("onnx", "int8")
     if runtime == "auto":
         runtime = "openvino" if openvino_ok and exportable and dtype != "int8" else "torch"
     if runtime == "openvino":
-        if not openvino_ok:
-            raise ArtifactError("--runtime openvino: the openvino package is not installed; pip install "
-                                "openvino==2026.4.1, or use --runtime torch")
-        if not exportable:
-            raise ArtifactError("--runtime openvino: this captioner family's vision encoder is not exported "
-                                "(florence2, blip, instructblip and idefics3 are); use --runtime torch, or auto")
+        _check_export_runtime(runtime, openvino_ok, exportable)
         if dtype == "float16":
             raise ArtifactError("--runtime openvino --dtype float16: OpenVINO runs here in bfloat16, float32 or int8 "
                                 "(int8 text side); choose one of those, or auto")

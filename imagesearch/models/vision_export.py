@@ -65,14 +65,14 @@ def _swap(model: Any, path: str, replacement: Any) -> None:
 
 def export_key(tower: Any, family: str, input_shape: tuple[int, ...], half: bool = False,
                runtime: dict[str, str] | None = None) -> str:
-    """A digest of everything the exported graph depends on (``runtime``: another runtime's versions, for an
-    export that is not OpenVINO's: imagesearch.models.onnx_export)."""
+    """A digest of everything the exported graph depends on; ``runtime``: the versions that write and run it
+    (default OpenVINO's; imagesearch.models.onnx_export gives its own)."""
     digest = hashlib.sha256()
     config = getattr(tower, "config", None)
-    described = {"family": family, "class": type(tower).__name__, "shape": list(input_shape),
-                 "openvino": openvino.__version__, "export": EXPORT_VERSION, "half": half,
-                 "config": config.to_json_string() if config is not None else ""}
-    digest.update(json.dumps({**described, **runtime} if runtime else described, sort_keys=True).encode())
+    digest.update(json.dumps({"family": family, "class": type(tower).__name__, "shape": list(input_shape),
+                              **(runtime or {"openvino": openvino.__version__}), "export": EXPORT_VERSION,
+                              "half": half, "config": config.to_json_string() if config is not None else ""},
+                             sort_keys=True).encode())
     with torch.no_grad():
         for name, tensor in sorted(tower.state_dict().items()):
             digest.update(name.encode())
@@ -155,21 +155,29 @@ def prepare(tower: Any, family: str, probe: Any, cache: Path, half: bool = False
     After this the torch tower is no longer needed."""
     key = export_key(tower, family, tuple(probe.shape[1:]), half)
     folder = Path(cache) / f"{family}-{'fp16' if half else 'fp32'}-{key[:24]}"
+    return cached(tower, probe, folder, key, FILES, lambda stage: _convert(tower, probe, stage, half),
+                  lambda found: openvino.Core().read_model(str(found / FILES[0])))
+
+
+def cached(tower: Any, probe: Any, folder: Path, key: str, files: tuple[str, ...],
+           make: Callable[[Path], dict[str, Any]], read: Callable[[Path], Any]) -> Prepared:
+    """Any runtime's export of ``tower`` in ``folder``: reused when its ``files`` match export.json's sha256 and
+    ``read`` opens it, else made again by ``make`` (see write); with torch float32's features of ``probe``."""
     with torch.no_grad():
         reference = feature_graph(tower)(probe.to(torch.float32)).to(torch.float32).numpy()
-    started, reused = time.perf_counter(), valid(folder, key)
+    started, reused = time.perf_counter(), valid(folder, key, files)
     if not reused and folder.exists():
         log.warning("vision export %s is damaged or incomplete; exporting it again", folder)
     graph = None
     if reused:
         try:
-            graph = openvino.Core().read_model(str(folder / FILES[0]))
-        except Exception as exc:  # noqa: BLE001 - a file OpenVINO cannot read is exported again
+            graph = read(folder)
+        except Exception as exc:  # noqa: BLE001 - a file the runtime cannot read is exported again
             log.warning("vision export %s could not be read (%s); exporting it again", folder, exc)
             reused = False
     if graph is None:
-        _export(tower, probe, folder, key, half)
-        graph = openvino.Core().read_model(str(folder / FILES[0]))
+        write(folder, key, files, make)
+        graph = read(folder)
     seconds = 0.0 if reused else time.perf_counter() - started
     return Prepared(graph, reference, probe, ExportInfo(folder, round(seconds, 1), reused, float("nan")))
 
@@ -193,15 +201,12 @@ def compile_checked(prepared: Prepared, precision: str, threads: int) -> tuple[A
     return compiled, ExportInfo(info.folder, info.seconds, info.reused, agreement, rewritten)
 
 
-def _export(tower: Any, probe: Any, folder: Path, key: str, half: bool) -> None:
-    def convert(stage: Path) -> dict[str, Any]:
-        with torch.no_grad():
-            graph = openvino.convert_model(feature_graph(tower), example_input=probe.to(torch.float32),
-                                           input=[openvino.PartialShape([-1, *probe.shape[1:]])])
-        openvino.save_model(graph, str(stage / FILES[0]), compress_to_fp16=half)
-        return {"openvino": openvino.__version__, "input_shape": list(probe.shape[1:])}
-
-    write(folder, key, FILES, convert)
+def _convert(tower: Any, probe: Any, stage: Path, half: bool) -> dict[str, Any]:
+    with torch.no_grad():
+        graph = openvino.convert_model(feature_graph(tower), example_input=probe.to(torch.float32),
+                                       input=[openvino.PartialShape([-1, *probe.shape[1:]])])
+    openvino.save_model(graph, str(stage / FILES[0]), compress_to_fp16=half)
+    return {"openvino": openvino.__version__, "input_shape": list(probe.shape[1:])}
 
 
 def write(folder: Path, key: str, files: tuple[str, ...], make: Callable[[Path], dict[str, Any]]) -> None:
